@@ -1,0 +1,57 @@
+"""One exception family for the whole package.
+
+Every error the suite raises on purpose derives from :class:`EdaError`. Messages say
+what was expected, what was found, and what to do about it; structured fields let
+callers (the runner, the notebooks, the tests) act on the error without parsing text.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class EdaError(Exception):
+    """Base class of every error raised on purpose by eda_lib."""
+
+
+class ConfigError(EdaError):
+    """A parameter is unknown, mistyped, missing or out of range.
+
+    Attributes
+    ----------
+    key : str or None
+        The parameter at fault, when there is one.
+    """
+
+    def __init__(self, message: str, key: str | None = None):
+        super().__init__(message)
+        self.key = key
+
+
+class DataError(EdaError):
+    """A file or folder of the dataset cannot be used as it is.
+
+    Attributes
+    ----------
+    path : Path or None
+        The file or folder at fault.
+    kind : str
+        A stable short code for the problem (it becomes ``problems.kind``).
+    """
+
+    def __init__(self, message: str, path: Path | str | None = None, kind: str = "data_error"):
+        super().__init__(message)
+        self.path = Path(path) if path is not None else None
+        self.kind = kind
+
+
+class LayoutError(DataError):
+    """The data folder is not in the expected competition layout."""
+
+
+class ImageError(DataError):
+    """An image file cannot be decoded or is refused."""
+
+
+class MaskError(DataError):
+    """A mask file cannot be loaded or is refused."""

@@ -1,0 +1,238 @@
+"""Parameters: declared once, validated in one place.
+
+Parameters flow one way: a YAML file (and ``-p KEY VALUE`` overrides, or the
+``parameters`` cell of a notebook) -> :func:`load_config` / :func:`make_config` ->
+a frozen :class:`Config` -> the functions of the package. An unknown key, a value
+of the wrong type or a missing ``data_dir`` raises :class:`~eda_lib.errors.ConfigError`
+naming the key and the fix.
+
+Relative paths are resolved against the current working directory when the config
+is made (so ``-p data_dir some/folder`` means what it says on the command line);
+the runner hands notebooks absolute paths.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Param:
+    """Declaration of one parameter: its type, default and one-line help."""
+
+    name: str
+    type: type
+    default: Any
+    help: str
+    minimum: float | None = None
+
+
+#: Every parameter the suite knows, in the order the notebooks list them.
+#: ``None`` as a default marks a required parameter.
+PARAMS: tuple[Param, ...] = (
+    Param("data_dir", str, None, "dataset folder in the competition layout (read only)"),
+    Param("out_dir", str, "reports/demo", "where tables, figures, notebooks and HTML are written"),
+    Param("seed", int, 42, "seed of every random sample shown", minimum=0),
+    Param("workers", int, 0, "processes for the data pass (0 = all cores)", minimum=0),
+    Param("display_size", int, 768, "longest side in pixels of single-image figures", minimum=64),
+    Param("grid_size", int, 320, "longest side in pixels of each grid thumbnail", minimum=32),
+    Param("max_grid_images", int, 12, "most images drawn in one grid", minimum=1),
+    Param("copy_move_max_side", int, 1024, "longest side at which copy-move search runs", minimum=128),
+    Param("max_image_pixels", int, 100_000_000, "images claiming more pixels are refused", minimum=1),
+    Param("progress", bool, True, "show progress bars on long work"),
+)
+
+_BY_NAME = {p.name: p for p in PARAMS}
+_PATH_KEYS = ("data_dir", "out_dir")
+
+
+@dataclass(frozen=True)
+class Config:
+    """Validated parameters of one run. Build it with :func:`make_config`."""
+
+    data_dir: Path
+    out_dir: Path
+    seed: int = 42
+    workers: int = 0
+    display_size: int = 768
+    grid_size: int = 320
+    max_grid_images: int = 12
+    copy_move_max_side: int = 1024
+    max_image_pixels: int = 100_000_000
+    progress: bool = True
+
+    @property
+    def n_workers(self) -> int:
+        """Number of worker processes, with 0 resolved to the machine's cores."""
+        return self.workers or (os.cpu_count() or 1)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values (paths as strings) in declaration order, as a notebook takes them."""
+        out = {}
+        for p in PARAMS:
+            value = getattr(self, p.name)
+            out[p.name] = str(value) if isinstance(value, Path) else value
+        return out
+
+    def replace(self, **changes: Any) -> Config:
+        """A new validated config with some values changed."""
+        return make_config({**self.to_dict(), **changes})
+
+
+def _coerce(p: Param, value: Any) -> Any:
+    """Check ``value`` against the declaration of ``p``; return it in the declared type."""
+    if p.type is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(
+            f"parameter {p.name!r} must be true or false, got {value!r} "
+            f"({type(value).__name__}); {p.name}: {p.help}",
+            key=p.name,
+        )
+    if p.type is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(
+                f"parameter {p.name!r} must be an integer, got {value!r} "
+                f"({type(value).__name__}); {p.name}: {p.help}",
+                key=p.name,
+            )
+        if p.minimum is not None and value < p.minimum:
+            raise ConfigError(
+                f"parameter {p.name!r} must be >= {p.minimum:g}, got {value}; {p.name}: {p.help}",
+                key=p.name,
+            )
+        return value
+    if p.type is str:
+        if isinstance(value, os.PathLike):
+            value = os.fspath(value)
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigError(
+                f"parameter {p.name!r} must be a non-empty string, got {value!r}; "
+                f"{p.name}: {p.help}",
+                key=p.name,
+            )
+        return value
+    raise AssertionError(f"no coercion for {p.type}")  # pragma: no cover
+
+
+def make_config(values: Mapping[str, Any]) -> Config:
+    """Validate a mapping of parameter values and return a :class:`Config`.
+
+    Raises
+    ------
+    ConfigError
+        For an unknown key (with the closest known name), a wrong type, a value
+        below its minimum, or a missing ``data_dir``.
+
+    Examples
+    --------
+    >>> cfg = make_config({"data_dir": "/data", "seed": 1})
+    >>> cfg.seed, cfg.data_dir.name
+    (1, 'data')
+    """
+    unknown = sorted(set(values) - set(_BY_NAME))
+    if unknown:
+        key = unknown[0]
+        hint = _closest(key)
+        raise ConfigError(
+            f"unknown parameter {key!r}"
+            + (f"; did you mean {hint!r}?" if hint else "")
+            + f" Known parameters: {', '.join(_BY_NAME)}.",
+            key=key,
+        )
+    checked: dict[str, Any] = {}
+    for p in PARAMS:
+        value = values.get(p.name, p.default)
+        if value is None:
+            if p.default is None:
+                raise ConfigError(
+                    f"parameter {p.name!r} is required: set it in the YAML file or pass "
+                    f"-p {p.name} PATH ({p.help})",
+                    key=p.name,
+                )
+            value = p.default
+        checked[p.name] = _coerce(p, value)
+    for key in _PATH_KEYS:
+        checked[key] = Path(checked[key]).expanduser().resolve()
+    return Config(**checked)
+
+
+def _closest(key: str) -> str | None:
+    import difflib
+
+    match = difflib.get_close_matches(key, list(_BY_NAME), n=1, cutoff=0.6)
+    return match[0] if match else None
+
+
+def parse_override(key: str, text: str) -> Any:
+    """Turn the text of a ``-p KEY VALUE`` override into a value of the key's type.
+
+    The text is read as YAML (so ``-p seed 7`` gives 7 and ``-p progress false``
+    gives False); for string parameters it is taken literally.
+    """
+    p = _BY_NAME.get(key)
+    if p is not None and p.type is str:
+        return text
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"cannot read value {text!r} of -p {key}: {exc}", key=key) from exc
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    """Read a parameter file: a YAML mapping of parameter names to values."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read parameter file {path}: {exc.strerror or exc}; "
+            "check the path given to -f"
+        ) from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"parameter file {path} is not valid YAML: {exc}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"parameter file {path} must hold a mapping of KEY: VALUE lines, "
+            f"found a {type(data).__name__}"
+        )
+    return data
+
+
+def load_config(
+    path: str | Path | None = None, overrides: Mapping[str, Any] | None = None
+) -> Config:
+    """Read a YAML parameter file, apply overrides and validate the result."""
+    values = read_yaml(path) if path is not None else {}
+    values.update(overrides or {})
+    return make_config(values)
+
+
+def from_namespace(namespace: Mapping[str, Any]) -> Config:
+    """Build a config from the variables of a notebook's ``parameters`` cell.
+
+    Only names that are parameters are taken; a parameter missing from the
+    namespace takes its default.
+    """
+    return make_config({k: v for k, v in namespace.items() if k in _BY_NAME})
+
+
+def describe() -> list[dict[str, Any]]:
+    """The parameter table: name, type, default and help, for docs and reports."""
+    return [
+        {"name": p.name, "type": p.type.__name__, "default": p.default, "help": p.help}
+        for p in PARAMS
+    ]
+

@@ -1,0 +1,138 @@
+"""Safe image decoding.
+
+Every image is opened with Pillow, its header checked (pixel count against
+``max_image_pixels``, so a decompression bomb is refused before any pixel is
+decoded), then decoded once. Failures become :class:`~eda_lib.errors.ImageError`
+with a stable ``kind``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from .errors import ImageError
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """A decoded image: its pixels as stored, and what the file said about them."""
+
+    pixels: np.ndarray  # (H, W) or (H, W, C), dtype as stored (uint8 or uint16)
+    mode: str  # Pillow mode of the file: "RGB", "RGBA", "L", "P", "I;16", ...
+    width: int
+    height: int
+
+    @property
+    def rgb(self) -> np.ndarray:
+        """The image as (H, W, 3) uint8 RGB: alpha dropped, gray replicated."""
+        return to_rgb(self.pixels)
+
+
+def to_rgb(pixels: np.ndarray) -> np.ndarray:
+    """Return ``pixels`` as (H, W, 3) uint8.
+
+    Alpha is dropped (not composited: copy-move analysis compares stored colour
+    values), single channels are replicated, and 16-bit values keep their top 8 bits.
+
+    Examples
+    --------
+    >>> to_rgb(np.zeros((2, 3), np.uint8)).shape
+    (2, 3, 3)
+    """
+    a = np.asarray(pixels)
+    if a.dtype == np.uint16:
+        a = (a >> 8).astype(np.uint8)
+    elif a.dtype == bool:
+        a = a.astype(np.uint8) * 255
+    elif a.dtype != np.uint8:
+        a = np.clip(a, 0, 255).astype(np.uint8)
+    if a.ndim == 2:
+        return np.repeat(a[:, :, None], 3, axis=2)
+    if a.shape[2] == 1:
+        return np.repeat(a, 3, axis=2)
+    if a.shape[2] == 2:  # gray + alpha
+        return np.repeat(a[:, :, :1], 3, axis=2)
+    return np.ascontiguousarray(a[:, :, :3])
+
+
+def _pixels(img: Image.Image) -> np.ndarray:
+    """Array of a loaded Pillow image, palette expanded, 16-bit kept as uint16."""
+    if img.mode == "P" or img.mode == "PA":
+        img = img.convert("RGBA" if "transparency" in img.info or img.mode == "PA" else "RGB")
+    elif img.mode in ("1", "CMYK", "YCbCr", "LAB", "HSV", "F", "I"):
+        if img.mode == "I":
+            return np.clip(np.asarray(img), 0, 65535).astype(np.uint16)
+        img = img.convert("RGB" if img.mode in ("CMYK", "YCbCr", "LAB", "HSV") else "L")
+    a = np.asarray(img)
+    if img.mode.startswith("I;16"):
+        a = a.astype(np.uint16)
+    return a
+
+
+def open_checked(path: Path, max_pixels: int) -> Image.Image:
+    """Open ``path`` with Pillow and check its header; no pixel is decoded."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise ImageError(f"{path}: cannot read ({exc.strerror})", path, "unreadable_image") from exc
+    if size == 0:
+        raise ImageError(f"{path}: file is empty (0 bytes)", path, "empty_file")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(path)
+    except Image.DecompressionBombError as exc:
+        raise ImageError(
+            f"{path}: header claims too many pixels ({exc}); refused before decoding",
+            path, "too_many_pixels",
+        ) from exc
+    except Exception as exc:  # Pillow raises many types for a file it cannot identify
+        raise ImageError(
+            f"{path}: not a readable image ({type(exc).__name__}: {exc})", path, "not_an_image"
+        ) from exc
+    w, h = img.size
+    if w * h > max_pixels:
+        img.close()
+        raise ImageError(
+            f"{path}: header claims {w} x {h} = {w * h:,} pixels, more than "
+            f"max_image_pixels = {max_pixels:,}; refused before decoding "
+            "(raise max_image_pixels if the image is genuine)",
+            path, "too_many_pixels",
+        )
+    if img.format != "PNG":
+        img.close()
+        raise ImageError(
+            f"{path}: file is {img.format or 'an unknown format'}, not PNG as its name says",
+            path, "wrong_format",
+        )
+    return img
+
+
+def decode(path: str | Path, max_pixels: int = 100_000_000) -> Decoded:
+    """Decode an image file once, after checking its header.
+
+    Raises
+    ------
+    ImageError
+        ``kind`` is one of ``empty_file``, ``not_an_image``, ``wrong_format``,
+        ``too_many_pixels``, ``truncated_image`` or ``unreadable_image``.
+    """
+    path = Path(path)
+    img = open_checked(path, max_pixels)
+    try:
+        with img:
+            img.load()
+            mode = img.mode
+            pixels = _pixels(img)
+    except (OSError, SyntaxError, ValueError) as exc:
+        text = str(exc)
+        kind = "truncated_image" if "truncat" in text.lower() else "unreadable_image"
+        raise ImageError(f"{path}: cannot decode ({text})", path, kind) from exc
+    h, w = pixels.shape[:2]
+    return Decoded(pixels=pixels, mode=mode, width=w, height=h)

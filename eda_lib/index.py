@@ -1,0 +1,265 @@
+"""Index a dataset folder in the competition layout, without opening any file.
+
+The index says which files exist and how they relate: every image with its split
+and label, which forged images have a mask, which have an authentic twin (same
+case_id in the other class), which masks are orphans and which files do not
+belong. Reading pixels is the job of :mod:`eda_lib.measure`.
+
+Expected layout (``DATASET.md``)::
+
+    train_images/authentic/<case_id>.png
+    train_images/forged/<case_id>.png
+    train_masks/<case_id>.npy
+    test_images/<case_id>.png
+    supplemental_images/[authentic|forged/]<case_id>.png    (optional)
+    supplemental_masks/<case_id>.npy                        (optional)
+    sample_submission.csv                                   (optional)
+
+A mask is looked up for forged images only: an authentic image shares its stem
+with its forged twin, so a stem lookup alone would "find" a mask for it too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import LayoutError
+
+IMAGE_SUFFIX = ".png"
+MASK_SUFFIX = ".npy"
+LABELS = ("authentic", "forged")
+SPLITS = ("train", "supplemental", "test")
+#: Top-level entries a dataset folder may hold; anything else is reported as stray.
+KNOWN_TOP = {
+    "train_images",
+    "train_masks",
+    "test_images",
+    "supplemental_images",
+    "supplemental_masks",
+    "sample_submission.csv",
+}
+
+
+@dataclass(frozen=True)
+class ImageEntry:
+    """One image file: where it is and what the layout says about it."""
+
+    case_id: str
+    split: str
+    label: str  # "authentic", "forged", or "" when the layout does not say (test)
+    path: str  # relative to data_dir, POSIX separators
+    mask_path: str | None = None  # for forged images whose mask exists
+    twin: bool = False  # the other class of the same split has the same case_id
+
+
+@dataclass(frozen=True)
+class MaskEntry:
+    """One mask file and the forged image it belongs to (None for an orphan)."""
+
+    case_id: str
+    split: str
+    path: str
+    image_path: str | None
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A file that cannot be used as it is; one row of the ``problems`` table."""
+
+    path: str
+    case_id: str
+    kind: str
+    detail: str
+
+
+@dataclass
+class Index:
+    """What a dataset folder holds, before any file is opened."""
+
+    root: Path
+    images: list[ImageEntry] = field(default_factory=list)
+    masks: list[MaskEntry] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+
+def case_sort_key(case_id: str) -> tuple:
+    """Numeric case_ids in numeric order, then any other stem in text order."""
+    return (0, int(case_id), "") if case_id.isdigit() else (1, 0, case_id)
+
+
+def _rel(root: Path, path: Path) -> str:
+    return path.relative_to(root).as_posix()
+
+
+def _files(folder: Path) -> list[Path]:
+    """Regular files directly inside ``folder``, sorted; [] when it does not exist."""
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.is_file())
+
+
+def _split_files(
+    root: Path, folder: Path, suffix: str, problems: list[Problem], what: str
+) -> dict[str, Path]:
+    """Files of ``folder`` with ``suffix`` keyed by stem; others become stray problems."""
+    found: dict[str, Path] = {}
+    for p in _files(folder):
+        if p.suffix.lower() != suffix:
+            problems.append(
+                Problem(_rel(root, p), p.stem, "stray_file", f"not a {suffix} file in the {what} folder")
+            )
+            continue
+        found[p.stem] = p
+    for p in sorted(folder.iterdir()) if folder.is_dir() else []:
+        if p.is_dir() and not (what == "image" and p.name in LABELS):
+            problems.append(Problem(_rel(root, p), "", "stray_folder", f"unexpected folder in {what}s"))
+    return found
+
+
+def check_layout(root: Path) -> None:
+    """Raise :class:`LayoutError` unless ``root`` looks like a dataset folder."""
+    if not root.exists():
+        raise LayoutError(
+            f"data_dir {root} does not exist; point data_dir at the dataset folder "
+            "(make one with: python -m eda_lib demo-data DIR)",
+            path=root,
+            kind="missing_data_dir",
+        )
+    if not root.is_dir():
+        raise LayoutError(f"data_dir {root} is a file, not a folder", path=root, kind="not_a_folder")
+    entries = sorted(p.name for p in root.iterdir())
+    if not entries:
+        raise LayoutError(
+            f"data_dir {root} is empty; expected train_images/authentic, train_images/forged "
+            "and train_masks inside it",
+            path=root,
+            kind="empty_data_dir",
+        )
+    if not any((root / d).is_dir() for d in ("train_images", "test_images", "supplemental_images")):
+        shown = ", ".join(entries[:10]) + (" ..." if len(entries) > 10 else "")
+        raise LayoutError(
+            f"data_dir {root} is not in the competition layout: expected train_images/ "
+            f"(with authentic/ and forged/), train_masks/ and test_images/, found: {shown}. "
+            "If the dataset sits one level deeper, point data_dir at that folder.",
+            path=root,
+            kind="unexpected_layout",
+        )
+
+
+def _labelled_images(root: Path, base: Path, split: str, problems: list[Problem]) -> dict:
+    """{(label, case_id): path} for a folder split into authentic/ and forged/."""
+    out = {}
+    for label in LABELS:
+        for stem, p in _split_files(root, base / label, IMAGE_SUFFIX, problems, "image").items():
+            out[(label, stem)] = p
+    return out
+
+
+def scan(data_dir: str | Path) -> Index:
+    """Index ``data_dir`` by listing its folders; no file is opened.
+
+    Raises
+    ------
+    LayoutError
+        When the folder is missing, empty, or not in the competition layout.
+    """
+    root = Path(data_dir)
+    check_layout(root)
+    problems: list[Problem] = []
+    for p in sorted(root.iterdir()):
+        if p.name not in KNOWN_TOP:
+            problems.append(
+                Problem(p.name, "", "stray_file" if p.is_file() else "stray_folder",
+                        "not part of the competition layout")
+            )
+
+    index = Index(root=root, problems=problems)
+    # train: always split by label
+    train_imgs = _labelled_images(root, root / "train_images", "train", problems)
+    for p in _files(root / "train_images"):
+        problems.append(Problem(_rel(root, p), p.stem, "stray_file", "image outside authentic/ and forged/"))
+    train_masks = _split_files(root, root / "train_masks", MASK_SUFFIX, problems, "mask")
+    _add_split(index, "train", train_imgs, train_masks)
+
+    # supplemental: split by label, or flat (label from the presence of a mask)
+    sup_dir = root / "supplemental_images"
+    sup_masks = _split_files(root, root / "supplemental_masks", MASK_SUFFIX, problems, "mask")
+    if any((sup_dir / label).is_dir() for label in LABELS):
+        sup_imgs = _labelled_images(root, sup_dir, "supplemental", problems)
+    else:
+        flat = _split_files(root, sup_dir, IMAGE_SUFFIX, problems, "image")
+        sup_imgs = {("forged" if s in sup_masks else "authentic", s): p for s, p in flat.items()}
+    _add_split(index, "supplemental", sup_imgs, sup_masks)
+
+    # test: flat, unlabelled
+    for stem, p in _split_files(root, root / "test_images", IMAGE_SUFFIX, problems, "image").items():
+        index.images.append(ImageEntry(stem, "test", "", _rel(root, p)))
+
+    order = {s: i for i, s in enumerate(SPLITS)}
+    index.images.sort(key=lambda e: (order[e.split], e.label, case_sort_key(e.case_id)))
+    index.masks.sort(key=lambda e: (order[e.split], case_sort_key(e.case_id)))
+    index.problems.sort(key=lambda q: (q.kind, q.path))
+    return index
+
+
+def _add_split(index: Index, split: str, images: dict, masks: dict[str, Path]) -> None:
+    root = index.root
+    stems = {label: {s for (lab, s) in images if lab == label} for label in LABELS}
+    for (label, stem), p in images.items():
+        other = "forged" if label == "authentic" else "authentic"
+        mask = masks.get(stem) if label == "forged" else None
+        index.images.append(
+            ImageEntry(
+                case_id=stem,
+                split=split,
+                label=label,
+                path=_rel(root, p),
+                mask_path=_rel(root, mask) if mask is not None else None,
+                twin=stem in stems[other],
+            )
+        )
+        if label == "forged" and mask is None:
+            index.problems.append(
+                Problem(_rel(root, p), stem, "missing_mask",
+                        f"forged image has no {split}_masks/{stem}{MASK_SUFFIX}")
+            )
+    for stem, p in masks.items():
+        image = images.get(("forged", stem))
+        index.masks.append(
+            MaskEntry(stem, split, _rel(root, p), _rel(root, image) if image is not None else None)
+        )
+        if image is None:
+            index.problems.append(
+                Problem(_rel(root, p), stem, "orphan_mask", f"no forged image with case_id {stem}")
+            )
+
+
+def fingerprint(data_dir: str | Path) -> dict:
+    """A cheap fingerprint of every file under ``data_dir``.
+
+    Hashes the sorted relative paths with their sizes and modification times
+    (nanoseconds); file contents are not read, so it is instant on any size.
+
+    Returns
+    -------
+    dict
+        ``{"files": int, "bytes": int, "sha256": str}``
+    """
+    root = Path(data_dir)
+    h = hashlib.sha256()
+    n = total = 0
+    entries = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for name in filenames:
+            p = Path(dirpath) / name
+            st = p.stat()
+            entries.append((p.relative_to(root).as_posix(), st.st_size, st.st_mtime_ns))
+    for rel, size, mtime in sorted(entries):
+        h.update(f"{rel}\0{size}\0{mtime}\n".encode("utf-8", "surrogateescape"))
+        n += 1
+        total += size
+    return {"files": n, "bytes": total, "sha256": h.hexdigest()}

@@ -1,0 +1,222 @@
+"""The data pass: every file opened once, every per-file measurement taken then.
+
+Work is grouped by case: a forged image, its authentic twin and its mask are
+measured together by one worker, so each is decoded once and the pair is at hand
+for the analyses that need both. Cases run on ``cfg.workers`` processes with a
+progress bar. Rows come back as plain dicts and become the tables of
+:mod:`eda_lib.tables`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+from tqdm.auto import tqdm
+
+from . import images, masks
+from .config import Config
+from .errors import DataError
+from .index import ImageEntry, Index, MaskEntry, scan
+from .instances import instance_metrics
+from .tables import SCHEMAS, frame
+
+
+@dataclass
+class Case:
+    """The files of one case_id within one split."""
+
+    split: str
+    case_id: str
+    images: list[ImageEntry] = field(default_factory=list)
+    mask: MaskEntry | None = None
+
+
+@dataclass
+class Rows:
+    """Rows produced by measuring one or more cases, per table."""
+
+    tables: dict[str, list[dict]] = field(default_factory=lambda: defaultdict(list))
+
+    def add(self, table: str, row: dict) -> None:
+        self.tables[table].append(row)
+
+    def extend(self, other: Rows) -> None:
+        for name, rows in other.tables.items():
+            self.tables[name].extend(rows)
+
+
+def group_cases(index: Index) -> list[Case]:
+    """Group the index's images and masks by (split, case_id)."""
+    cases: dict[tuple[str, str], Case] = {}
+    for e in index.images:
+        cases.setdefault((e.split, e.case_id), Case(e.split, e.case_id)).images.append(e)
+    for m in index.masks:
+        cases.setdefault((m.split, m.case_id), Case(m.split, m.case_id)).mask = m
+    return list(cases.values())
+
+
+def _problem(rows: Rows, path: str, case_id: str, kind: str, detail: str) -> None:
+    rows.add("problems", {"path": path, "case_id": case_id, "kind": kind, "detail": detail})
+
+
+def _measure_image(root: Path, e: ImageEntry, cfg: Config, rows: Rows):
+    """Decode one image, add its row, and return the decoded image (or None)."""
+    row = {
+        "case_id": e.case_id, "split": e.split, "label": e.label, "path": e.path,
+        "has_mask": e.mask_path is not None, "twin": e.twin, "status": "ok",
+    }
+    path = root / e.path
+    try:
+        row["file_bytes"] = path.stat().st_size
+        decoded = images.decode(path, cfg.max_image_pixels)
+    except (DataError, OSError) as exc:
+        kind = getattr(exc, "kind", "unreadable_image")
+        row["status"] = kind
+        rows.add("images", row)
+        _problem(rows, e.path, e.case_id, kind, _short(exc, root))
+        return None
+    row.update(width=decoded.width, height=decoded.height,
+               aspect=decoded.width / decoded.height, mode=decoded.mode)
+    rows.add("images", row)
+    return decoded
+
+
+def _short(exc: Exception, root: Path) -> str:
+    """Error text with the data folder prefix removed (paths are relative in tables)."""
+    return str(exc).replace(str(root) + "/", "")
+
+
+def _measure_mask(root: Path, m: MaskEntry, image, rows: Rows):
+    """Load and normalise one mask, add its rows, return the Mask (or None)."""
+    hw = (image.height, image.width) if image is not None else None
+    row = {"case_id": m.case_id, "split": m.split, "path": m.path}
+    try:
+        shape, dtype = masks.read_header(root / m.path)
+        row.update(shape="x".join(map(str, shape)), dtype=str(dtype))
+        mask = masks.load_mask(root / m.path, hw)
+    except DataError as exc:
+        row["status"] = exc.kind
+        rows.add("masks", row)
+        _problem(rows, m.path, m.case_id, exc.kind, _short(exc, root))
+        return None
+    h, w = mask.instances.shape[1:]
+    areas = mask.instances.reshape(mask.n_instances, -1).sum(axis=1)
+    union_px = int(mask.union.sum())
+    if m.image_path is None:
+        status = "orphan"
+    elif union_px == 0:
+        status = "empty"
+    elif mask.notes:
+        status = "normalized"
+    else:
+        status = "ok"
+    row.update(
+        height=h, width=w, n_instances=mask.n_instances, n_empty=int((areas == 0).sum()),
+        union_px=union_px, union_frac=union_px / (h * w), status=status,
+        notes=";".join(mask.notes),
+    )
+    rows.add("masks", row)
+    if mask.notes and m.image_path is not None:
+        detail = "; ".join(masks.RULES[n] for n in mask.notes)
+        _problem(rows, m.path, m.case_id, "mask_normalized", detail)
+    if union_px == 0:
+        _problem(rows, m.path, m.case_id, "empty_mask", "no pixel is marked in any channel")
+    return mask
+
+
+def measure_case(root: Path, case: Case, cfg: Config) -> Rows:
+    """Measure every file of one case: images decoded once, the mask loaded once."""
+    rows = Rows()
+    decoded = {e.label: _measure_image(root, e, cfg, rows) for e in case.images}
+    if case.mask is None:
+        return rows
+    forged = decoded.get("forged")
+    if case.mask.image_path is not None and forged is None:
+        # the image failed to decode: load the mask on its own so its problems still show
+        _measure_mask(root, case.mask, None, rows)
+        return rows
+    mask = _measure_mask(root, case.mask, forged, rows)
+    if mask is None or case.mask.image_path is None:
+        return rows
+    for k in range(mask.n_instances):
+        metrics = instance_metrics(mask.instances[k])
+        rows.add("instances", {"case_id": case.case_id, "split": case.split, "instance": k + 1,
+                               **metrics})
+    return rows
+
+
+def _measure_chunk(args: tuple[Path, list[Case], Config]) -> Rows:
+    root, cases, cfg = args
+    out = Rows()
+    for case in cases:
+        out.extend(measure_case(root, case, cfg))
+    return out
+
+
+def _chunks(cases: list[Case], size: int) -> list[list[Case]]:
+    return [cases[i : i + size] for i in range(0, len(cases), size)]
+
+
+def measure_dataset(cfg: Config, index: Index | None = None, progress: bool = True) -> dict[str, pd.DataFrame]:
+    """Run the data pass over ``cfg.data_dir`` and return every table, sorted.
+
+    Parameters
+    ----------
+    cfg : Config
+    index : Index, optional
+        A prepared index (default: :func:`eda_lib.index.scan` of ``cfg.data_dir``).
+    progress : bool
+        Show a progress bar (files done, rate, time left).
+    """
+    index = index or scan(cfg.data_dir)
+    root = index.root
+    cases = group_cases(index)
+    rows = Rows()
+    for p in index.problems:
+        rows.add("problems", p.__dict__)
+    n_files = len(index.images) + len(index.masks)
+    bar = tqdm(total=n_files, desc="data pass", unit="file", disable=not progress,
+               dynamic_ncols=True, mininterval=0.5)
+    workers = min(cfg.n_workers, max(1, len(cases) // 8))
+    chunk = max(1, min(16, len(cases) // (workers * 4) if workers > 1 else 16))
+    jobs = [(root, c, cfg) for c in _chunks(cases, chunk)]
+    with bar:
+        if workers <= 1:
+            results = map(_measure_chunk, jobs)
+            for job, result in zip(jobs, results):
+                rows.extend(result)
+                bar.update(_n_files(job[1]))
+        else:
+            with ProcessPoolExecutor(max_workers=workers) as pool:
+                for job, result in zip(jobs, pool.map(_measure_chunk, jobs)):
+                    rows.extend(result)
+                    bar.update(_n_files(job[1]))
+    return {name: _sorted(name, frame(name, rows.tables.get(name, []))) for name in SCHEMAS}
+
+
+def _n_files(cases: list[Case]) -> int:
+    return sum(len(c.images) + (c.mask is not None) for c in cases)
+
+
+_SPLIT_ORDER = {"train": 0, "supplemental": 1, "test": 2}
+
+
+def _sorted(name: str, df: pd.DataFrame) -> pd.DataFrame:
+    """Sort rows into a stable order: split, label, numeric case_id, instance."""
+    if name == "problems":
+        return df.sort_values(["kind", "path"], kind="stable").reset_index(drop=True)
+    case = df["case_id"].astype(str)
+    keys = pd.DataFrame({
+        "split": df["split"].map(_SPLIT_ORDER).fillna(9),
+        "label": df["label"] if "label" in df else "",
+        "numeric": ~case.str.isdigit(),
+        "number": pd.to_numeric(case.where(case.str.isdigit()), errors="coerce").fillna(0),
+        "text": case,
+        "instance": df["instance"] if "instance" in df else 0,
+    })
+    order = keys.sort_values(list(keys.columns), kind="stable").index
+    return df.loc[order].reset_index(drop=True)

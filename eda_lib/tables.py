@@ -1,0 +1,229 @@
+"""The tidy tables of a run: their schema, in one place, and their storage.
+
+Each table has one row per thing (image, mask file, instance, problem, ...), its
+columns declared here with a dtype and a sentence, and the same names in CSV,
+Parquet and the notebooks. :func:`frame` builds a DataFrame that follows the
+schema (empty tables keep their columns and dtypes); :func:`ensure_tables` runs
+the data pass when the stored tables are missing or out of date, and
+:func:`load_tables` reads them back.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from .config import Config
+from .errors import ConfigError
+
+#: Bump when a measurement changes, so stored tables are recomputed.
+ANALYSIS_VERSION = "1"
+#: Parameters whose value changes what the data pass measures.
+PASS_PARAMS = ("max_image_pixels", "copy_move_max_side")
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    dtype: str
+    doc: str
+
+
+def _c(name: str, dtype: str, doc: str) -> Column:
+    return Column(name, dtype, doc)
+
+
+_BOX = [
+    _c("x1", "Int64", "left column of the bounding box (inclusive, 0-based)"),
+    _c("y1", "Int64", "top row of the bounding box (inclusive)"),
+    _c("x2", "Int64", "right column of the bounding box (inclusive)"),
+    _c("y2", "Int64", "bottom row of the bounding box (inclusive)"),
+]
+
+SCHEMAS: dict[str, list[Column]] = {
+    "images": [
+        _c("case_id", "str", "file stem; shared by an authentic image and its forged twin"),
+        _c("split", "str", "train, supplemental or test"),
+        _c("label", "str", "authentic or forged; empty for test images"),
+        _c("path", "str", "path relative to data_dir"),
+        _c("width", "Int64", "width in pixels (empty if the file could not be decoded)"),
+        _c("height", "Int64", "height in pixels"),
+        _c("aspect", "float64", "width / height"),
+        _c("mode", "str", "Pillow mode of the file: RGB, RGBA, L, P, I;16, ..."),
+        _c("file_bytes", "Int64", "file size in bytes"),
+        _c("has_mask", "bool", "forged image whose mask file exists (never true for authentic)"),
+        _c("twin", "bool", "the other class of the same split has an image with this case_id"),
+        _c("status", "str", "ok, or the problem kind that made the file unusable"),
+    ],
+    "masks": [
+        _c("case_id", "str", "file stem of the mask"),
+        _c("split", "str", "train or supplemental"),
+        _c("path", "str", "path relative to data_dir"),
+        _c("shape", "str", "shape as stored, e.g. 2x512x696"),
+        _c("dtype", "str", "dtype as stored"),
+        _c("height", "Int64", "height of the normalised mask (equals the image's)"),
+        _c("width", "Int64", "width of the normalised mask"),
+        _c("n_instances", "Int64", "instances (channels) in the mask"),
+        _c("n_empty", "Int64", "channels with no marked pixel"),
+        _c("union_px", "Int64", "pixels marked by any instance"),
+        _c("union_frac", "float64", "union_px / (height * width) of the image"),
+        _c("status", "str", "ok, normalized (see notes), empty, orphan, or the refusal kind"),
+        _c("notes", "str", "normalisation rules applied, ';'-separated (masks.RULES)"),
+    ],
+    "instances": [
+        _c("case_id", "str", "case_id of the forged image"),
+        _c("split", "str", "train or supplemental"),
+        _c("instance", "Int64", "1-based channel of the mask"),
+        _c("area_px", "Int64", "marked pixels"),
+        _c("area_frac", "float64", "area_px / (H * W)"),
+        *_BOX,
+        _c("bbox_w", "Int64", "x2 - x1 + 1"),
+        _c("bbox_h", "Int64", "y2 - y1 + 1"),
+        _c("aspect", "float64", "bbox_w / bbox_h"),
+        _c("bbox_fill", "float64", "area_px / (bbox_w * bbox_h)"),
+        _c("n_components", "Int64", "8-connected components (2 when source and copy are marked)"),
+        _c("perimeter", "float64", "boundary length in pixels (instances.perimeter)"),
+        _c("compactness", "float64", "isoperimetric quotient 4*pi*A/P^2 in (0, 1]"),
+    ],
+    "problems": [
+        _c("path", "str", "file or folder relative to data_dir"),
+        _c("case_id", "str", "file stem, when there is one"),
+        _c("kind", "str", "stable short code of the problem"),
+        _c("detail", "str", "what was found and what was done"),
+    ],
+}
+
+
+def frame(name: str, rows: Iterable[Mapping]) -> pd.DataFrame:
+    """A DataFrame of table ``name`` from row dicts, with the schema's columns and dtypes.
+
+    Missing keys become nulls; keys not in the schema are an error (a typo would
+    otherwise silently drop a measurement).
+    """
+    cols = SCHEMAS[name]
+    rows = list(rows)
+    names = [c.name for c in cols]
+    extra = {k for r in rows for k in r} - set(names)
+    if extra:
+        raise KeyError(f"table {name!r} has no column(s) {sorted(extra)}")
+    data = {c.name: pd.array([r.get(c.name) for r in rows], dtype=_pandas_dtype(c)) for c in cols}
+    return pd.DataFrame(data, columns=names)
+
+
+def _pandas_dtype(c: Column):
+    return pd.StringDtype() if c.dtype == "str" else c.dtype
+
+
+def schema_markdown() -> str:
+    """Every table's columns as Markdown, for the README and the output folder."""
+    out = []
+    for name, cols in SCHEMAS.items():
+        out.append(f"### `{name}`\n\n| column | type | meaning |\n|---|---|---|")
+        out += [f"| `{c.name}` | {c.dtype} | {c.doc} |" for c in cols]
+        out.append("")
+    return "\n".join(out)
+
+
+# ----------------------------------------------------------------------------- storage
+
+
+def tables_dir(cfg: Config) -> Path:
+    return cfg.out_dir / "tables"
+
+
+def _atomic_write(path: Path, write) -> None:
+    """Write through a temporary file in the same folder, then rename."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_tables(tables: Mapping[str, pd.DataFrame], folder: Path) -> None:
+    """Write each table as ``NAME.csv`` and ``NAME.parquet``, and the schema as SCHEMA.md."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, df in tables.items():
+        _atomic_write(folder / f"{name}.csv", lambda p, df=df: df.to_csv(p, index=False))
+        _atomic_write(folder / f"{name}.parquet", lambda p, df=df: df.to_parquet(p, index=False))
+    _atomic_write(folder / "SCHEMA.md", lambda p: p.write_text(schema_markdown(), encoding="utf-8"))
+
+
+def _manifest(cfg: Config) -> dict:
+    from .index import fingerprint
+
+    return {
+        "analysis_version": ANALYSIS_VERSION,
+        "data_dir": str(cfg.data_dir),
+        "data": fingerprint(cfg.data_dir),
+        "params": {k: getattr(cfg, k) for k in PASS_PARAMS},
+        "tables": sorted(SCHEMAS),
+    }
+
+
+def check_paths(cfg: Config) -> None:
+    """Refuse an out_dir inside the data folder: the data folder is only ever read."""
+    data, out = cfg.data_dir.resolve(), cfg.out_dir.resolve()
+    if out == data or data in out.parents:
+        raise ConfigError(
+            f"out_dir {out} is inside data_dir {data}; the data folder is never written. "
+            "Choose an out_dir outside it.",
+            key="out_dir",
+        )
+
+
+def ensure_tables(cfg: Config, progress: bool | None = None) -> bool:
+    """Run the data pass unless stored tables match the data and parameters.
+
+    Returns True when the pass ran, False when the stored tables were reused.
+    The manifest is written last, so an interrupted pass is never taken as complete.
+    """
+    from .index import check_layout
+    from .measure import measure_dataset
+
+    check_paths(cfg)
+    check_layout(cfg.data_dir)
+    folder = tables_dir(cfg)
+    manifest_path = folder / "manifest.json"
+    wanted = _manifest(cfg)
+    if manifest_path.exists() and all((folder / f"{n}.parquet").exists() for n in SCHEMAS):
+        try:
+            if json.loads(manifest_path.read_text(encoding="utf-8")) == wanted:
+                return False
+        except (OSError, ValueError):
+            pass  # unreadable manifest: recompute
+    folder.mkdir(parents=True, exist_ok=True)
+    manifest_path.unlink(missing_ok=True)
+    tables = measure_dataset(cfg, progress=cfg.progress if progress is None else progress)
+    write_tables(tables, folder)
+    _atomic_write(
+        manifest_path,
+        lambda p: p.write_text(json.dumps(wanted, indent=2, sort_keys=True), encoding="utf-8"),
+    )
+    return True
+
+
+@dataclass(frozen=True)
+class Tables:
+    """The tables of a run, as DataFrames following :data:`SCHEMAS`."""
+
+    images: pd.DataFrame
+    masks: pd.DataFrame
+    instances: pd.DataFrame
+    problems: pd.DataFrame
+
+
+def load_tables(cfg: Config, progress: bool | None = None) -> Tables:
+    """Tables of the dataset named by ``cfg``, computing them first if needed."""
+    ensure_tables(cfg, progress)
+    folder = tables_dir(cfg)
+    return Tables(**{n: pd.read_parquet(folder / f"{n}.parquet") for n in SCHEMAS})

@@ -1,0 +1,60 @@
+import pytest
+
+from eda_lib.config import PARAMS, Config, load_config, make_config, parse_override
+from eda_lib.errors import ConfigError
+
+
+def test_defaults_and_paths_resolved(tmp_path):
+    cfg = make_config({"data_dir": str(tmp_path)})
+    assert cfg.data_dir == tmp_path.resolve()
+    assert cfg.seed == 42 and cfg.out_dir.is_absolute()
+
+
+def test_params_and_config_fields_agree():
+    import dataclasses
+
+    assert [p.name for p in PARAMS] == [f.name for f in dataclasses.fields(Config)]
+
+
+@pytest.mark.parametrize(
+    "values, key, words",
+    [
+        ({}, "data_dir", "required"),
+        ({"data_dir": "x", "sed": 1}, "sed", "did you mean 'seed'"),
+        ({"data_dir": "x", "seed": "7"}, "seed", "integer"),
+        ({"data_dir": "x", "seed": True}, "seed", "integer"),
+        ({"data_dir": "x", "workers": -1}, "workers", ">= 0"),
+        ({"data_dir": "x", "progress": "yes"}, "progress", "true or false"),
+        ({"data_dir": ""}, "data_dir", "non-empty"),
+    ],
+)
+def test_bad_values_name_the_key(values, key, words):
+    with pytest.raises(ConfigError) as info:
+        make_config(values)
+    assert info.value.key == key
+    assert words in str(info.value)
+
+
+def test_yaml_and_overrides(tmp_path):
+    f = tmp_path / "p.yaml"
+    f.write_text("data_dir: d\nseed: 3\n")
+    cfg = load_config(f, {"seed": parse_override("seed", "9"), "out_dir": "o"})
+    assert cfg.seed == 9 and cfg.out_dir.name == "o"
+    assert parse_override("data_dir", "123") == "123"
+    assert parse_override("progress", "false") is False
+
+
+def test_yaml_not_a_mapping(tmp_path):
+    f = tmp_path / "p.yaml"
+    f.write_text("- a\n- b\n")
+    with pytest.raises(ConfigError, match="mapping"):
+        load_config(f)
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(tmp_path / "missing.yaml")
+
+
+def test_replace_revalidates(tmp_path):
+    cfg = make_config({"data_dir": str(tmp_path)})
+    assert cfg.replace(seed=5).seed == 5
+    with pytest.raises(ConfigError):
+        cfg.replace(seed=-5)

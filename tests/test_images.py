@@ -1,0 +1,76 @@
+import struct
+import zlib
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from eda_lib.errors import ImageError
+from eda_lib.images import decode, to_rgb
+
+
+def test_modes_decode(tmp_path):
+    for mode, arr in [
+        ("RGB", np.zeros((3, 4, 3), np.uint8)),
+        ("RGBA", np.zeros((3, 4, 4), np.uint8)),
+        ("L", np.zeros((3, 4), np.uint8)),
+    ]:
+        p = tmp_path / f"{mode}.png"
+        Image.fromarray(arr).save(p)
+        d = decode(p)
+        assert (d.mode, d.width, d.height) == (mode, 4, 3)
+        assert d.rgb.shape == (3, 4, 3) and d.rgb.dtype == np.uint8
+
+
+def test_palette_and_16_bit(tmp_path):
+    p = tmp_path / "p.png"
+    Image.fromarray(np.arange(12, dtype=np.uint8).reshape(3, 4)).convert("P").save(p)
+    assert decode(p).mode == "P" and decode(p).rgb.shape == (3, 4, 3)
+    q = tmp_path / "q.png"
+    Image.fromarray(np.full((3, 4), 65535, np.uint16)).save(q)
+    d = decode(q)
+    assert d.mode.startswith("I") and int(d.rgb.max()) == 255
+
+
+def _png_header_only(width, height):
+    def chunk(tag, data):
+        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 10)) + chunk(b"IEND", b"")
+
+
+@pytest.mark.parametrize("content, kind", [
+    (b"", "empty_file"),
+    (b"not an image at all", "not_an_image"),
+    (_png_header_only(30000, 30000), "too_many_pixels"),
+])
+def test_bad_files(tmp_path, content, kind):
+    p = tmp_path / "x.png"
+    p.write_bytes(content)
+    with pytest.raises(ImageError) as info:
+        decode(p, max_pixels=100_000_000)
+    assert info.value.kind == kind and "x.png" in str(info.value)
+
+
+def test_truncated(tmp_path):
+    p = tmp_path / "t.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(p)
+    p.write_bytes(p.read_bytes()[:-300])
+    with pytest.raises(ImageError) as info:
+        decode(p)
+    assert info.value.kind in ("truncated_image", "unreadable_image")
+
+
+def test_jpeg_named_png(tmp_path):
+    p = tmp_path / "j.png"
+    Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(p, format="JPEG")
+    with pytest.raises(ImageError) as info:
+        decode(p)
+    assert info.value.kind == "wrong_format"
+
+
+def test_to_rgb_drops_alpha_and_replicates_gray():
+    rgba = np.zeros((1, 1, 4), np.uint8)
+    rgba[0, 0] = (1, 2, 3, 4)
+    assert to_rgb(rgba)[0, 0].tolist() == [1, 2, 3]
+    assert to_rgb(np.full((1, 1), 9, np.uint8))[0, 0].tolist() == [9, 9, 9]

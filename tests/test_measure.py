@@ -1,0 +1,56 @@
+import pandas as pd
+
+from eda_lib.config import make_config
+from eda_lib.measure import measure_dataset
+from eda_lib.tables import SCHEMAS, ensure_tables, frame, load_tables
+
+
+def _cfg(root, tmp_path, **kw):
+    return make_config({"data_dir": str(root), "out_dir": str(tmp_path / "out"),
+                        "workers": 1, "progress": False, **kw})
+
+
+def test_tables_agree_with_tiny_dataset(tiny_dataset, tmp_path):
+    t = measure_dataset(_cfg(tiny_dataset, tmp_path), progress=False)
+    img = t["images"].set_index(["split", "label", "case_id"])
+    assert len(img) == 6
+    assert img.loc[("train", "forged", "10"), ["width", "height", "mode"]].tolist() == [60, 40, "RGB"]
+    assert img.loc[("train", "authentic", "10"), "mode"] == "RGBA"
+    assert img.loc[("train", "forged", "25"), "mode"] == "L"
+    assert bool(img.loc[("train", "forged", "10"), "has_mask"])
+    assert not bool(img.loc[("train", "authentic", "10"), "has_mask"])
+    assert not bool(img.loc[("train", "forged", "31"), "has_mask"])
+    masks = t["masks"].set_index("case_id")
+    assert masks.loc["10", ["n_instances", "union_px", "shape", "status"]].tolist() == [1, 30, "1x40x60", "ok"]
+    assert masks.loc["25", "n_instances"] == 2 and masks.loc["25", "union_px"] == 13
+    assert masks.loc["25", "union_frac"] == 13 / 900
+    assert masks.loc["77", "status"] == "orphan"
+    inst = t["instances"]
+    assert inst[["case_id", "instance", "area_px"]].values.tolist() == [["10", 1, 30], ["25", 1, 4], ["25", 2, 9]]
+    assert set(t["problems"]["kind"]) == {"missing_mask", "orphan_mask"}
+
+
+def test_parallel_equals_serial(tiny_dataset, tmp_path):
+    a = measure_dataset(_cfg(tiny_dataset, tmp_path), progress=False)
+    b = measure_dataset(_cfg(tiny_dataset, tmp_path, workers=2), progress=False)
+    for name in SCHEMAS:
+        pd.testing.assert_frame_equal(a[name], b[name])
+
+
+def test_ensure_tables_reuses_until_data_changes(tiny_dataset, tmp_path):
+    cfg = _cfg(tiny_dataset, tmp_path)
+    assert ensure_tables(cfg) is True
+    assert ensure_tables(cfg) is False
+    assert ensure_tables(cfg.replace(display_size=100)) is False  # display only
+    (tiny_dataset / "test_images/46.png").write_bytes((tiny_dataset / "test_images/45.png").read_bytes())
+    assert ensure_tables(cfg) is True
+    t = load_tables(cfg)
+    assert len(t.images) == 7
+    for name in SCHEMAS:  # parquet round trip keeps the schema
+        assert list(getattr(t, name).columns) == [c.name for c in SCHEMAS[name]]
+
+
+def test_empty_tables_keep_columns_and_dtypes():
+    df = frame("instances", [])
+    assert list(df.columns) == [c.name for c in SCHEMAS["instances"]]
+    assert str(df["area_px"].dtype) == "Int64"

@@ -41,7 +41,7 @@ PARAMS: tuple[Param, ...] = (
     Param("data_dir", str, None, "dataset folder in the competition layout (read only)"),
     Param("out_dir", str, "reports/demo", "where tables, figures, notebooks and HTML are written"),
     Param("seed", int, 42, "seed of every random sample shown", minimum=0),
-    Param("workers", int, 0, "processes for the data pass (0 = all cores)", minimum=0),
+    Param("workers", int, 0, "processes for the data pass; 0 means all cores", minimum=0),
     Param("display_size", int, 768, "longest side in pixels of single-image figures", minimum=64),
     Param("grid_size", int, 320, "longest side in pixels of each grid thumbnail", minimum=32),
     Param("max_grid_images", int, 12, "most images drawn in one grid", minimum=1),

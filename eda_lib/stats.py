@@ -1,0 +1,175 @@
+"""Summaries of the tables: small pure functions, DataFrame in, DataFrame out.
+
+The notebooks display these; the analyst summary (:mod:`eda_lib.summary`) quotes
+them. Nothing here reads files.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+SPLIT_ORDER = ["train", "supplemental", "test"]
+
+
+def _labelled(images: pd.DataFrame) -> pd.DataFrame:
+    return images[images["label"].isin(["authentic", "forged"])]
+
+
+def split_label_counts(images: pd.DataFrame) -> pd.DataFrame:
+    """Images per split and label, with totals."""
+    label = images["label"].replace("", "(unlabelled)")
+    table = pd.crosstab(images["split"], label, margins=True, margins_name="total")
+    order = [s for s in SPLIT_ORDER if s in table.index] + ["total"]
+    return table.reindex(order)
+
+
+def sanity_checks(images: pd.DataFrame, masks: pd.DataFrame, problems: pd.DataFrame) -> pd.DataFrame:
+    """The index checks, one row each: what was counted and how many.
+
+    Rows: images, forged images, forged with a mask, forged without a mask,
+    twin pairs (authentic and forged share a case_id), forged without a twin,
+    authentic without a forged twin, orphan masks, unreadable images, refused
+    masks, stray files.
+    """
+    forged = images[images["label"] == "forged"]
+    authentic = images[images["label"] == "authentic"]
+    pairs = int((forged["twin"]).sum())
+    unreadable = int((images["status"] != "ok").sum())
+    refused = int((~masks["status"].isin(["ok", "normalized", "empty", "orphan"])).sum())
+    kinds = problems["kind"].value_counts()
+    rows = [
+        ("images", len(images), "every image file in the layout"),
+        ("forged images", len(forged), "train and supplemental"),
+        ("forged with a mask", int(forged["has_mask"].sum()), "mask file exists for the forged image"),
+        ("forged without a mask", int((~forged["has_mask"]).sum()), "no mask file: cannot be measured"),
+        ("twin pairs", pairs, "authentic and forged share a case_id"),
+        ("forged without a twin", len(forged) - pairs, "no authentic original"),
+        ("authentic without a forged twin", int((~authentic["twin"]).sum()),
+         "the real data has none"),
+        ("orphan masks", int(kinds.get("orphan_mask", 0)), "mask without a forged image"),
+        ("unreadable images", unreadable, "see the problems table"),
+        ("refused masks", refused, "see the problems table"),
+        ("stray files", int(kinds.get("stray_file", 0) + kinds.get("stray_folder", 0)),
+         "files that are not part of the layout"),
+    ]
+    return pd.DataFrame(rows, columns=["check", "count", "meaning"])
+
+
+def geometry_by_label(images: pd.DataFrame) -> pd.DataFrame:
+    """Quantiles of width, height, aspect, megapixels and file size per label."""
+    df = _labelled(images).assign(
+        megapixels=lambda d: d["width"] * d["height"] / 1e6,
+        file_kb=lambda d: d["file_bytes"] / 1024,
+    )
+    cols = ["width", "height", "aspect", "megapixels", "file_kb"]
+    out = df.groupby("label")[cols].describe(percentiles=[0.05, 0.5, 0.95])
+    keep = ["count", "min", "5%", "50%", "95%", "max"]
+    return out.loc[:, (slice(None), keep)].astype(float).round(3)
+
+
+def mode_counts(images: pd.DataFrame) -> pd.DataFrame:
+    """Image modes per label (counts), with totals."""
+    df = _labelled(images)
+    return pd.crosstab(df["mode"].fillna("(unreadable)"), df["label"], margins=True,
+                       margins_name="total")
+
+
+def common_sizes(images: pd.DataFrame, n: int = 10) -> pd.DataFrame:
+    """The ``n`` most common (height x width) sizes with counts per label."""
+    df = _labelled(images).dropna(subset=["width", "height"])
+    size = df["height"].astype(int).astype(str) + " x " + df["width"].astype(int).astype(str)
+    table = pd.crosstab(size.rename("height x width"), df["label"])
+    table["total"] = table.sum(axis=1)
+    return table.sort_values("total", ascending=False, kind="stable").head(n)
+
+
+def twin_mode_pairs(images: pd.DataFrame) -> pd.DataFrame:
+    """For twin pairs: (authentic mode, forged mode) counts, and size agreement."""
+    df = images[images["twin"] & images["label"].isin(["authentic", "forged"])]
+    wide = df.pivot_table(index=["split", "case_id"], columns="label",
+                          values=["mode", "width", "height"], aggfunc="first")
+    if wide.empty:
+        return pd.DataFrame(columns=["authentic mode", "forged mode", "same size", "pairs"])
+    same = (wide[("width", "authentic")] == wide[("width", "forged")]) & (
+        wide[("height", "authentic")] == wide[("height", "forged")])
+    out = pd.DataFrame({
+        "authentic mode": wide[("mode", "authentic")].fillna("?"),
+        "forged mode": wide[("mode", "forged")].fillna("?"),
+        "same size": same.astype(bool),
+    })
+    return out.value_counts().rename("pairs").reset_index()
+
+
+def mask_checks(images: pd.DataFrame, masks: pd.DataFrame) -> pd.DataFrame:
+    """Mask structure checks, one row each: shape, dtype/values, emptiness."""
+    forged = images[(images["label"] == "forged") & images["has_mask"]]
+    joined = masks.merge(
+        forged[["split", "case_id", "width", "height"]].rename(
+            columns={"width": "image_width", "height": "image_height"}),
+        on=["split", "case_id"], how="inner",
+    )
+    notes = masks["notes"].fillna("")
+    stored_hw = joined["shape"].fillna("").str.split("x").str[-2:].str.join("x")
+    image_hw = joined["image_height"].astype("string") + "x" + joined["image_width"].astype("string")
+    rows = [
+        ("masks", len(masks), "mask files found"),
+        ("(N, H, W) uint8 as the competition stores them",
+         int(((masks["dtype"] == "uint8") & (masks["shape"].str.count("x") == 2)).sum()),
+         "3-D, channel-first, uint8"),
+        ("stored (H, W) equals the image's", int((stored_hw == image_hw).sum()),
+         f"of {len(joined)} masks with a readable forged image"),
+        ("resized to the image", int(notes.str.contains("resized_to_image").sum()),
+         "size differed from the image"),
+        ("values normalised", int(notes.str.contains("values").sum()),
+         "values were not {0, 1} (see notes)"),
+        ("all-zero masks", int((masks["status"] == "empty").sum()), "no pixel marked"),
+        ("masks with an empty channel", int((masks["n_empty"].fillna(0) > 0).sum()),
+         "at least one channel has no pixel"),
+        ("refused", int((~masks["status"].isin(["ok", "normalized", "empty", "orphan"])).sum()),
+         "could not be read (problems table)"),
+    ]
+    return pd.DataFrame(rows, columns=["check", "count", "meaning"])
+
+
+def instances_per_mask(masks: pd.DataFrame) -> pd.DataFrame:
+    """How many masks have 1, 2, 3, ... instances, with their share."""
+    usable = masks[masks["status"].isin(["ok", "normalized", "empty"])]
+    counts = usable["n_instances"].value_counts().sort_index()
+    return pd.DataFrame({"masks": counts, "share": (counts / counts.sum()).round(4)}).rename_axis(
+        "instances")
+
+
+def quantiles(series: pd.Series, qs=(0.05, 0.25, 0.5, 0.75, 0.95)) -> pd.Series:
+    """Named quantiles of a numeric series, NaN dropped."""
+    s = pd.to_numeric(series, errors="coerce").dropna()
+    out = {"count": float(len(s)), "mean": s.mean() if len(s) else np.nan}
+    out.update({f"p{int(q * 100)}": (s.quantile(q) if len(s) else np.nan) for q in qs})
+    return pd.Series(out, dtype=float)
+
+
+def union_area_summary(masks: pd.DataFrame) -> pd.DataFrame:
+    """Quantiles of the union area, in pixels and as a fraction of H*W."""
+    usable = masks[masks["status"].isin(["ok", "normalized", "empty"])]
+    return pd.DataFrame({
+        "union_px": quantiles(usable["union_px"]),
+        "union_frac": quantiles(usable["union_frac"]),
+    })
+
+
+def instance_summary(instances: pd.DataFrame) -> pd.DataFrame:
+    """Quantiles of each instance measurement."""
+    cols = ["area_px", "area_frac", "bbox_w", "bbox_h", "aspect", "bbox_fill",
+            "n_components", "compactness"]
+    return pd.DataFrame({c: quantiles(instances[c]) for c in cols})
+
+
+def components_per_instance(instances: pd.DataFrame) -> pd.DataFrame:
+    """How many instances have 1, 2, 3+ connected components.
+
+    Two components usually mean the channel marks the source and its copy.
+    """
+    n = instances["n_components"].clip(upper=3).map({0: "0 (empty)", 1: "1", 2: "2", 3: "3+"})
+    counts = n.value_counts().sort_index()
+    return pd.DataFrame({"instances": counts, "share": (counts / counts.sum()).round(4)}).rename_axis(
+        "components")

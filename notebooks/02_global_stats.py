@@ -1,0 +1,95 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 2. Global statistics
+#
+# Width, height, aspect ratio, mode and file size of every decodable image, by label.
+# Every value comes from the one data pass, joined by `case_id` and split: a row that
+# could not be measured stays empty instead of shifting the others.
+
+# %% tags=["parameters"]
+data_dir: str = "../data/demo"  # dataset folder in the competition layout (read only)
+out_dir: str = "../reports/demo"  # where tables, figures, notebooks and HTML are written
+seed: int = 42  # seed of every random sample shown
+workers: int = 0  # processes for the data pass; 0 means all cores
+display_size: int = 768  # longest side in pixels of single-image figures
+grid_size: int = 320  # longest side in pixels of each grid thumbnail
+max_grid_images: int = 12  # most images drawn in one grid
+copy_move_max_side: int = 1024  # longest side at which copy-move search runs
+max_image_pixels: int = 100000000  # images claiming more pixels are refused
+progress: bool = True  # show progress bars on long work
+
+# %%
+import eda_lib
+from eda_lib import plots, stats
+
+s = eda_lib.start(globals(), "02")
+t = s.tables
+labelled = t.images[t.images["label"].isin(["authentic", "forged"])]
+
+# %% [markdown]
+# ## Size and file-size quantiles by label
+
+# %%
+stats.geometry_by_label(t.images)
+
+# %% [markdown]
+# ## Width and height
+#
+# Each point is one size; its area grows with the number of images of that size.
+# The dotted diagonals mark aspect ratios 1/2, 1 and 2.
+
+# %%
+fig = plots.scatter_sizes(labelled)
+s.save(fig, "sizes")
+
+# %%
+fig = plots.hist_by_label(labelled, "width", log_x=True, title="Image width", xlabel="width (px)")
+s.save(fig, "width")
+
+# %%
+fig = plots.hist_by_label(labelled, "height", log_x=True, title="Image height", xlabel="height (px)")
+s.save(fig, "height")
+
+# %%
+fig = plots.hist_by_label(labelled, "aspect", log_x=True, title="Aspect ratio",
+                          xlabel="width / height")
+s.save(fig, "aspect")
+
+# %% [markdown]
+# ## Most common sizes
+
+# %%
+stats.common_sizes(t.images, n=12)
+
+# %% [markdown]
+# ## Modes
+#
+# Pillow modes as stored: `RGB`, `RGBA` (with alpha), `L` (single channel), and any
+# other mode found. The analysis converts each image to RGB, dropping alpha.
+
+# %%
+stats.mode_counts(t.images)
+
+# %%
+fig = plots.bar_counts(labelled, "mode", hue="label", title="Image modes by label", xlabel="mode")
+s.save(fig, "modes")
+
+# %% [markdown]
+# ## File size
+
+# %%
+fig = plots.hist_by_label(labelled.assign(file_kb=labelled["file_bytes"] / 1024), "file_kb",
+                          log_x=True, title="PNG file size", xlabel="file size (KiB)")
+s.save(fig, "file_size")

@@ -1,0 +1,99 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 3. Mask structure and quality
+#
+# The competition stores each mask as an `(N, H, W)` uint8 array of {0, 1}, one
+# channel per forged instance, channel-first even when N = 1. This section checks every
+# mask against that, and against its image's size, then measures the union of the
+# instances: its area in pixels and as a fraction of the **image** (H x W; dividing by
+# the size of the whole (N, H, W) stack would understate it when N > 1).
+#
+# Masks are loaded with `allow_pickle=False`: a file holding Python objects is refused,
+# never unpickled. Accepted files that needed a normalisation are listed with the rule
+# applied (see `eda_lib.masks.RULES`).
+
+# %% tags=["parameters"]
+data_dir: str = "../data/demo"  # dataset folder in the competition layout (read only)
+out_dir: str = "../reports/demo"  # where tables, figures, notebooks and HTML are written
+seed: int = 42  # seed of every random sample shown
+workers: int = 0  # processes for the data pass; 0 means all cores
+display_size: int = 768  # longest side in pixels of single-image figures
+grid_size: int = 320  # longest side in pixels of each grid thumbnail
+max_grid_images: int = 12  # most images drawn in one grid
+copy_move_max_side: int = 1024  # longest side at which copy-move search runs
+max_image_pixels: int = 100000000  # images claiming more pixels are refused
+progress: bool = True  # show progress bars on long work
+
+# %%
+import eda_lib
+from eda_lib import masks, plots, stats
+
+s = eda_lib.start(globals(), "03")
+t = s.tables
+
+# %% [markdown]
+# ## Checks
+
+# %%
+stats.mask_checks(t.images, t.masks)
+
+# %% [markdown]
+# ## Stored shapes and dtypes
+
+# %%
+t.masks.groupby(["dtype", t.masks["shape"].str.count("x").add(1).rename("ndim")]).size().rename(
+    "masks").to_frame()
+
+# %% [markdown]
+# ## Instances per mask
+
+# %%
+stats.instances_per_mask(t.masks)
+
+# %%
+fig = plots.bar_counts(t.masks.dropna(subset=["n_instances"]), "n_instances",
+                       title="Instances per mask", xlabel="instances (channels)", ylabel="masks")
+s.save(fig, "instances_per_mask")
+
+# %% [markdown]
+# ## Union area
+#
+# Pixels marked by any instance, and their share of the image.
+
+# %%
+stats.union_area_summary(t.masks)
+
+# %%
+usable = t.masks[t.masks["status"].isin(["ok", "normalized", "empty"])].assign(label="forged")
+fig = plots.hist_by_label(usable, "union_px", log_x=True, title="Union area of the forged regions",
+                          xlabel="pixels (log scale)")
+s.save(fig, "union_px")
+
+# %%
+fig = plots.hist_by_label(usable, "union_frac", title="Union area as a fraction of the image",
+                          xlabel="union_px / (H x W)")
+s.save(fig, "union_frac")
+
+# %% [markdown]
+# ## Normalisations applied
+#
+# Each rule that was needed, and how many files needed it. An empty table means every
+# mask was already in the competition's format.
+
+# %%
+notes = t.masks["notes"].fillna("").str.split(";").explode()
+notes = notes[notes != ""]
+notes.value_counts().rename_axis("rule").rename("masks").to_frame().assign(
+    meaning=lambda d: d.index.map(masks.RULES))

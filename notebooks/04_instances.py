@@ -1,0 +1,88 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 4. Instance metrics
+#
+# One row per instance (mask channel) of every measured forged image: area in pixels
+# and as a fraction of the image, bounding box (inclusive corners), box aspect and fill,
+# connected components, and compactness, the isoperimetric quotient 4πA/P² in (0, 1]
+# (1 for a disc, lower for elongated or ragged shapes; see `eda_lib.instances`).
+
+# %% tags=["parameters"]
+data_dir: str = "../data/demo"  # dataset folder in the competition layout (read only)
+out_dir: str = "../reports/demo"  # where tables, figures, notebooks and HTML are written
+seed: int = 42  # seed of every random sample shown
+workers: int = 0  # processes for the data pass; 0 means all cores
+display_size: int = 768  # longest side in pixels of single-image figures
+grid_size: int = 320  # longest side in pixels of each grid thumbnail
+max_grid_images: int = 12  # most images drawn in one grid
+copy_move_max_side: int = 1024  # longest side at which copy-move search runs
+max_image_pixels: int = 100000000  # images claiming more pixels are refused
+progress: bool = True  # show progress bars on long work
+
+# %%
+import eda_lib
+from eda_lib import plots, stats
+
+s = eda_lib.start(globals(), "04")
+inst = s.tables.instances.assign(label="forged")
+
+# %% [markdown]
+# ## Quantiles
+
+# %%
+stats.instance_summary(inst)
+
+# %% [markdown]
+# ## Area
+
+# %%
+fig = plots.hist_by_label(inst, "area_px", log_x=True, title="Instance area",
+                          xlabel="pixels (log scale)")
+s.save(fig, "area_px")
+
+# %%
+fig = plots.hist_by_label(inst, "area_frac", log_x=True, title="Instance area as a fraction of the image",
+                          xlabel="area_px / (H x W), log scale")
+s.save(fig, "area_frac")
+
+# %% [markdown]
+# ## Shape
+#
+# Two components in one instance usually mean the channel marks both the source region
+# and its pasted copy.
+
+# %%
+stats.components_per_instance(inst)
+
+# %%
+fig = plots.hist_by_label(inst, "aspect", log_x=True, title="Bounding-box aspect ratio",
+                          xlabel="bbox_w / bbox_h")
+s.save(fig, "aspect")
+
+# %%
+fig = plots.hist_by_label(inst, "compactness", title="Compactness (isoperimetric quotient)",
+                          xlabel="4πA / P²")
+s.save(fig, "compactness")
+
+# %% [markdown]
+# ## The largest and smallest instances
+
+# %%
+cols = ["case_id", "instance", "area_px", "area_frac", "bbox_w", "bbox_h", "n_components",
+        "compactness"]
+inst.nlargest(5, "area_px")[cols]
+
+# %%
+inst.nsmallest(5, "area_px")[cols]

@@ -1,0 +1,96 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 5. Labeled visualizations
+#
+# Forged images with their instances drawn: each instance has its own colour, its
+# bounding box and its number (the 1-based mask channel). Thumbnails keep each image's
+# aspect ratio. Examples are drawn with the run's `seed`, so a re-run shows the same
+# ones; every figure is also saved under `figures/`.
+
+# %% tags=["parameters"]
+data_dir: str = "../data/demo"  # dataset folder in the competition layout (read only)
+out_dir: str = "../reports/demo"  # where tables, figures, notebooks and HTML are written
+seed: int = 42  # seed of every random sample shown
+workers: int = 0  # processes for the data pass; 0 means all cores
+display_size: int = 768  # longest side in pixels of single-image figures
+grid_size: int = 320  # longest side in pixels of each grid thumbnail
+max_grid_images: int = 12  # most images drawn in one grid
+copy_move_max_side: int = 1024  # longest side at which copy-move search runs
+max_image_pixels: int = 100000000  # images claiming more pixels are refused
+progress: bool = True  # show progress bars on long work
+
+# %%
+import eda_lib
+from eda_lib import gallery, plots
+
+s = eda_lib.start(globals(), "05")
+t = s.tables
+cfg = s.cfg
+forged = gallery.measurable_forged(t)
+print(f"{len(forged)} forged images with a usable mask")
+
+# %% [markdown]
+# ## One example
+#
+# Original, the union of its instances, and the instances overlaid.
+
+# %%
+examples = gallery.load_examples(cfg, t, gallery.sample(forged, cfg.max_grid_images, cfg.seed))
+if examples:
+    ex = examples[0]
+    fig = plots.example_panel(ex.rgb, ex.masks, title=f"case {ex.case_id}",
+                              display_size=cfg.display_size)
+    s.save(fig, "example")
+
+# %% [markdown]
+# ## A grid of forged images
+
+# %%
+if examples:
+    fig = plots.overlay_grid([(e.caption, e.rgb, e.masks) for e in examples], tile=cfg.grid_size,
+                             cols=4, suptitle="Forged images with their instances")
+    s.save(fig, "grid")
+
+# %% [markdown]
+# ## Authentic and forged side by side
+#
+# The top row shows authentic images, the bottom row forged ones with their instances.
+
+# %%
+authentic = t.images[(t.images["label"] == "authentic") & (t.images["status"] == "ok")]
+k = min(6, cfg.max_grid_images)
+auth_rows = gallery.sample(authentic, k, cfg.seed)
+auth_items = [(f"{r.case_id}  {r.width}x{r.height}", gallery.load_rgb(cfg, r.path))
+              for r in auth_rows.itertuples()]
+if auth_items and examples:
+    fig = plots.auth_vs_forged(auth_items, [(e.caption, e.rgb, e.masks) for e in examples[:k]],
+                               tile=cfg.grid_size)
+    s.save(fig, "authentic_vs_forged")
+
+# %% [markdown]
+# ## Twins: authentic | forged | difference
+#
+# For a forged image with its authentic original, the per-pixel absolute difference
+# (largest over the colour channels, alpha dropped) shows what the forgery changed.
+# The mask outline is drawn on top: pasted copies light up, their source regions do not.
+
+# %%
+twins = [e for e in examples if e.twin_rgb is not None][:3]
+for e in twins:
+    fig = plots.twin_panel(e.twin_rgb, e.rgb, e.masks, title=f"case {e.case_id}",
+                           display_size=cfg.display_size)
+    s.save(fig, f"twin_{e.case_id}")
+if not twins:
+    print("No twin pair among the sampled examples.")

@@ -1,0 +1,51 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 7. Analyst summary
+#
+# Every statement below is computed from the tables of this run; each recommendation
+# appears only when its trigger holds, and says which number triggered it.
+
+# %% tags=["parameters"]
+data_dir: str = "../data/demo"  # dataset folder in the competition layout (read only)
+out_dir: str = "../reports/demo"  # where tables, figures, notebooks and HTML are written
+seed: int = 42  # seed of every random sample shown
+workers: int = 0  # processes for the data pass; 0 means all cores
+display_size: int = 768  # longest side in pixels of single-image figures
+grid_size: int = 320  # longest side in pixels of each grid thumbnail
+max_grid_images: int = 12  # most images drawn in one grid
+copy_move_max_side: int = 1024  # longest side at which copy-move search runs
+max_image_pixels: int = 100000000  # images claiming more pixels are refused
+progress: bool = True  # show progress bars on long work
+
+# %%
+from IPython.display import Markdown
+
+import eda_lib
+from eda_lib import summary
+
+s = eda_lib.start(globals(), "07")
+
+# %%
+Markdown(summary.to_markdown(s.tables))
+
+# %% [markdown]
+# ## As a table
+#
+# The same statements, also written to `tables/summary.csv`.
+
+# %%
+table = summary.as_frame(s.tables)
+table.to_csv(s.cfg.out_dir / "tables" / "summary.csv", index=False)
+table

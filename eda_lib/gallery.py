@@ -27,9 +27,8 @@ class Example:
 
     @property
     def caption(self) -> str:
-        h, w = self.rgb.shape[:2]
-        n = self.masks.shape[0]
-        return f"{self.case_id}  {w}x{h}  {n} inst"
+        """Short caption; the figures add size and instance count themselves."""
+        return f"case {self.case_id}"
 
 
 def measurable_forged(t) -> pd.DataFrame:

@@ -2,8 +2,8 @@
 
 A notebook starts with ``s = eda_lib.start(globals(), "03")``: its ``parameters``
 cell becomes a validated :class:`~eda_lib.config.Config`, the tables are loaded
-(computed first if they are missing or stale), and figures saved through
-:meth:`Session.save` land in ``out_dir/figures`` with the section's prefix.
+(computed first if they are missing or stale), and figures shown through
+:meth:`Session.show` land in ``out_dir/figures`` with the section's prefix.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib as mpl
+from IPython.display import Image, display
+import matplotlib.pyplot as plt
 
 from . import config, plots
 from .tables import Tables, load_tables
@@ -42,10 +44,16 @@ class Session:
     def figures_dir(self) -> Path:
         return self.cfg.out_dir / "figures"
 
-    def save(self, fig, name: str) -> Path:
-        """Save ``fig`` as ``figures/<section>_<name>.png`` and return the path."""
+    def show(self, fig, name: str) -> None:
+        """Save ``fig`` as ``figures/<section>_<name>.png``, display that file, close ``fig``.
+
+        What the notebook (and so its HTML) shows is the saved PNG itself, so the
+        report and the ``figures/`` folder hold the same pixels.
+        """
         self.figures_dir.mkdir(parents=True, exist_ok=True)
-        return plots.save_figure(fig, self.figures_dir, f"{self.section}_{name}")
+        path = plots.save_figure(fig, self.figures_dir, f"{self.section}_{name}")
+        plt.close(fig)
+        display(Image(filename=str(path)))
 
 
 def start(namespace: Mapping[str, Any], section: str) -> Session:

@@ -49,7 +49,7 @@ stats.split_label_counts(t.images)
 # %%
 fig = plots.bar_counts(t.images[t.images["split"] != "test"], "split", hue="label",
                        title="Images per split and label", xlabel="split")
-s.save(fig, "counts")
+s.show(fig, "counts")
 
 # %% [markdown]
 # ## Sanity checks

@@ -52,20 +52,20 @@ stats.geometry_by_label(t.images)
 
 # %%
 fig = plots.scatter_sizes(labelled)
-s.save(fig, "sizes")
+s.show(fig, "sizes")
 
 # %%
 fig = plots.hist_by_label(labelled, "width", log_x=True, title="Image width", xlabel="width (px)")
-s.save(fig, "width")
+s.show(fig, "width")
 
 # %%
 fig = plots.hist_by_label(labelled, "height", log_x=True, title="Image height", xlabel="height (px)")
-s.save(fig, "height")
+s.show(fig, "height")
 
 # %%
 fig = plots.hist_by_label(labelled, "aspect", log_x=True, title="Aspect ratio",
                           xlabel="width / height")
-s.save(fig, "aspect")
+s.show(fig, "aspect")
 
 # %% [markdown]
 # ## Most common sizes
@@ -84,7 +84,7 @@ stats.mode_counts(t.images)
 
 # %%
 fig = plots.bar_counts(labelled, "mode", hue="label", title="Image modes by label", xlabel="mode")
-s.save(fig, "modes")
+s.show(fig, "modes")
 
 # %% [markdown]
 # ## File size
@@ -92,4 +92,4 @@ s.save(fig, "modes")
 # %%
 fig = plots.hist_by_label(labelled.assign(file_kb=labelled["file_bytes"] / 1024), "file_kb",
                           log_x=True, title="PNG file size", xlabel="file size (KiB)")
-s.save(fig, "file_size")
+s.show(fig, "file_size")

@@ -65,7 +65,7 @@ stats.instances_per_mask(t.masks)
 # %%
 fig = plots.bar_counts(t.masks.dropna(subset=["n_instances"]), "n_instances",
                        title="Instances per mask", xlabel="instances (channels)", ylabel="masks")
-s.save(fig, "instances_per_mask")
+s.show(fig, "instances_per_mask")
 
 # %% [markdown]
 # ## Union area
@@ -79,12 +79,12 @@ stats.union_area_summary(t.masks)
 usable = t.masks[t.masks["status"].isin(["ok", "normalized", "empty"])].assign(label="forged")
 fig = plots.hist_by_label(usable, "union_px", log_x=True, title="Union area of the forged regions",
                           xlabel="pixels (log scale)")
-s.save(fig, "union_px")
+s.show(fig, "union_px")
 
 # %%
 fig = plots.hist_by_label(usable, "union_frac", title="Union area as a fraction of the image",
                           xlabel="union_px / (H x W)")
-s.save(fig, "union_frac")
+s.show(fig, "union_frac")
 
 # %% [markdown]
 # ## Normalisations applied

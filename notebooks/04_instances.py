@@ -50,12 +50,12 @@ stats.instance_summary(inst)
 # %%
 fig = plots.hist_by_label(inst, "area_px", log_x=True, title="Instance area",
                           xlabel="pixels (log scale)")
-s.save(fig, "area_px")
+s.show(fig, "area_px")
 
 # %%
 fig = plots.hist_by_label(inst, "area_frac", log_x=True, title="Instance area as a fraction of the image",
                           xlabel="area_px / (H x W), log scale")
-s.save(fig, "area_frac")
+s.show(fig, "area_frac")
 
 # %% [markdown]
 # ## Shape
@@ -69,12 +69,12 @@ stats.components_per_instance(inst)
 # %%
 fig = plots.hist_by_label(inst, "aspect", log_x=True, title="Bounding-box aspect ratio",
                           xlabel="bbox_w / bbox_h")
-s.save(fig, "aspect")
+s.show(fig, "aspect")
 
 # %%
 fig = plots.hist_by_label(inst, "compactness", title="Compactness (isoperimetric quotient)",
                           xlabel="4πA / P²")
-s.save(fig, "compactness")
+s.show(fig, "compactness")
 
 # %% [markdown]
 # ## The largest and smallest instances

@@ -52,7 +52,7 @@ if examples:
     ex = examples[0]
     fig = plots.example_panel(ex.rgb, ex.masks, title=f"case {ex.case_id}",
                               display_size=cfg.display_size)
-    s.save(fig, "example")
+    s.show(fig, "example")
 
 # %% [markdown]
 # ## A grid of forged images
@@ -61,7 +61,7 @@ if examples:
 if examples:
     fig = plots.overlay_grid([(e.caption, e.rgb, e.masks) for e in examples], tile=cfg.grid_size,
                              cols=4, suptitle="Forged images with their instances")
-    s.save(fig, "grid")
+    s.show(fig, "grid")
 
 # %% [markdown]
 # ## Authentic and forged side by side
@@ -72,12 +72,12 @@ if examples:
 authentic = t.images[(t.images["label"] == "authentic") & (t.images["status"] == "ok")]
 k = min(6, cfg.max_grid_images)
 auth_rows = gallery.sample(authentic, k, cfg.seed)
-auth_items = [(f"{r.case_id}  {r.width}x{r.height}", gallery.load_rgb(cfg, r.path))
+auth_items = [(f"case {r.case_id}", gallery.load_rgb(cfg, r.path))
               for r in auth_rows.itertuples()]
 if auth_items and examples:
     fig = plots.auth_vs_forged(auth_items, [(e.caption, e.rgb, e.masks) for e in examples[:k]],
                                tile=cfg.grid_size)
-    s.save(fig, "authentic_vs_forged")
+    s.show(fig, "authentic_vs_forged")
 
 # %% [markdown]
 # ## Twins: authentic | forged | difference
@@ -91,6 +91,6 @@ twins = [e for e in examples if e.twin_rgb is not None][:3]
 for e in twins:
     fig = plots.twin_panel(e.twin_rgb, e.rgb, e.masks, title=f"case {e.case_id}",
                            display_size=cfg.display_size)
-    s.save(fig, f"twin_{e.case_id}")
+    s.show(fig, f"twin_{e.case_id}")
 if not twins:
     print("No twin pair among the sampled examples.")

@@ -1,0 +1,124 @@
+"""End to end: every notebook of the suite run by papermill on generated data.
+
+The demo generator returns the ground truth of what it wrote; the tables of the
+run must agree with it exactly, and every section's HTML must hold its figures.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from eda_lib import config, demo, runner
+
+pytestmark = pytest.mark.slow
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("suite")
+    data = tmp / "data"
+    truth = demo.generate(data, forged=10, seed=5, size_scale=0.2, supplemental=1)
+    cfg = config.make_config({
+        "data_dir": str(data), "out_dir": str(tmp / "out"), "workers": 2, "progress": False,
+        "display_size": 256, "grid_size": 128, "max_grid_images": 4,
+    })
+    result = runner.run(cfg, progress=False)
+    return cfg, truth, result
+
+
+def _table(cfg, name):
+    import pandas as pd
+
+    return pd.read_csv(cfg.out_dir / "tables" / f"{name}.csv", dtype={"case_id": str},
+                       keep_default_na=False, na_values=[""])
+
+
+def test_every_notebook_ran(run):
+    cfg, _, result = run
+    names = [r.name for r in result.records]
+    assert names == sorted(p.stem for p in NOTEBOOKS.glob("[0-9][0-9]_*.py"))
+    failed = {r.name: r.error for r in result.records if r.status != "ok"}
+    assert not failed
+    assert result.ok
+
+
+def test_images_table_matches_truth(run):
+    cfg, truth, _ = run
+    images = _table(cfg, "images")
+    got = {(r.split, r.label if isinstance(r.label, str) else "", r.case_id):
+           (r.path, r.width, r.height, r.mode, r.file_bytes) for r in images.itertuples()}
+    want = {(t["split"], t["label"], t["case_id"]):
+            (t["path"], t["width"], t["height"], t["mode"], t["file_bytes"]) for t in truth["images"]}
+    assert got == want
+    forged_ids = {(t["split"], t["case_id"]) for t in truth["images"] if t["label"] == "forged"}
+    auth_ids = {(t["split"], t["case_id"]) for t in truth["images"] if t["label"] == "authentic"}
+    for r in images.itertuples():
+        if r.label == "forged":
+            assert r.twin == ((r.split, r.case_id) in auth_ids)
+            assert r.has_mask
+        elif r.label == "authentic":
+            assert r.twin == ((r.split, r.case_id) in forged_ids)
+            assert not r.has_mask  # the stem-lookup pitfall
+
+
+def test_masks_and_instances_match_truth(run):
+    cfg, truth, _ = run
+    masks = _table(cfg, "masks")
+    got = {(r.split, r.case_id): (r.n_instances, r.union_px, r.height, r.width, r.status)
+           for r in masks.itertuples()}
+    want = {(t["split"], t["case_id"]): (t["n_instances"], t["union_px"], t["height"], t["width"], "ok")
+            for t in truth["masks"]}
+    assert got == want
+    fractions = masks.set_index(["split", "case_id"])["union_frac"]
+    for t in truth["masks"]:
+        assert fractions[(t["split"], t["case_id"])] == pytest.approx(
+            t["union_px"] / (t["height"] * t["width"]))
+    inst = _table(cfg, "instances")
+    got = {(r.split, r.case_id, r.instance): r.area_px for r in inst.itertuples()}
+    want = {(t["split"], t["case_id"], t["instance"]): t["area_px"] for t in truth["instances"]}
+    assert got == want
+    assert inst["compactness"].between(0, 1, inclusive="right").all()
+
+
+def test_no_problems_on_clean_data(run):
+    cfg, _, _ = run
+    assert len(_table(cfg, "problems")) == 0
+
+
+def test_each_html_holds_its_figures(run):
+    cfg, _, result = run
+    figures = cfg.out_dir / "figures"
+    for record in result.records:
+        prefix = record.name[:2]
+        saved = sorted(figures.glob(f"{prefix}_*.png"))
+        html = (cfg.out_dir / "html" / f"{record.name}.html").read_text(encoding="utf-8")
+        images = len(re.findall(r"<img[^>]+src=\"data:image/png;base64,", html))
+        assert images >= len(saved), record.name
+        if record.name != "07_summary":
+            assert saved, f"{record.name} saved no figure"
+
+
+def test_executed_notebooks_and_index(run):
+    cfg, _, result = run
+    index = (cfg.out_dir / "index.html").read_text(encoding="utf-8")
+    for record in result.records:
+        assert f"html/{record.name}.html" in index
+        nb = nbformat.read(cfg.out_dir / "notebooks" / f"{record.name}.ipynb", as_version=4)
+        errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+                  if o.get("output_type") == "error"]
+        assert not errors, record.name
+
+
+def test_summary_is_computed_from_tables(run):
+    cfg, truth, _ = run
+    summary = _table(cfg, "summary")
+    text = " ".join(summary["text"])
+    n_forged = sum(t["label"] == "forged" for t in truth["images"])
+    n_auth = sum(t["label"] == "authentic" for t in truth["images"])
+    assert f"{n_auth} authentic, {n_forged} forged" in text
+    assert "nan" not in text.lower()

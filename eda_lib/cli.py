@@ -1,0 +1,133 @@
+"""Command line: a thin layer over :func:`eda_lib.runner.run`, the demo generator and the
+parameter table.
+
+Exit codes: 0 when everything ran, 1 when a notebook failed (its HTML is written and the
+index marks it), 2 for bad parameters or usage (the message is printed as
+``error: ...``, without a traceback), 130 when interrupted.
+
+The runner (papermill, nbconvert) and the demo generator are imported by the command
+that needs them, so ``params`` and ``--help`` do not pay for them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import config
+from .errors import EdaError
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line and return its exit code.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        Arguments without the program name; ``sys.argv[1:]`` when not given.
+
+    Returns
+    -------
+    int
+        The exit code (see the module docstring).
+    """
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits on --help (0) and on usage errors (2)
+        return int(exc.code)
+    try:
+        return args.command(args)
+    except EdaError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``python -m eda_lib``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m eda_lib",
+        description="Exploratory data analysis of copy-move forgery datasets.",
+    )
+    commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="run the data pass and the notebooks, write the report")
+    run.add_argument("-f", "--file", required=True, metavar="PARAMS.yaml",
+                     help="YAML file of parameters (see the params command)")
+    run.add_argument("-p", "--param", nargs=2, action="append", default=[],
+                     metavar=("KEY", "VALUE"), help="override one parameter; repeatable")
+    run.add_argument("--only", action="append", metavar="NAME",
+                     help="run only this notebook (01_index or index); repeatable")
+    run.add_argument("--notebooks", type=Path, metavar="DIR",
+                     help="folder of NN_name.py notebooks (default: the suite's)")
+    run.set_defaults(command=cmd_run)
+
+    demo = commands.add_parser("demo-data", help="write a small synthetic dataset")
+    demo.add_argument("dir", type=Path, metavar="DIR", help="new or empty folder to write")
+    demo.add_argument("--forged", type=int, default=60, metavar="N",
+                      help="number of forged training images (default: %(default)s)")
+    demo.add_argument("--seed", type=int, default=0, metavar="S",
+                      help="seed of every random draw (default: %(default)s)")
+    demo.add_argument("--size-scale", type=float, default=0.35, metavar="F",
+                      help="factor on the real image sizes (default: %(default)s)")
+    demo.set_defaults(command=cmd_demo_data)
+
+    params = commands.add_parser("params", help="list the parameters with defaults and help")
+    params.set_defaults(command=cmd_params)
+    return parser
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """``run``: validate the parameters, run the suite, print where the report is."""
+    from . import runner
+
+    overrides = {key: config.parse_override(key, text) for key, text in args.param}
+    cfg = config.load_config(args.file, overrides)
+    result = runner.run(cfg, only=args.only, notebooks_dir=args.notebooks)
+    for r in result.records:
+        detail = f"  {r.error}" if r.error else ""
+        print(f"{r.status:<6}  {r.name:<24} {r.seconds:7.1f} s  {r.title}{detail}")
+    print(result.index_html)
+    return EXIT_OK if result.ok else EXIT_FAILED
+
+
+def cmd_demo_data(args: argparse.Namespace) -> int:
+    """``demo-data``: write the synthetic dataset and count what was written."""
+    from . import demo
+
+    start = time.perf_counter()
+    truth = demo.generate(args.dir, forged=args.forged, seed=args.seed,
+                          size_scale=args.size_scale, progress=True)
+    seconds = time.perf_counter() - start
+    splits = Counter(r["split"] for r in truth["images"])
+    per_split = ", ".join(f"{n} {split}" for split, n in sorted(splits.items()))
+    print(f"wrote {args.dir.resolve()} in {seconds:.1f} s:")
+    print(f"  {len(truth['images'])} images ({per_split})")
+    print(f"  {len(truth['masks'])} masks with {len(truth['instances'])} instances")
+    return EXIT_OK
+
+
+def cmd_params(args: argparse.Namespace) -> int:
+    """``params``: print the parameter table."""
+    rows = [
+        (p["name"], p["type"], "(required)" if p["default"] is None else str(p["default"]),
+         p["help"])
+        for p in config.describe()
+    ]
+    header = ("name", "type", "default", "help")
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(3)]
+    for row in [header, *rows]:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[3])
+    return EXIT_OK

@@ -1,0 +1,330 @@
+"""Run the notebook suite: one data pass, then every notebook, then the index page.
+
+:func:`run` reads as its steps::
+
+    select notebooks -> prepare out_dir -> ensure tables -> run each notebook -> write index
+
+and :func:`run_notebook` as its own::
+
+    read the .py (jupytext) -> execute (papermill) -> save the .ipynb -> render the HTML
+
+A notebook that raises does not stop the run: its executed notebook, with papermill's
+error banner, is saved and rendered like the others, and the index marks it failed.
+
+Every notebook runs on a kernel that is this very interpreter (:data:`sys.executable`),
+whatever kernelspecs are installed: see :class:`InterpreterKernelManager`.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import jupytext
+import nbformat
+import papermill
+import zmq
+from ipykernel.kernelspec import get_kernel_dict
+from jupyter_client import AsyncKernelManager
+from jupyter_client.kernelspec import KernelSpec
+from nbconvert import HTMLExporter
+from papermill.exceptions import PapermillExecutionError
+from tqdm.auto import tqdm
+from traitlets import default
+
+from . import index, report, tables
+from .config import Config
+from .errors import ConfigError
+
+#: The notebooks of the suite: ``notebooks/`` next to the package, in the repository.
+NOTEBOOKS_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+
+#: Kernel name recorded in executed notebooks; the name IPython kernels go by, so an
+#: executed notebook opens anywhere. It is never looked up: see InterpreterKernelManager.
+KERNEL_NAME = "python3"
+
+#: Folders of the output layout, under ``out_dir``.
+OUT_FOLDERS = ("notebooks", "html", "figures", "tables")
+
+
+@dataclass(frozen=True)
+class NotebookRecord:
+    """What happened to one notebook of a run.
+
+    Attributes
+    ----------
+    name : str
+        File stem, e.g. ``"01_index"``.
+    title : str
+        First markdown heading of the notebook (its name when it has none).
+    status : str
+        ``"ok"`` or ``"failed"``.
+    seconds : float
+        Wall time of execution and rendering.
+    error : str or None
+        ``"ErrorName: value"`` of the exception that stopped a failed notebook.
+    notebook : Path
+        The executed ``.ipynb``.
+    html : Path
+        The rendered page.
+    """
+
+    name: str
+    title: str
+    status: str
+    seconds: float
+    error: str | None
+    notebook: Path
+    html: Path
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """The outcome of :func:`run`: one record per notebook, in order."""
+
+    out_dir: Path
+    records: tuple[NotebookRecord, ...]
+
+    @property
+    def ok(self) -> bool:
+        """True when every notebook ran to the end."""
+        return all(r.status == "ok" for r in self.records)
+
+    @property
+    def index_html(self) -> Path:
+        """The index page of the run."""
+        return self.out_dir / report.INDEX_NAME
+
+
+class InterpreterKernelManager(AsyncKernelManager):
+    """A kernel manager whose kernel is always this interpreter.
+
+    A kernel name is normally looked up in JUPYTER_PATH, the user's data folder and
+    the environment, in an order that lets a user-level ``python3`` kernelspec (another
+    Python, maybe without eda_lib) win. This manager skips the lookup: its spec is built
+    in memory from :func:`ipykernel.kernelspec.get_kernel_dict`, whose command starts
+    :data:`sys.executable`. Nothing is installed or registered anywhere.
+
+    Transport encryption (CurveZMQ) is on when pyzmq supports it, which also keeps the
+    kernel's "running over TCP without encryption" warning off the console.
+    """
+
+    @default("transport_encryption")
+    def _encrypt_when_possible(self) -> str:
+        return "auto" if zmq.has("curve") else "disabled"
+
+    @property
+    def kernel_spec(self) -> KernelSpec:
+        """The spec of :func:`interpreter_kernel_spec`, whatever the kernel name."""
+        if self._kernel_spec is None:
+            self._kernel_spec = interpreter_kernel_spec()
+        return self._kernel_spec
+
+
+def interpreter_kernel_spec() -> KernelSpec:
+    """Spec of an IPython kernel started with :data:`sys.executable`, built in memory."""
+    return KernelSpec(name=KERNEL_NAME, **get_kernel_dict())
+
+
+def run(
+    cfg: Config,
+    *,
+    only: Sequence[str] | None = None,
+    notebooks_dir: Path | str | None = None,
+    progress: bool = True,
+) -> RunResult:
+    """Run the data pass and the notebooks, and write the report under ``cfg.out_dir``.
+
+    Parameters
+    ----------
+    cfg : Config
+        Parameters of the run; they are also injected into every notebook.
+    only : sequence of str, optional
+        Notebooks to run, by file stem (``"01_index"``) or by the name after the
+        number (``"index"``); all of them when not given.
+    notebooks_dir : Path or str, optional
+        Folder of ``NN_name.py`` notebooks; :data:`NOTEBOOKS_DIR` when not given.
+    progress : bool, default True
+        Show progress bars on stderr; they show only when ``cfg.progress`` is true too.
+
+    Returns
+    -------
+    RunResult
+        One record per notebook. A notebook that raised is ``failed`` in it; the
+        run itself does not raise for that.
+
+    Raises
+    ------
+    ConfigError
+        For an unknown name in ``only`` or a folder without notebooks.
+    DataError
+        From the data pass, for a data folder that is missing or not in the layout.
+    """
+    show = progress and cfg.progress
+    sources = select_notebooks(Path(notebooks_dir or NOTEBOOKS_DIR).resolve(), only)
+    prepare_out_dir(cfg)
+    tables.ensure_tables(cfg, progress=show)
+    records = run_notebooks(sources, cfg, show)
+    result = RunResult(cfg.out_dir, records)
+    report.write_index(
+        cfg.out_dir, result, cfg, index.fingerprint(cfg.data_dir), report.package_versions()
+    )
+    return result
+
+
+def select_notebooks(notebooks_dir: Path, only: Iterable[str] | None = None) -> list[Path]:
+    """The ``NN_name.py`` notebooks of a folder, in order, optionally filtered by name.
+
+    Raises
+    ------
+    ConfigError
+        If the folder holds no notebook, or a name in ``only`` matches none of them.
+    """
+    found = sorted(notebooks_dir.glob("[0-9][0-9]_*.py"))
+    if not found:
+        raise ConfigError(
+            f"no notebooks found in {notebooks_dir}: expected NN_name.py files "
+            "(jupytext py:percent); check the folder given to --notebooks",
+            key="notebooks",
+        )
+    if only is None:
+        return found
+    wanted = set(only)
+    known = {name for path in found for name in (path.stem, _short_name(path))}
+    unknown = sorted(wanted - known)
+    if unknown:
+        raise ConfigError(
+            f"unknown notebook {unknown[0]!r} for --only; known notebooks: "
+            + ", ".join(path.stem for path in found),
+            key="only",
+        )
+    return [path for path in found if {path.stem, _short_name(path)} & wanted]
+
+
+def _short_name(path: Path) -> str:
+    return path.stem.split("_", 1)[1]
+
+
+def prepare_out_dir(cfg: Config) -> None:
+    """Create the output folders and remove the index page of an earlier run.
+
+    The index is written last, so until this run finishes no index claims its outputs.
+
+    Raises
+    ------
+    ConfigError
+        If ``out_dir`` is the data folder or inside it (the data folder is read only).
+    """
+    if cfg.out_dir == cfg.data_dir or cfg.data_dir in cfg.out_dir.parents:
+        raise ConfigError(
+            f"out_dir {cfg.out_dir} is inside data_dir {cfg.data_dir}, which is read only; "
+            "choose an out_dir outside the data folder",
+            key="out_dir",
+        )
+    for folder in OUT_FOLDERS:
+        (cfg.out_dir / folder).mkdir(parents=True, exist_ok=True)
+    (cfg.out_dir / report.INDEX_NAME).unlink(missing_ok=True)
+
+
+def run_notebooks(sources: Sequence[Path], cfg: Config, show: bool) -> tuple[NotebookRecord, ...]:
+    """Run each notebook in turn under one progress bar."""
+    records = []
+    with tqdm(sources, desc="notebooks", unit="nb", file=sys.stderr, disable=not show) as bar:
+        for source in bar:
+            bar.set_postfix_str(source.stem)
+            records.append(run_notebook(source, cfg))
+    return tuple(records)
+
+
+def run_notebook(source: Path, cfg: Config) -> NotebookRecord:
+    """Execute one ``.py`` notebook, save it and render it to HTML.
+
+    A failure inside the notebook is recorded, not raised: the executed notebook,
+    with papermill's error banner, is saved and rendered all the same.
+    """
+    start = time.perf_counter()
+    nb = read_source(source)
+    title = notebook_title(nb, default=source.stem)
+    notebook_path = cfg.out_dir / "notebooks" / f"{source.stem}.ipynb"
+    html_path = cfg.out_dir / "html" / f"{source.stem}.html"
+    executed, error = execute(nb, source, cfg, notebook_path)
+    render_html(executed, html_path, title)
+    return NotebookRecord(
+        name=source.stem,
+        title=title,
+        status="failed" if error else "ok",
+        seconds=time.perf_counter() - start,
+        error=error,
+        notebook=notebook_path,
+        html=html_path,
+    )
+
+
+def read_source(source: Path) -> nbformat.NotebookNode:
+    """Read a jupytext notebook and set its kernel to this interpreter."""
+    nb = jupytext.read(source)
+    spec = interpreter_kernel_spec()
+    nb.metadata["kernelspec"] = {
+        "name": KERNEL_NAME,
+        "display_name": spec.display_name,
+        "language": spec.language,
+    }
+    return nb
+
+
+def notebook_title(nb: nbformat.NotebookNode, default: str) -> str:
+    """Text of the first markdown heading of a notebook, or ``default``."""
+    for cell in nb.cells:
+        if cell.cell_type != "markdown":
+            continue
+        for line in cell.source.splitlines():
+            if line.startswith("#"):
+                return line.lstrip("#").strip() or default
+    return default
+
+
+def execute(
+    nb: nbformat.NotebookNode, source: Path, cfg: Config, target: Path
+) -> tuple[nbformat.NotebookNode, str | None]:
+    """Execute a notebook with papermill and save it to ``target``.
+
+    Papermill saves the notebook after each cell, under a ``.partial.ipynb`` name
+    next to ``target``; it becomes ``target`` only once execution is over.
+
+    Returns
+    -------
+    executed : NotebookNode
+        The executed notebook, with papermill's error banner if a cell raised.
+    error : str or None
+        ``"ErrorName: value"`` of that exception.
+    """
+    partial = target.with_name(f"{target.stem}.partial.ipynb")
+    try:
+        papermill.execute_notebook(
+            nb,
+            partial,
+            parameters=cfg.to_dict(),
+            cwd=source.parent,
+            progress_bar=False,
+            kernel_manager_class=InterpreterKernelManager,
+        )
+        error = None
+    except PapermillExecutionError as exc:
+        error = f"{exc.ename}: {exc.evalue}"
+    executed = nbformat.read(partial, as_version=4)
+    # Papermill records the paths it was given: the notebook object and the partial file.
+    executed.metadata["papermill"].update(input_path=str(source), output_path=str(target))
+    report.write_text_atomic(target, nbformat.writes(executed))
+    partial.unlink()
+    return executed, error
+
+
+def render_html(nb: nbformat.NotebookNode, target: Path, title: str) -> Path:
+    """Render an executed notebook to a standalone HTML page (images embedded)."""
+    body, _ = HTMLExporter(embed_images=True).from_notebook_node(
+        nb, resources={"metadata": {"name": title}}
+    )
+    return report.write_text_atomic(target, body)

@@ -1,0 +1,23 @@
+# %% [markdown]
+# # Breaks on purpose
+#
+# Fixture for the runner tests: the second cell raises, so the run must record the
+# failure, save and render this notebook with the error, and go on with the next one.
+
+# %% tags=["parameters"]
+data_dir = None  # dataset folder in the competition layout (read only)
+out_dir = "reports/demo"  # where tables, figures, notebooks and HTML are written
+seed = 42  # seed of every random sample shown
+workers = 0  # processes for the data pass; 0 means all cores
+display_size = 768  # longest side in pixels of single-image figures
+grid_size = 320  # longest side in pixels of each grid thumbnail
+max_grid_images = 12  # most images drawn in one grid
+copy_move_max_side = 1024  # longest side at which copy-move search runs
+max_image_pixels = 100_000_000  # images claiming more pixels are refused
+progress = True  # show progress bars on long work
+
+# %%
+raise ValueError("deliberate failure <in> the fixture notebook")
+
+# %%
+print("never reached")

@@ -218,12 +218,7 @@ def prepare_out_dir(cfg: Config) -> None:
     ConfigError
         If ``out_dir`` is the data folder or inside it (the data folder is read only).
     """
-    if cfg.out_dir == cfg.data_dir or cfg.data_dir in cfg.out_dir.parents:
-        raise ConfigError(
-            f"out_dir {cfg.out_dir} is inside data_dir {cfg.data_dir}, which is read only; "
-            "choose an out_dir outside the data folder",
-            key="out_dir",
-        )
+    tables.check_paths(cfg)
     for folder in OUT_FOLDERS:
         (cfg.out_dir / folder).mkdir(parents=True, exist_ok=True)
     (cfg.out_dir / report.INDEX_NAME).unlink(missing_ok=True)
@@ -314,9 +309,13 @@ def execute(
         error = None
     except PapermillExecutionError as exc:
         error = f"{exc.ename}: {exc.evalue}"
+    except Exception as exc:  # the kernel died or would not start: record it, go on
+        error = f"{type(exc).__name__}: {exc}"
+        if not partial.exists():
+            nbformat.write(nb, partial)
     executed = nbformat.read(partial, as_version=4)
     # Papermill records the paths it was given: the notebook object and the partial file.
-    executed.metadata["papermill"].update(input_path=str(source), output_path=str(target))
+    executed.metadata.setdefault("papermill", {}).update(input_path=str(source), output_path=str(target))
     report.write_text_atomic(target, nbformat.writes(executed))
     partial.unlink()
     return executed, error

@@ -176,7 +176,7 @@ def check_paths(cfg: Config) -> None:
     if out == data or data in out.parents:
         raise ConfigError(
             f"out_dir {out} is inside data_dir {data}; the data folder is never written. "
-            "Choose an out_dir outside it.",
+            "Choose an out_dir outside the data folder.",
             key="out_dir",
         )
 

@@ -15,7 +15,6 @@ from typing import Any
 
 import matplotlib as mpl
 from IPython.display import Image, display
-import matplotlib.pyplot as plt
 
 from . import config, plots
 from .tables import Tables, load_tables
@@ -45,14 +44,13 @@ class Session:
         return self.cfg.out_dir / "figures"
 
     def show(self, fig, name: str) -> None:
-        """Save ``fig`` as ``figures/<section>_<name>.png``, display that file, close ``fig``.
+        """Save ``fig`` as ``figures/<section>_<name>.png`` and display that file.
 
         What the notebook (and so its HTML) shows is the saved PNG itself, so the
         report and the ``figures/`` folder hold the same pixels.
         """
         self.figures_dir.mkdir(parents=True, exist_ok=True)
         path = plots.save_figure(fig, self.figures_dir, f"{self.section}_{name}")
-        plt.close(fig)
         display(Image(filename=str(path)))
 
 

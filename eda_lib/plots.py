@@ -1,0 +1,966 @@
+"""Figures of the suite: pure drawing functions over arrays and tables.
+
+Nothing here reads files. Callers pass RGB arrays ``(H, W, 3) uint8``, mask stacks
+``(N, H, W)`` (bool or 0/1) and tidy DataFrames; every figure function returns a
+:class:`matplotlib.figure.Figure` and :func:`save_figure` writes it.
+
+Conventions shared by every figure:
+
+* Figures are built with :class:`~matplotlib.figure.Figure` directly, not through
+  ``pyplot``: they are not registered with a GUI backend, so a notebook shows a returned
+  figure exactly once (no second copy from the inline backend's auto-display), nothing
+  piles up in ``pyplot``'s figure list, and no ``close`` is needed.
+* Colours: one per label (:data:`LABEL_COLORS`) and one per instance (:func:`instance_color`,
+  the tab10 palette, instance ``k`` is ``masks[k - 1]`` and is labelled ``"k"``).
+* Images are shown as aspect-preserving thumbnails, never squashed to a square.
+* Masks are shrunk for display with "any" pooling (a display pixel is on when any pixel
+  it covers is on) so that small instances never vanish from a thumbnail; masks are
+  enlarged with nearest neighbour.
+* Drawing with OpenCV happens on uint8 images only (OpenCV 5 refuses other depths).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NamedTuple
+
+import cv2
+import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib import patheffects
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+
+from .errors import ImageError, MaskError
+
+#: Colour of each image label, used by every table plot.
+LABEL_COLORS: dict[str, str] = {"authentic": "#4477AA", "forged": "#EE6677"}
+#: Colours of groups that are not labels (e.g. a ``mode`` or ``split`` column), in order.
+OTHER_GROUP_COLORS: tuple[str, ...] = ("#228833", "#CCBB44", "#66CCEE", "#AA3377", "#BBBBBB")
+#: Instance colours as uint8 RGB (tab10): instance k uses entry (k - 1) mod 10.
+INSTANCE_COLORS: tuple[tuple[int, int, int], ...] = tuple(
+    tuple(round(255 * c) for c in rgb) for rgb in matplotlib.colormaps["tab10"].colors
+)
+#: Outline colours of the copy-move source (donor) and target (pasted copy) regions.
+SOURCE_COLOR = "#00A0FF"
+TARGET_COLOR = "#FF2020"
+#: Colormap of every |difference| image.
+DIFF_CMAP = "magma"
+#: Neutral grey (uint8) behind letterboxed thumbnails.
+BACKGROUND = 150
+#: Resolution at which figures are sized (pixels per inch) and saved by default.
+DPI = 110
+
+_MAX_WIDTH = 16.0  # inches: widest figure a notebook shows without shrinking it much
+_WIDE = 2.0  # images wider than this (W/H) are stacked vertically in multi-panel figures
+_MISSING = "(missing)"
+_FONT = cv2.FONT_HERSHEY_SIMPLEX
+
+
+def instance_color(k: int) -> tuple[int, int, int]:
+    """uint8 RGB colour of instance ``k`` (1-based: instance 1 is ``masks[0]``)."""
+    return INSTANCE_COLORS[(k - 1) % len(INSTANCE_COLORS)]
+
+
+def group_color(name: str, index: int) -> str:
+    """Colour of a group: its label colour, else the ``index``-th other colour."""
+    return LABEL_COLORS.get(name, OTHER_GROUP_COLORS[index % len(OTHER_GROUP_COLORS)])
+
+
+def _mpl_color(rgb: tuple[int, int, int]) -> tuple[float, float, float]:
+    return tuple(c / 255 for c in rgb)
+
+
+# --------------------------------------------------------------------------- arrays
+
+
+def _check_rgb(rgb: np.ndarray, name: str = "rgb") -> None:
+    is_array = isinstance(rgb, np.ndarray)
+    if not is_array or rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+        found = f"{rgb.dtype} array of shape {rgb.shape}" if is_array else type(rgb).__name__
+        raise ImageError(
+            f"{name} must be an (H, W, 3) uint8 RGB array, found a {found}; convert "
+            "gray images with np.dstack([img] * 3) and drop alpha with img[..., :3]",
+            kind="bad_image_array",
+        )
+
+
+def _check_masks(masks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Validate an (N, H, W) stack against the image (H, W); return it as bool."""
+    if not isinstance(masks, np.ndarray) or masks.ndim != 3 or masks.shape[1:] != shape:
+        found = masks.shape if isinstance(masks, np.ndarray) else type(masks).__name__
+        raise MaskError(
+            f"masks must be an (N, H, W) stack with (H, W) = {shape} of the image, found "
+            f"{found}; masks are channel-first, add an axis with m[None] for a single mask",
+            kind="mask_shape_mismatch",
+        )
+    return masks != 0
+
+
+def _fit(shape: tuple[int, ...], max_side: int) -> tuple[int, int]:
+    """(h, w) with the aspect ratio of ``shape`` and longest side ``max_side``."""
+    h, w = shape[:2]
+    scale = max_side / max(h, w)
+    return max(1, round(h * scale)), max(1, round(w * scale))
+
+
+def thumbnail(rgb: np.ndarray, max_side: int) -> np.ndarray:
+    """Resize an image so that its longest side is ``max_side``, keeping its aspect ratio.
+
+    Shrinking uses area averaging (``INTER_AREA``); small images are enlarged with
+    nearest neighbour so they stay crisp and the overlays drawn on them stay legible.
+    A side never drops below 1 pixel.
+
+    Parameters
+    ----------
+    rgb : ndarray
+        ``(H, W)`` or ``(H, W, C)`` image.
+    max_side : int
+        Longest side of the result, in pixels (>= 1).
+
+    Returns
+    -------
+    ndarray
+        The resized image, same dtype and channels.
+
+    Examples
+    --------
+    >>> thumbnail(np.zeros((100, 400, 3), np.uint8), 128).shape
+    (32, 128, 3)
+    """
+    if max_side < 1:
+        raise ValueError(f"max_side must be >= 1, got {max_side}")
+    h, w = _fit(rgb.shape, max_side)
+    if (h, w) == rgb.shape[:2]:
+        return rgb.copy()
+    shrinking = h * w < rgb.shape[0] * rgb.shape[1]
+    interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_NEAREST_EXACT
+    return cv2.resize(rgb, (w, h), interpolation=interpolation)
+
+
+def _resize_max(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize a 2-D array to ``size``; when shrinking each output pixel is a block maximum."""
+    h, w = img.shape
+    factor = max(math.ceil(h / size[0]), math.ceil(w / size[1]))
+    if factor > 1:
+        padded = np.pad(img, ((0, -h % factor), (0, -w % factor)))
+        ph, pw = padded.shape
+        img = padded.reshape(ph // factor, factor, pw // factor, factor).max(axis=(1, 3))
+    return cv2.resize(img, (size[1], size[0]), interpolation=cv2.INTER_NEAREST_EXACT)
+
+
+def resize_masks(masks: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize a mask stack for display.
+
+    Enlarging is nearest neighbour. Shrinking is "any" pooling: a result pixel is on when
+    any mask pixel it covers is on, so an instance of a few pixels in a large image
+    still shows in its thumbnail (masks grow by less than one display pixel).
+
+    Parameters
+    ----------
+    masks : ndarray
+        ``(N, H, W)`` stack, bool or 0/1; N may be 0.
+    size : tuple of int
+        ``(h, w)`` of the result.
+
+    Returns
+    -------
+    ndarray
+        ``(N, h, w)`` bool.
+    """
+    out = np.zeros((masks.shape[0], *size), dtype=bool)
+    for i, mask in enumerate(masks):
+        out[i] = _resize_max((mask != 0).astype(np.uint8), size) > 0
+    return out
+
+
+class _Stroke(NamedTuple):
+    """Line and text sizes of the overlay drawn on one image."""
+
+    line: int
+    font_scale: float
+    text: int
+    pad: int
+
+
+def _stroke(shape: tuple[int, ...], line: int) -> _Stroke:
+    """Sizes for an image, from the side of the square of the same area (so thin strips
+    get small text): ``line`` up to 640 px, growing in proportion beyond."""
+    side = math.sqrt(shape[0] * shape[1])
+    thickness = max(line, round(line * side / 640))
+    text_px = max(11, round(0.04 * side))  # cap height of the digits
+    font_scale = text_px / 22  # FONT_HERSHEY_SIMPLEX digits are 22 px high at scale 1
+    return _Stroke(thickness, font_scale, max(1, round(font_scale * 1.6)), max(2, text_px // 4))
+
+
+def _bbox(mask: np.ndarray) -> tuple[int, int, int, int] | None:
+    """Inclusive (x1, y1, x2, y2) of the on pixels, None for an empty mask."""
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if rows.size == 0:
+        return None
+    return int(cols[0]), int(rows[0]), int(cols[-1]), int(rows[-1])
+
+
+def _draw_label(img: np.ndarray, text: str, box: tuple[int, int, int, int], color, s: _Stroke):
+    """Draw a tag "text" at the box's top-left corner: above it, else just inside it."""
+    h, w = img.shape[:2]
+    (tw, th), _ = cv2.getTextSize(text, _FONT, s.font_scale, s.text)
+    tag_w, tag_h = tw + 2 * s.pad, th + 2 * s.pad
+    x1, y1 = box[:2]
+    top = y1 - tag_h - s.line // 2
+    if top < 0:  # no room above the box: put the tag inside it
+        top = y1 + s.line // 2 + 1
+    left = max(0, min(x1 - s.line // 2, w - tag_w))
+    top = max(0, min(top, h - tag_h))
+    cv2.rectangle(img, (left, top), (left + tag_w - 1, top + tag_h - 1), color, -1)
+    origin = (left + s.pad, top + s.pad + th)
+    cv2.putText(img, text, origin, _FONT, s.font_scale, (0, 0, 0), s.text + 2, cv2.LINE_AA)
+    cv2.putText(img, text, origin, _FONT, s.font_scale, (255, 255, 255), s.text, cv2.LINE_AA)
+
+
+def overlay_instances(
+    rgb: np.ndarray,
+    masks: np.ndarray,
+    *,
+    alpha: float = 0.4,
+    boxes: bool = True,
+    labels: bool = True,
+    line: int = 2,
+) -> np.ndarray:
+    """Draw each instance of a mask stack over an image.
+
+    Instance k (``masks[k - 1]``) gets a semi-transparent fill and a contour in
+    :func:`instance_color`, a bounding box and a tag "k" (light text on a dark outline,
+    kept inside the image). Line width and text grow with the image area.
+
+    Parameters
+    ----------
+    rgb : ndarray
+        ``(H, W, 3)`` uint8 image; it is not modified.
+    masks : ndarray
+        ``(N, H, W)`` stack, bool or 0/1, N may be 0.
+    alpha : float
+        Opacity of the fill (0 draws outlines only).
+    boxes, labels : bool
+        Draw the bounding boxes, the instance tags.
+    line : int
+        Line width in pixels for images up to about 640 x 640 px.
+
+    Returns
+    -------
+    ndarray
+        ``(H, W, 3)`` uint8 copy with the overlay.
+
+    Raises
+    ------
+    ImageError
+        ``rgb`` is not ``(H, W, 3)`` uint8.
+    MaskError
+        ``masks`` is not ``(N, H, W)`` with the image's H and W.
+    """
+    _check_rgb(rgb)
+    masks = _check_masks(masks, rgb.shape[:2])
+    out = rgb.astype(np.float32)
+    for k, mask in enumerate(masks, start=1):
+        out[mask] = (1 - alpha) * out[mask] + alpha * np.array(instance_color(k), np.float32)
+    out = np.clip(np.rint(out), 0, 255).astype(np.uint8)
+    s = _stroke(out.shape, line)
+    found = [(k, mask, _bbox(mask)) for k, mask in enumerate(masks, start=1)]
+    for k, mask, _ in found:
+        contours, _ = cv2.findContours(
+            mask.astype(np.uint8), cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE
+        )
+        cv2.drawContours(out, contours, -1, instance_color(k), s.line, cv2.LINE_AA)
+    for k, _, box in found:
+        if box is None:
+            continue
+        if boxes:
+            cv2.rectangle(out, box[:2], box[2:], instance_color(k), max(1, s.line // 2))
+        if labels:
+            _draw_label(out, str(k), box, instance_color(k), s)
+    return out
+
+
+def _abs_diff(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per-pixel max over channels of |a - b|, as (H, W) uint8."""
+    diff = np.abs(a.astype(np.int16) - b.astype(np.int16)).astype(np.uint8)
+    return diff.max(axis=2) if diff.ndim == 3 else diff
+
+
+def _letterbox(img: np.ndarray, tile: int) -> np.ndarray:
+    """Centre an RGB image of longest side <= tile on a tile x tile neutral canvas."""
+    canvas = np.full((tile, tile, 3), BACKGROUND, np.uint8)
+    h, w = img.shape[:2]
+    top, left = (tile - h) // 2, (tile - w) // 2
+    canvas[top : top + h, left : left + w] = img
+    return canvas
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def _figure(figsize: tuple[float, float]) -> Figure:
+    return Figure(figsize=figsize, dpi=DPI, layout="constrained")
+
+
+def _no_data(ax: Axes, message: str) -> None:
+    ax.text(0.5, 0.5, message, transform=ax.transAxes, ha="center", va="center", color="0.4")
+
+
+def _show(ax: Axes, img: np.ndarray, title: str, **imshow_kw) -> None:
+    """An image without axes frame, with a short title."""
+    if img.ndim == 2:
+        imshow_kw = {"cmap": "gray", "vmin": 0, "vmax": 255, **imshow_kw}
+    ax.imshow(img, **imshow_kw)
+    ax.set_title(title, fontsize=10)
+    ax.set_axis_off()
+
+
+def _panel_figure(n: int, aspect: float, display_size: int, extra_width: float = 0.0):
+    """Figure with n panels for one image of aspect W/H: a row, or a column for wide strips.
+
+    Returns the figure and its list of axes.
+    """
+    side = min(display_size / DPI, _MAX_WIDTH)
+    if aspect > _WIDE:
+        width = min(side, _MAX_WIDTH - extra_width)
+        fig = _figure((width + extra_width, n * (max(width / aspect, 0.5) + 0.4) + 0.8))
+        return fig, list(fig.subplots(n, 1))
+    height = min(side / max(aspect, 1.0), (_MAX_WIDTH - extra_width) / (n * aspect))
+    width = max(n * height * aspect, 2.4 * n) + extra_width
+    fig = _figure((width, height + 1.1))
+    return fig, list(fig.subplots(1, n))
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def save_figure(fig: Figure, figures_dir: Path, name: str, dpi: int = DPI) -> Path:
+    """Save a figure as ``figures_dir / f"{name}.png"`` with reproducible bytes.
+
+    The PNG carries no "Software" (matplotlib version) entry, so the same figure saved
+    twice gives identical files. The figure is left open for the notebook to display.
+
+    Parameters
+    ----------
+    fig : Figure
+        Figure to save.
+    figures_dir : Path
+        Folder, created if missing.
+    name : str
+        File stem, without ``.png``.
+    dpi : int
+        Resolution.
+
+    Returns
+    -------
+    Path
+        The PNG written.
+    """
+    figures_dir = Path(figures_dir)
+    figures_dir.mkdir(parents=True, exist_ok=True)
+    path = figures_dir / f"{name}.png"
+    fig.savefig(path, dpi=dpi, format="png", metadata={"Software": None}, facecolor="white")
+    return path
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def _ordered(values: Sequence) -> list:
+    """Distinct values sorted, labels (authentic, forged) first."""
+    try:
+        order = sorted(values)
+    except TypeError:  # mixed types
+        order = sorted(values, key=str)
+    rank = {name: i for i, name in enumerate(LABEL_COLORS)}
+    return sorted(order, key=lambda v: rank.get(v, len(rank)))
+
+
+def _key_text(value) -> str:
+    """Display text of a group key: whole floats without ".0" (counts read back as floats)."""
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+
+
+def _group_keys(series: pd.Series) -> pd.Categorical:
+    """String keys of a grouping column in display order; missing values become "(missing)"."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        present = set(series.dropna())
+        order = [c for c in series.cat.categories if c in present]
+    else:
+        order = _ordered(list(series.dropna().unique()))
+    names = [_key_text(v) for v in order]
+    keys = series.astype(object).map(_key_text).where(series.notna(), _MISSING)
+    if series.isna().any():
+        names.append(_MISSING)
+    return pd.Categorical(keys, categories=names)
+
+
+def _numeric(series: pd.Series) -> np.ndarray:
+    """A column as float64 values, with anything not a number (text, NA) as NaN."""
+    return pd.to_numeric(series, errors="coerce").astype("float64").to_numpy(na_value=np.nan)
+
+
+def _bin_edges(values: np.ndarray, bins: int, log_x: bool) -> np.ndarray:
+    if not log_x:
+        return np.histogram_bin_edges(values, bins=bins)
+    lo, hi = values.min(), values.max()
+    if lo == hi:
+        lo, hi = lo / 2, hi * 2
+    return np.geomspace(lo, hi, bins + 1)
+
+
+def hist_by_label(
+    df: pd.DataFrame,
+    column: str,
+    *,
+    by: str = "label",
+    bins: int = 40,
+    log_x: bool = False,
+    title: str,
+    xlabel: str,
+    ylabel: str = "count",
+    ax: Axes | None = None,
+) -> Figure:
+    """Overlaid step histograms of one numeric column, one per group.
+
+    All groups share the same bin edges. Legend entries give the number of values drawn
+    and how many were missing (NaN, infinite, or <= 0 on a log axis).
+
+    Parameters
+    ----------
+    df : DataFrame
+        Table with ``column`` and ``by``; may be empty.
+    column : str
+        Numeric column to histogram.
+    by : str
+        Grouping column (default ``"label"``).
+    bins : int
+        Number of bins.
+    log_x : bool
+        Log x axis with log-spaced bins.
+    title, xlabel, ylabel : str
+        Title and axis labels (give the unit in ``xlabel``).
+    ax : Axes, optional
+        Draw into this axes instead of a new figure.
+
+    Returns
+    -------
+    Figure
+        The (root) figure drawn on.
+    """
+    if ax is None:
+        ax = _figure((7.5, 4.2)).subplots()
+    values = _numeric(df[column])
+    usable = np.isfinite(values) & ((values > 0) if log_x else True)
+    keys = _group_keys(df[by])
+    if usable.any():
+        edges = _bin_edges(values[usable], bins, log_x)
+        for i, name in enumerate(keys.categories):
+            in_group = np.asarray(keys == name)
+            v = values[in_group & usable]
+            missing = int(in_group.sum()) - v.size
+            label = f"{name} (n={v.size}" + (f", {missing} missing)" if missing else ")")
+            color = group_color(name, i)
+            ax.hist(v, bins=edges, histtype="stepfilled", color=color, alpha=0.12)
+            ax.hist(v, bins=edges, histtype="step", linewidth=1.8, color=color, label=label)
+        ax.legend(title=by, fontsize=9)
+    else:
+        _no_data(ax, f"no usable values of {column!r} ({len(df)} rows)")
+    if log_x:
+        ax.set_xscale("log")
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    ax.grid(alpha=0.3)
+    return ax.get_figure(root=True)
+
+
+def _count_table(df: pd.DataFrame, x: str, hue: str | None) -> pd.DataFrame:
+    """Counts with one row per x category and one column per hue group, in display order."""
+    x_keys = _group_keys(df[x])
+    hue_keys = _group_keys(df[hue]) if hue else pd.Categorical(["all"] * len(df))
+    frame = pd.DataFrame({"x": x_keys, "hue": hue_keys})
+    counts = frame.groupby(["x", "hue"], observed=True).size().unstack(fill_value=0)
+    return counts.reindex(
+        index=x_keys.categories, columns=hue_keys.categories, fill_value=0
+    ).astype(int)
+
+
+def bar_counts(
+    df: pd.DataFrame,
+    x: str,
+    *,
+    hue: str | None = None,
+    title: str,
+    xlabel: str,
+    ylabel: str = "images",
+) -> Figure:
+    """Bar chart of row counts per category of ``x``, grouped by ``hue``, values on bars.
+
+    Parameters
+    ----------
+    df : DataFrame
+        Table, one row per counted thing; may be empty.
+    x : str
+        Category column (missing values are counted as "(missing)").
+    hue : str, optional
+        Second category column: one bar per group inside each x category.
+    title, xlabel, ylabel : str
+        Title and axis labels.
+
+    Returns
+    -------
+    Figure
+    """
+    counts = _count_table(df, x, hue)
+    n_x, n_hue = counts.shape
+    fig = _figure((min(_MAX_WIDTH, max(6.0, 1.0 + 0.35 * n_x * (n_hue + 1))), 4.2))
+    ax = fig.subplots()
+    if counts.empty:
+        _no_data(ax, f"no rows to count ({len(df)} rows)")
+    width = 0.8 / max(n_hue, 1)
+    for j, name in enumerate(counts.columns):
+        offset = (j - (n_hue - 1) / 2) * width
+        color = group_color(name, j) if hue else "#4C6E91"
+        bars = ax.bar(np.arange(n_x) + offset, counts[name], width, color=color, label=name)
+        ax.bar_label(bars, padding=2, fontsize=8)
+    long_names = any(len(str(c)) > 8 for c in counts.index) or n_x > 12
+    ax.set_xticks(np.arange(n_x), [str(c) for c in counts.index], rotation=30 if long_names else 0)
+    if hue and n_hue:
+        ax.legend(title=hue, fontsize=9, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.margins(y=0.12)
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    ax.grid(axis="y", alpha=0.3)
+    return fig
+
+
+def _marker_area(count: np.ndarray | int) -> np.ndarray:
+    """Scatter marker area (points^2) for a number of images of the same size."""
+    return 12 + 30 * np.sqrt(count)
+
+
+def _aspect_lines(ax: Axes, lo: float, hi: float) -> None:
+    """Reference lines W/H = 1, 2, 1/2 with labels near the top-right of the plot."""
+    for aspect, text in ((1.0, "W/H = 1"), (2.0, "W/H = 2"), (0.5, "W/H = 1/2")):
+        ax.axline((1.0, 1.0 / aspect), (10.0, 10.0 / aspect), color="0.55", lw=0.9, ls="--",
+                  zorder=0)
+        w = hi / 1.4 * min(1.0, aspect)
+        ax.text(w, w / aspect, text, rotation=45, rotation_mode="anchor", ha="right",
+                va="bottom", fontsize=8, color="0.35")
+
+
+def _size_legend(ax: Axes, max_count: int) -> None:
+    """Legend of marker sizes: 1, 10, 100, ... and the largest count."""
+    counts = sorted({10**i for i in range(int(math.log10(max_count)) + 1)} | {max_count})
+    handles = [ax.scatter([], [], s=_marker_area(c), color="0.6") for c in counts]
+    legend = ax.legend(handles, [str(c) for c in counts], title="images of\nthis size",
+                       loc="lower left", bbox_to_anchor=(1.02, 0.0), fontsize=8,
+                       title_fontsize=8, labelspacing=1.2, frameon=False)
+    ax.add_artist(legend)
+
+
+def scatter_sizes(images_df: pd.DataFrame) -> Figure:
+    """Width against height of every image, by label, on log axes.
+
+    One marker per distinct (label, width, height); its area grows with the number of
+    images of that size. The first group (authentic) is drawn as filled discs and the
+    others as rings, so that groups sharing a size stay visible. Dashed lines mark the
+    aspect ratios W/H = 1, 2 and 1/2.
+
+    Parameters
+    ----------
+    images_df : DataFrame
+        One row per image with columns ``width``, ``height`` (pixels) and ``label``;
+        may be empty.
+
+    Returns
+    -------
+    Figure
+    """
+    fig = _figure((8.6, 6.6))
+    ax = fig.subplots()
+    sizes = pd.DataFrame({c: _numeric(images_df[c]) for c in ("width", "height")})
+    ok = (sizes > 0).all(axis=1)
+    keys = _group_keys(images_df["label"][ok.to_numpy()])
+    table = sizes[ok].assign(label=keys).groupby(["label", "width", "height"], observed=True).size()
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    if table.empty:
+        _no_data(ax, f"no image sizes ({len(images_df)} rows)")
+    else:
+        lo, hi = sizes[ok].min().min() / 1.6, sizes[ok].max().max() * 1.6
+        _size_legend(ax, int(table.max()))
+        for i, name in enumerate(keys.categories):
+            part = table[table.index.get_level_values("label") == name]
+            w, h = part.index.get_level_values("width"), part.index.get_level_values("height")
+            color = group_color(name, i)
+            style = (
+                {"color": color, "alpha": 0.5, "linewidths": 0}
+                if i == 0
+                else {"facecolors": "none", "edgecolors": color, "linewidths": 1.6}
+            )
+            label = f"{name} (n={int(part.sum())})"
+            ax.scatter(w, h, s=_marker_area(part.to_numpy()), label=label, **style)
+        ax.set(xlim=(lo, hi), ylim=(lo, hi), aspect="equal")
+        _aspect_lines(ax, lo, hi)
+        ax.legend(title="label", loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=9)
+    ax.set(title="Image sizes", xlabel="width (px)", ylabel="height (px)")
+    ax.grid(alpha=0.3, which="both", lw=0.4)
+    return fig
+
+
+# --------------------------------------------------------------------------- images
+
+
+def example_panel(rgb: np.ndarray, masks: np.ndarray, *, title: str, display_size: int) -> Figure:
+    """One image in three panels: original | union of the masks | instance overlay.
+
+    Parameters
+    ----------
+    rgb : ndarray
+        ``(H, W, 3)`` uint8 image.
+    masks : ndarray
+        ``(N, H, W)`` stack (N may be 0).
+    title : str
+        First line of the title; the image size and instance count are added.
+    display_size : int
+        Longest side in pixels of each panel's thumbnail.
+
+    Returns
+    -------
+    Figure
+        Three image axes (a column of three for images wider than 2:1).
+    """
+    _check_rgb(rgb)
+    full = _check_masks(masks, rgb.shape[:2])
+    h, w = rgb.shape[:2]
+    thumb = thumbnail(rgb, display_size)
+    small = resize_masks(full, thumb.shape[:2])
+    fig, axes = _panel_figure(3, w / h, display_size)
+    _show(axes[0], thumb, "original")
+    _show(axes[1], small.any(axis=0), f"union mask: {full.any(axis=0).mean():.1%} of the image",
+          cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    _show(axes[2], overlay_instances(thumb, small), "instances")
+    fig.suptitle(f"{title}\n{w}×{h} px, {_plural(len(full), 'instance')}")
+    return fig
+
+
+def _draw_tile(ax: Axes, caption: str, rgb: np.ndarray, masks: np.ndarray | None, tile: int):
+    """One grid cell: letterboxed thumbnail (with overlay when masks are given) and caption."""
+    _check_rgb(rgb)
+    thumb = thumbnail(rgb, tile)
+    h, w = rgb.shape[:2]
+    info = f"{w}×{h} px"
+    if masks is not None:
+        full = _check_masks(masks, (h, w))
+        thumb = overlay_instances(thumb, resize_masks(full, thumb.shape[:2]))
+        info += f", {_plural(len(full), 'instance')}"
+    ax.imshow(_letterbox(thumb, tile))
+    ax.set_title(f"{caption}\n{info}", fontsize=9)
+    ax.set_axis_off()
+
+
+def _tile_axes(fig, rows: int, cols: int) -> list[Axes]:
+    return list(np.atleast_1d(fig.subplots(rows, cols)).ravel())
+
+
+def overlay_grid(
+    items: list[tuple[str, np.ndarray, np.ndarray | None]],
+    *,
+    tile: int,
+    cols: int = 4,
+    suptitle: str,
+) -> Figure:
+    """A grid of images, each letterboxed in a square cell, with its masks overlaid.
+
+    Parameters
+    ----------
+    items : list of (caption, rgb, masks or None)
+        ``rgb`` is ``(H, W, 3)`` uint8; ``masks`` an ``(N, H, W)`` stack or None for
+        an image without masks. May be empty.
+    tile : int
+        Side of each square cell in pixels (the thumbnail's longest side).
+    cols : int
+        Cells per row.
+    suptitle : str
+        Title of the figure.
+
+    Returns
+    -------
+    Figure
+        One visible axes per item; unused cells of the last row are hidden.
+    """
+    cols = max(1, min(cols, len(items)))
+    rows = max(1, math.ceil(len(items) / cols))
+    side = min(tile / DPI, _MAX_WIDTH / cols)
+    fig = _figure((cols * side, rows * (side + 0.5) + 0.5))
+    axes = _tile_axes(fig, rows, cols)
+    for ax, (caption, rgb, masks) in zip(axes, items):
+        _draw_tile(ax, caption, rgb, masks, tile)
+    for ax in axes[len(items) :]:
+        ax.set_visible(False)
+    if not items:
+        fig.text(0.5, 0.5, "no images to show", ha="center", va="center", color="0.4")
+    fig.suptitle(suptitle)
+    return fig
+
+
+def auth_vs_forged(
+    authentic: list[tuple[str, np.ndarray]],
+    forged: list[tuple[str, np.ndarray, np.ndarray]],
+    *,
+    tile: int,
+    suptitle: str = "Authentic and forged images",
+) -> Figure:
+    """Two labelled rows of letterboxed images: authentic above, forged (with overlay) below.
+
+    Parameters
+    ----------
+    authentic : list of (caption, rgb)
+        Authentic images, ``(H, W, 3)`` uint8.
+    forged : list of (caption, rgb, masks)
+        Forged images and their ``(N, H, W)`` masks.
+    tile : int
+        Side of each square cell in pixels.
+    suptitle : str
+        Title of the figure.
+
+    Returns
+    -------
+    Figure
+        One visible axes per image; empty cells are hidden.
+    """
+    rows = (("authentic", [(c, rgb, None) for c, rgb in authentic]), ("forged", list(forged)))
+    cols = max(1, len(authentic), len(forged))
+    side = min(tile / DPI, _MAX_WIDTH / cols)
+    fig = _figure((max(cols * side, 4.0), 2 * (side + 0.9) + 0.5))
+    for sub, (label, items) in zip(fig.subfigures(2, 1), rows):
+        axes = _tile_axes(sub, 1, cols)
+        for ax, (caption, rgb, masks) in zip(axes, items):
+            _draw_tile(ax, caption, rgb, masks, tile)
+        for ax in axes[len(items) :]:
+            ax.set_visible(False)
+        sub.suptitle(f"{label} (n={len(items)})", color=LABEL_COLORS[label], fontweight="bold")
+    fig.suptitle(suptitle)
+    return fig
+
+
+def _show_diff(ax: Axes, diff: np.ndarray, size: tuple[int, int], title: str, label: str) -> None:
+    """A |difference| image shrunk by block maximum, with its colour bar (below wide images)."""
+    image = ax.imshow(_resize_max(diff, size), cmap=DIFF_CMAP, vmin=0,
+                      vmax=max(1, int(diff.max())), interpolation="nearest")
+    ax.set_title(title, fontsize=10)
+    ax.set_axis_off()
+    wide = size[1] > _WIDE * size[0]
+    ax.get_figure().colorbar(image, ax=ax, shrink=0.8, label=label,
+                             location="bottom" if wide else "right")
+
+
+def _outline(ax: Axes, masks: np.ndarray) -> None:
+    """Contours of each instance mask, in its colour, over an image axes."""
+    for k, mask in enumerate(masks, start=1):
+        if mask.any() and min(mask.shape) > 1:
+            ax.contour(mask, levels=[0.5], colors=[_mpl_color(instance_color(k))], linewidths=1.5)
+
+
+def _diff_title(diff: np.ndarray, union: np.ndarray) -> str:
+    changed = diff > 0
+    if not changed.any():
+        return "|difference|: no pixel differs"
+    inside = (changed & union).sum() / changed.sum()
+    return (
+        f"|difference|: {changed.mean():.1%} of pixels differ,\n"
+        f"{inside:.0%} of them inside the mask"
+    )
+
+
+def twin_panel(
+    authentic_rgb: np.ndarray,
+    forged_rgb: np.ndarray,
+    masks: np.ndarray,
+    *,
+    title: str,
+    display_size: int,
+) -> Figure:
+    """A forged image beside its authentic twin: authentic | forged + outlines | |difference|.
+
+    The difference is the per-pixel maximum over channels of ``|forged - authentic|``
+    (0..255), shown with :data:`DIFF_CMAP` and a colour bar; it is shrunk for display by
+    block maximum so isolated changed pixels stay visible. Mask outlines are drawn on the
+    forged image and on the difference.
+
+    Parameters
+    ----------
+    authentic_rgb, forged_rgb : ndarray
+        ``(H, W, 3)`` uint8 images of the same size (drop alpha before calling).
+    masks : ndarray
+        ``(N, H, W)`` stack of the forged image.
+    title : str
+        First line of the title.
+    display_size : int
+        Longest side in pixels of each panel's thumbnail.
+
+    Returns
+    -------
+    Figure
+        Three image axes plus a colour bar axes.
+
+    Raises
+    ------
+    ImageError
+        An image is not ``(H, W, 3)`` uint8, or the two sizes differ.
+    """
+    _check_rgb(authentic_rgb, "authentic_rgb")
+    _check_rgb(forged_rgb, "forged_rgb")
+    if authentic_rgb.shape != forged_rgb.shape:
+        raise ImageError(
+            f"twin images must have the same size, found authentic {authentic_rgb.shape} and "
+            f"forged {forged_rgb.shape}; only pairs with equal (H, W) can be compared",
+            kind="twin_size_mismatch",
+        )
+    full = _check_masks(masks, forged_rgb.shape[:2])
+    h, w = forged_rgb.shape[:2]
+    diff = _abs_diff(forged_rgb, authentic_rgb)
+    thumb_shape = _fit((h, w), display_size)
+    small = resize_masks(full, thumb_shape)
+    fig, axes = _panel_figure(3, w / h, display_size, extra_width=0.0 if w > _WIDE * h else 1.0)
+    _show(axes[0], thumbnail(authentic_rgb, display_size), "authentic")
+    forged = overlay_instances(thumbnail(forged_rgb, display_size), small, alpha=0, boxes=False)
+    _show(axes[1], forged, "forged, mask outlines")
+    _show_diff(axes[2], diff, thumb_shape, _diff_title(diff, full.any(axis=0)),
+               "max |forged − authentic| over RGB")
+    _outline(axes[2], small)
+    fig.suptitle(f"{title}\n{w}×{h} px, {_plural(len(full), 'instance')}")
+    return fig
+
+
+def _box_patch(ax: Axes, box: tuple[int, int, int, int], color: str, name: str) -> None:
+    """Outline an inclusive full-resolution box (x1, y1, x2, y2) on the image axes."""
+    x1, y1, x2, y2 = box
+    rect = Rectangle((x1 - 0.5, y1 - 0.5), x2 - x1 + 1, y2 - y1 + 1, fill=False, edgecolor=color,
+                     linewidth=2, label=f"{name}: x {x1}–{x2}, y {y1}–{y2}")
+    rect.set_path_effects([patheffects.withStroke(linewidth=3.5, foreground="black")])
+    ax.add_patch(rect)
+
+
+def _centre(box: tuple[int, int, int, int]) -> tuple[float, float]:
+    return (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+
+
+def _draw_arrow(ax: Axes, source_box, target_box) -> None:
+    """Arrow from the source centre to the target centre."""
+    note = ax.annotate("", xy=_centre(target_box), xytext=_centre(source_box),
+                       arrowprops={"arrowstyle": "-|>", "color": "#FFD400", "lw": 2,
+                                   "mutation_scale": 18, "shrinkA": 0, "shrinkB": 0})
+    note.arrow_patch.set_path_effects([patheffects.withStroke(linewidth=4, foreground="black")])
+
+
+def _crop_panels(aligned_source, target_crop) -> list[tuple[str, np.ndarray]]:
+    """(title, image) of each crop panel that the given crops allow."""
+    for name, crop in (("aligned_source", aligned_source), ("target_crop", target_crop)):
+        if crop is not None and (crop.dtype != np.uint8 or crop.ndim not in (2, 3)):
+            raise ImageError(
+                f"{name} must be an (h, w) or (h, w, 3) uint8 array, found {crop.dtype} "
+                f"{crop.shape}; crop the uint8 image, or convert with np.clip(x, 0, 255)"
+                ".astype(np.uint8)",
+                kind="bad_image_array",
+            )
+    panels = []
+    if aligned_source is not None:
+        panels.append(("aligned source", aligned_source))
+    if target_crop is not None:
+        panels.append(("target", target_crop))
+    if aligned_source is not None and target_crop is not None:
+        if aligned_source.shape != target_crop.shape:
+            raise ImageError(
+                f"aligned_source {aligned_source.shape} and target_crop {target_crop.shape} "
+                "must have the same shape: warp the source onto the target's grid first",
+                kind="crop_shape_mismatch",
+            )
+        panels.append(("|difference|", _abs_diff(aligned_source, target_crop)))
+    return panels
+
+
+def _draw_crop(ax: Axes, name: str, crop: np.ndarray, side: int) -> None:
+    """One crop panel, shown with longest side ``side``; the difference with a colour bar."""
+    if name == "|difference|":
+        stats = f"|difference|: mean {crop.mean():.1f}, max {crop.max()}"
+        _show_diff(ax, crop, _fit(crop.shape, side), stats, "max |source − target|")
+    else:
+        _show(ax, thumbnail(crop, side), f"{name} ({crop.shape[1]}×{crop.shape[0]} px)")
+
+
+def _crop_mosaic(aspect: float, names: list[str], display_size: int):
+    """Figure with the image on top and one panel per crop name in a row below it.
+
+    Returns the figure and its dict of axes (``"image"`` and the names).
+    """
+    image_h = min(display_size / DPI, 6.5, 12.0 / aspect)
+    crops_h = 2.8 if names else 0.0
+    width = max(image_h * aspect, 3.0 * len(names), 4.0) + 0.8
+    fig = _figure((width, image_h + crops_h + 1.6))
+    mosaic = [["image"] * max(len(names), 1)] + ([names] if names else [])
+    ratios = [image_h, crops_h] if names else None
+    return fig, fig.subplot_mosaic(mosaic, height_ratios=ratios)
+
+
+def copy_move_panel(
+    rgb: np.ndarray,
+    target_box: tuple[int, int, int, int],
+    source_box: tuple[int, int, int, int] | None,
+    aligned_source: np.ndarray | None,
+    target_crop: np.ndarray | None,
+    *,
+    title: str,
+    display_size: int,
+) -> Figure:
+    """A copy-move pair: the image with source and target boxes, and the crops compared.
+
+    The image panel outlines the source (:data:`SOURCE_COLOR`) and target
+    (:data:`TARGET_COLOR`) boxes, with an arrow from the source centre to the target
+    centre. Below it: the aligned source crop, the target crop and their |difference|
+    (per-pixel max over channels), each panel only when its inputs are given.
+
+    Parameters
+    ----------
+    rgb : ndarray
+        ``(H, W, 3)`` uint8 image.
+    target_box : tuple of int
+        ``(x1, y1, x2, y2)``, inclusive, in full-resolution pixels.
+    source_box : tuple of int or None
+        Same for the source; None when no source was found (only the target is outlined
+        and the title says "source not found").
+    aligned_source, target_crop : ndarray or None
+        Source crop warped onto the target's grid, and the target crop; ``(h, w)`` or
+        ``(h, w, 3)`` uint8 of the same shape.
+    title : str
+        Title of the figure.
+    display_size : int
+        Longest side in pixels of the image thumbnail (crops use half of it).
+
+    Returns
+    -------
+    Figure
+        Image axes, one axes per crop panel, and a colour bar when the difference is shown.
+    """
+    _check_rgb(rgb)
+    h, w = rgb.shape[:2]
+    panels = _crop_panels(aligned_source, target_crop)
+    fig, axd = _crop_mosaic(w / h, [name for name, _ in panels], display_size)
+    ax = axd["image"]
+    # the extent puts the thumbnail in full-resolution pixel coordinates, as the boxes are
+    _show(ax, thumbnail(rgb, display_size), f"{w}×{h} px", extent=(-0.5, w - 0.5, h - 0.5, -0.5))
+    if source_box is not None:
+        _box_patch(ax, source_box, SOURCE_COLOR, "source")
+    _box_patch(ax, target_box, TARGET_COLOR, "target")
+    if source_box is not None:
+        _draw_arrow(ax, source_box, target_box)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, 0.0), fontsize=8, ncols=2, frameon=False)
+    for name, crop in panels:
+        _draw_crop(axd[name], name, crop, max(1, display_size // 2))
+    fig.suptitle(title if source_box is not None else f"{title}: source not found")
+    return fig

@@ -1,0 +1,342 @@
+"""Tests of eda_lib.plots on tiny hand-made arrays and tables."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from eda_lib import plots  # noqa: E402
+from eda_lib.errors import ImageError, MaskError  # noqa: E402
+
+
+def visible_axes(fig: Figure) -> list:
+    """Axes that show something: visible, and not colour bars."""
+    return [ax for ax in fig.get_axes() if ax.get_visible() and ax.get_label() != "<colorbar>"]
+
+
+def gray_rgb(h: int, w: int, value: int = 100) -> np.ndarray:
+    return np.full((h, w, 3), value, np.uint8)
+
+
+def square_mask(h: int, w: int, y: slice, x: slice) -> np.ndarray:
+    mask = np.zeros((1, h, w), np.uint8)
+    mask[0, y, x] = 1
+    return mask
+
+
+@pytest.fixture
+def images_df() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "label": ["authentic", "forged", "forged", "forged", "authentic"],
+            "width": [256, 256, 696, 1000, 74],
+            "height": [256, 256, 520, np.nan, 64],
+            "mode": ["RGB", "RGBA", "RGB", None, "L"],
+        }
+    )
+
+
+# ---------------------------------------------------------------- thumbnails and masks
+
+
+def test_thumbnail_keeps_aspect_when_shrinking():
+    assert plots.thumbnail(gray_rgb(100, 400), 128).shape == (32, 128, 3)
+
+
+def test_thumbnail_thin_strip_keeps_one_pixel():
+    assert plots.thumbnail(gray_rgb(1, 1000), 128).shape == (1, 128, 3)
+
+
+def test_thumbnail_enlarges_small_images_with_nearest():
+    img = np.zeros((10, 20, 3), np.uint8)
+    img[:, 10:] = 255
+    out = plots.thumbnail(img, 40)
+    assert out.shape == (20, 40, 3) and out.dtype == np.uint8
+    assert set(np.unique(out)) == {0, 255}
+
+
+def test_thumbnail_rejects_zero_side():
+    with pytest.raises(ValueError, match="max_side"):
+        plots.thumbnail(gray_rgb(4, 4), 0)
+
+
+def test_resize_masks_shape_and_dtype():
+    out = plots.resize_masks(np.ones((2, 40, 80), np.uint8), (10, 20))
+    assert out.shape == (2, 10, 20) and out.dtype == bool and out.all()
+
+
+def test_resize_masks_keeps_a_one_pixel_instance():
+    masks = np.zeros((1, 1000, 1000), np.uint8)
+    masks[0, 503, 777] = 1
+    out = plots.resize_masks(masks, (10, 10))
+    assert out.sum() == 1 and out[0, 5, 7]
+
+
+def test_resize_masks_empty_stack():
+    assert plots.resize_masks(np.zeros((0, 30, 40), bool), (3, 4)).shape == (0, 3, 4)
+
+
+# ---------------------------------------------------------------- overlay
+
+
+def test_overlay_changes_mask_pixels_only_nearby():
+    rgb = gray_rgb(200, 200)
+    masks = square_mask(200, 200, slice(80, 120), slice(80, 120))
+    out = plots.overlay_instances(rgb, masks)
+    assert out.dtype == np.uint8 and out.shape == rgb.shape
+    assert (out[95:105, 95:105] != rgb[95:105, 95:105]).any(axis=2).all()
+    assert (out[170:, 170:] == rgb[170:, 170:]).all()
+    assert (out[:30, 170:] == rgb[:30, 170:]).all()
+    assert (rgb == 100).all()  # input untouched
+
+
+def test_overlay_without_instances_is_a_copy():
+    rgb = gray_rgb(20, 30)
+    out = plots.overlay_instances(rgb, np.zeros((0, 20, 30), np.uint8))
+    assert out is not rgb and (out == rgb).all()
+
+
+def test_overlay_label_drawn_when_box_touches_top_edge():
+    rgb = gray_rgb(120, 160)
+    masks = square_mask(120, 160, slice(0, 30), slice(50, 90))
+    with_label = plots.overlay_instances(rgb, masks)
+    without = plots.overlay_instances(rgb, masks, labels=False)
+    assert (with_label != without).any()
+    # the tag is inside the image, just below the top edge, inside the box's columns
+    assert (with_label[:30, 40:100] != without[:30, 40:100]).any()
+
+
+def test_overlay_skips_box_and_label_of_empty_instance():
+    rgb = gray_rgb(50, 50)
+    out = plots.overlay_instances(rgb, np.zeros((1, 50, 50), bool))
+    assert (out == rgb).all()
+
+
+def test_overlay_uses_instance_colour():
+    rgb = np.zeros((60, 60, 3), np.uint8)
+    masks = square_mask(60, 60, slice(20, 40), slice(20, 40))
+    out = plots.overlay_instances(rgb, masks, alpha=1.0, boxes=False, labels=False)
+    assert tuple(out[30, 30]) == plots.instance_color(1)
+
+
+def test_overlay_requires_rgb():
+    with pytest.raises(ImageError, match=r"\(H, W, 3\) uint8"):
+        plots.overlay_instances(np.zeros((10, 10), np.uint8), np.zeros((0, 10, 10), bool))
+    with pytest.raises(ImageError):
+        plots.overlay_instances(np.zeros((10, 10, 3), np.float32), np.zeros((0, 10, 10), bool))
+
+
+def test_overlay_requires_masks_of_image_size():
+    with pytest.raises(MaskError, match="channel-first"):
+        plots.overlay_instances(gray_rgb(10, 10), np.zeros((10, 10), np.uint8))
+    with pytest.raises(MaskError):
+        plots.overlay_instances(gray_rgb(10, 10), np.zeros((1, 10, 12), np.uint8))
+
+
+def test_instance_colours_cycle_tab10():
+    assert plots.instance_color(1) == plots.INSTANCE_COLORS[0]
+    assert plots.instance_color(11) == plots.instance_color(1)
+
+
+# ---------------------------------------------------------------- save
+
+
+def test_save_figure_is_reproducible(tmp_path):
+    fig = plots.bar_counts(pd.DataFrame({"x": ["a", "b", "b"]}), "x", title="t", xlabel="x")
+    first = plots.save_figure(fig, tmp_path / "figures", "counts")
+    data = first.read_bytes()
+    second = plots.save_figure(fig, tmp_path / "figures", "counts")
+    assert first == second == tmp_path / "figures" / "counts.png"
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert second.read_bytes() == data
+    assert b"Software" not in data
+    assert fig.get_axes()  # still usable after saving
+
+
+# ---------------------------------------------------------------- table plots
+
+
+def test_hist_by_label_legend_counts(images_df):
+    fig = plots.hist_by_label(images_df, "height", title="Heights", xlabel="height (px)")
+    ax = fig.get_axes()[0]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["authentic (n=2)", "forged (n=2, 1 missing)"]
+    assert ax.get_title() == "Heights" and ax.get_xlabel() == "height (px)"
+
+
+def test_hist_by_label_log_x_drops_non_positive():
+    df = pd.DataFrame({"label": ["forged"] * 4, "v": [0.0, -1.0, 0.1, 10.0]})
+    fig = plots.hist_by_label(df, "v", log_x=True, title="t", xlabel="v")
+    ax = fig.get_axes()[0]
+    assert ax.get_xscale() == "log"
+    assert ax.get_legend().get_texts()[0].get_text() == "forged (n=2, 2 missing)"
+
+
+@pytest.mark.parametrize(
+    "df",
+    [
+        pd.DataFrame({"label": pd.Series([], dtype=str), "v": pd.Series([], dtype=float)}),
+        pd.DataFrame({"label": ["authentic", "forged"], "v": [np.nan, np.nan]}),
+    ],
+    ids=["empty", "all_nan"],
+)
+@pytest.mark.parametrize("log_x", [False, True])
+def test_hist_by_label_without_values(df, log_x):
+    fig = plots.hist_by_label(df, "v", log_x=log_x, title="nothing", xlabel="v")
+    assert isinstance(fig, Figure) and fig.get_axes()[0].get_title() == "nothing"
+
+
+def test_hist_by_label_into_given_axes(images_df):
+    fig = Figure()
+    axes = fig.subplots(1, 2)
+    assert plots.hist_by_label(images_df, "width", title="w", xlabel="px", ax=axes[1]) is fig
+
+
+def test_bar_counts_values_on_bars(images_df):
+    fig = plots.bar_counts(images_df, "mode", hue="label", title="Modes", xlabel="mode")
+    ax = fig.get_axes()[0]
+    ticks = [t.get_text() for t in ax.get_xticklabels()]
+    assert ticks == ["L", "RGB", "RGBA", "(missing)"]
+    bar_texts = sorted(t.get_text() for t in ax.texts)
+    assert bar_texts == sorted(["1", "0", "1", "1", "0", "1", "0", "1"])
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["authentic", "forged"]
+    assert ax.get_ylabel() == "images"
+
+
+def test_bar_counts_orders_numbers_numerically():
+    df = pd.DataFrame({"n": [10, 2, 2, 1]})
+    ax = plots.bar_counts(df, "n", title="t", xlabel="n").get_axes()[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "2", "10"]
+
+
+def test_bar_counts_empty():
+    df = pd.DataFrame({"mode": pd.Series([], dtype=str), "label": pd.Series([], dtype=str)})
+    fig = plots.bar_counts(df, "mode", hue="label", title="none", xlabel="mode")
+    assert fig.get_axes()[0].get_title() == "none"
+
+
+def test_scatter_sizes(images_df):
+    fig = plots.scatter_sizes(images_df)
+    ax = fig.get_axes()[0]
+    assert ax.get_xscale() == ax.get_yscale() == "log"
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["authentic (n=2)", "forged (n=2)"]  # the NaN height is dropped
+    assert {t.get_text() for t in ax.texts} == {"W/H = 1", "W/H = 2", "W/H = 1/2"}
+
+
+def test_scatter_sizes_empty(images_df):
+    fig = plots.scatter_sizes(images_df.iloc[:0])
+    assert fig.get_axes()[0].get_title() == "Image sizes"
+
+
+# ---------------------------------------------------------------- image figures
+
+
+def test_example_panel():
+    rgb = gray_rgb(60, 80)
+    masks = np.concatenate(
+        [square_mask(60, 80, slice(5, 20), slice(5, 20)), square_mask(60, 80, slice(30, 50), slice(40, 70))]
+    )
+    fig = plots.example_panel(rgb, masks, title="case 7", display_size=200)
+    assert len(visible_axes(fig)) == 3
+    assert fig.get_suptitle() == "case 7\n80×60 px, 2 instances"
+    shown = visible_axes(fig)[2].get_images()[0].get_array()
+    assert shown.shape == (150, 200, 3)  # aspect kept, longest side display_size
+
+
+def test_example_panel_wide_strip_and_no_instances():
+    fig = plots.example_panel(gray_rgb(10, 300), np.zeros((0, 10, 300), bool), title="s", display_size=128)
+    assert len(visible_axes(fig)) == 3
+    assert "0 instances" in fig.get_suptitle()
+
+
+def test_overlay_grid_hides_missing_cells():
+    items = [
+        ("a", gray_rgb(40, 80), square_mask(40, 80, slice(0, 10), slice(0, 10))),
+        ("b", gray_rgb(90, 30), None),
+        ("c", gray_rgb(8, 200), None),
+        ("d", gray_rgb(5, 5), np.zeros((0, 5, 5), bool)),
+        ("e", gray_rgb(50, 50), None),
+    ]
+    fig = plots.overlay_grid(items, tile=64, cols=4, suptitle="grid")
+    shown = visible_axes(fig)
+    assert len(fig.get_axes()) == 8 and len(shown) == 5
+    assert fig.get_suptitle() == "grid"
+    assert shown[0].get_title() == "a\n80×40 px, 1 instance"
+    cell = shown[1].get_images()[0].get_array()
+    assert cell.shape == (64, 64, 3)
+    assert (cell[:, 0] == plots.BACKGROUND).all()  # letterboxed, not stretched
+
+
+def test_overlay_grid_empty():
+    fig = plots.overlay_grid([], tile=64, suptitle="nothing")
+    assert visible_axes(fig) == [] and fig.get_suptitle() == "nothing"
+
+
+def test_auth_vs_forged():
+    authentic = [("1", gray_rgb(30, 40))]
+    forged = [
+        ("1", gray_rgb(30, 40), square_mask(30, 40, slice(0, 5), slice(0, 5))),
+        ("2", gray_rgb(40, 30), square_mask(40, 30, slice(0, 5), slice(0, 5))),
+    ]
+    fig = plots.auth_vs_forged(authentic, forged, tile=64)
+    assert len(visible_axes(fig)) == 3
+    row_titles = [sub.get_suptitle() for sub in fig.subfigs]
+    assert row_titles == ["authentic (n=1)", "forged (n=2)"]
+
+
+def test_twin_panel():
+    authentic = gray_rgb(50, 60)
+    forged = authentic.copy()
+    forged[10:20, 10:20] = 200
+    masks = square_mask(50, 60, slice(10, 20), slice(10, 20))
+    fig = plots.twin_panel(authentic, forged, masks, title="twin 5", display_size=120)
+    assert len(visible_axes(fig)) == 3
+    assert len(fig.get_axes()) == 4  # plus the colour bar
+    assert fig.get_suptitle().startswith("twin 5")
+    assert "100% of them inside the mask" in visible_axes(fig)[2].get_title()
+
+
+def test_twin_panel_rejects_different_sizes():
+    with pytest.raises(ImageError, match="same size"):
+        plots.twin_panel(gray_rgb(5, 6), gray_rgb(6, 5), np.zeros((0, 6, 5), bool), title="t", display_size=64)
+
+
+def test_copy_move_panel_with_source():
+    rgb = gray_rgb(100, 140)
+    crop = gray_rgb(20, 30)
+    fig = plots.copy_move_panel(
+        rgb, (80, 60, 109, 79), (10, 10, 39, 29), crop, crop, title="case 9", display_size=200
+    )
+    assert len(visible_axes(fig)) == 4
+    assert fig.get_suptitle() == "case 9"
+    image_ax = visible_axes(fig)[0]
+    legend = [t.get_text() for t in image_ax.get_legend().get_texts()]
+    assert legend == ["source: x 10–39, y 10–29", "target: x 80–109, y 60–79"]
+
+
+def test_copy_move_panel_without_source():
+    rgb = gray_rgb(100, 140)
+    fig = plots.copy_move_panel(
+        rgb, (80, 60, 109, 79), None, None, np.zeros((20, 30), np.uint8), title="case 9", display_size=200
+    )
+    assert len(visible_axes(fig)) == 2
+    assert fig.get_suptitle() == "case 9: source not found"
+
+
+def test_copy_move_panel_rejects_mismatched_crops():
+    with pytest.raises(ImageError, match="same shape"):
+        plots.copy_move_panel(
+            gray_rgb(50, 50), (0, 0, 9, 9), (20, 20, 29, 29), gray_rgb(10, 10), gray_rgb(10, 12),
+            title="t", display_size=64,
+        )
+
+
+def test_bar_counts_whole_floats_read_as_integers():
+    df = pd.DataFrame({"n_instances": [1.0, 2.0, 2.0, np.nan]})
+    ax = plots.bar_counts(df, "n_instances", title="t", xlabel="n").get_axes()[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "2", "(missing)"]

@@ -47,6 +47,8 @@ PARAMS: tuple[Param, ...] = (
     Param("max_grid_images", int, 12, "most images drawn in one grid", minimum=1),
     Param("copy_move_max_side", int, 1024, "longest side at which copy-move search runs", minimum=128),
     Param("max_image_pixels", int, 100_000_000, "images claiming more pixels are refused", minimum=1),
+    Param("allow_pickle", bool, False,
+          "unpickle object-array masks; this runs code from the files, trust them first"),
     Param("progress", bool, True, "show progress bars on long work"),
 )
 
@@ -67,6 +69,7 @@ class Config:
     max_grid_images: int = 12
     copy_move_max_side: int = 1024
     max_image_pixels: int = 100_000_000
+    allow_pickle: bool = False
     progress: bool = True
 
     @property

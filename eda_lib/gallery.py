@@ -57,7 +57,8 @@ def load_example(cfg: Config, t, split: str, case_id: str) -> Example:
     rows = img[(img["split"] == split) & (img["case_id"] == case_id)].set_index("label")
     forged = images.decode(cfg.data_dir / rows.loc["forged", "path"], cfg.max_image_pixels)
     mask_row = t.masks[(t.masks["split"] == split) & (t.masks["case_id"] == case_id)].iloc[0]
-    m = masks.load_mask(cfg.data_dir / mask_row["path"], (forged.height, forged.width))
+    m = masks.load_mask(cfg.data_dir / mask_row["path"], (forged.height, forged.width),
+                        cfg.allow_pickle)
     twin = None
     if "authentic" in rows.index and rows.loc["authentic", "status"] == "ok":
         twin = load_rgb(cfg, rows.loc["authentic", "path"])

@@ -22,6 +22,7 @@ from .errors import MaskError
 
 #: What each normalisation rule does. Keys appear in ``masks.notes``.
 RULES: dict[str, str] = {
+    "unpickled": "an object array was unpickled because allow_pickle is set (this runs code)",
     "2d_single_instance": "a 2-D (H, W) mask is taken as one instance -> (1, H, W)",
     "channel_last": "an (H, W, N) mask matching the image size is moved to (N, H, W)",
     "values_0_255": "values {0, 255} are read as {0, 1}",
@@ -79,22 +80,45 @@ def read_header(path: Path) -> tuple[tuple[int, ...], np.dtype]:
     return tuple(int(s) for s in shape), dtype
 
 
-def load(path: str | Path) -> np.ndarray:
-    """Load a ``.npy`` file without pickle, refusing object arrays and huge headers."""
+def load(path: str | Path, allow_pickle: bool = False) -> np.ndarray:
+    """Load a ``.npy`` file, refusing object arrays (unless allowed) and huge headers.
+
+    With ``allow_pickle=True`` an object array is unpickled, which runs whatever
+    code the file holds: only for files you trust. Its content must then be a
+    numeric array, or a sequence of equally shaped numeric arrays (one per instance).
+    """
     path = Path(path)
     shape, dtype = read_header(path)
-    if dtype.hasobject:
+    if dtype.hasobject and not allow_pickle:
         raise MaskError(
             f"{path}: holds Python objects (dtype {dtype}), which only pickle can load; "
-            "refused, since unpickling a file can run code. Re-save it as a numeric array.",
+            "refused, since unpickling a file can run code. Re-save it as a numeric array "
+            "(or set allow_pickle: true if you trust the file).",
             path, "pickled_mask",
         )
     if int(np.prod(shape, dtype=np.int64)) > MAX_ELEMENTS:
         raise MaskError(f"{path}: header claims shape {shape}; refused", path, "mask_too_large")
     try:
-        return np.load(path, allow_pickle=False)
+        array = np.load(path, allow_pickle=bool(dtype.hasobject and allow_pickle))
     except (OSError, ValueError, EOFError) as exc:
         raise MaskError(f"{path}: cannot load ({exc})", path, "unreadable_mask") from exc
+    if array.dtype.hasobject:
+        array = _numeric_from_objects(array, path)
+    return array
+
+
+def _numeric_from_objects(array: np.ndarray, path: Path) -> np.ndarray:
+    """The numeric array inside an unpickled object array, or a MaskError."""
+    items = [array.item()] if array.ndim == 0 else list(array)
+    try:
+        parts = [np.asarray(x) for x in items]
+        out = parts[0] if len(parts) == 1 else np.stack(parts)
+    except (ValueError, TypeError, IndexError) as exc:
+        raise MaskError(f"{path}: unpickled content is not a numeric array ({exc})",
+                        path, "bad_mask_dtype") from exc
+    if out.dtype.hasobject:
+        raise MaskError(f"{path}: unpickled content is not a numeric array", path, "bad_mask_dtype")
+    return out
 
 
 def _to_binary(a: np.ndarray, path: Path, notes: list[str]) -> np.ndarray:
@@ -178,6 +202,16 @@ def _resize_nearest(stack: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
     return stack[:, rows[:, None], cols[None, :]]
 
 
-def load_mask(path: str | Path, image_hw: tuple[int, int] | None = None) -> Mask:
-    """Load a mask file safely and normalise it (see :func:`normalize`)."""
-    return normalize(load(path), image_hw, path)
+def load_mask(
+    path: str | Path, image_hw: tuple[int, int] | None = None, allow_pickle: bool = False
+) -> Mask:
+    """Load a mask file safely and normalise it (see :func:`normalize`).
+
+    An object array loaded because ``allow_pickle`` is set gets the note
+    ``unpickled``, so the report can say which files ran through pickle.
+    """
+    shape, dtype = read_header(Path(path))
+    mask = normalize(load(path, allow_pickle), image_hw, path)
+    if dtype.hasobject:
+        mask.notes.insert(0, "unpickled")
+    return mask

@@ -90,14 +90,14 @@ def _short(exc: Exception, root: Path) -> str:
     return str(exc).replace(str(root) + "/", "")
 
 
-def _measure_mask(root: Path, m: MaskEntry, image, rows: Rows):
+def _measure_mask(root: Path, m: MaskEntry, image, rows: Rows, allow_pickle: bool):
     """Load and normalise one mask, add its rows, return the Mask (or None)."""
     hw = (image.height, image.width) if image is not None else None
     row = {"case_id": m.case_id, "split": m.split, "path": m.path}
     try:
         shape, dtype = masks.read_header(root / m.path)
         row.update(shape="x".join(map(str, shape)), dtype=str(dtype))
-        mask = masks.load_mask(root / m.path, hw)
+        mask = masks.load_mask(root / m.path, hw, allow_pickle)
     except DataError as exc:
         row["status"] = exc.kind
         rows.add("masks", row)
@@ -137,9 +137,9 @@ def measure_case(root: Path, case: Case, cfg: Config) -> Rows:
     forged = decoded.get("forged")
     if case.mask.image_path is not None and forged is None:
         # the image failed to decode: load the mask on its own so its problems still show
-        _measure_mask(root, case.mask, None, rows)
+        _measure_mask(root, case.mask, None, rows, cfg.allow_pickle)
         return rows
-    mask = _measure_mask(root, case.mask, forged, rows)
+    mask = _measure_mask(root, case.mask, forged, rows, cfg.allow_pickle)
     if mask is None or case.mask.image_path is None:
         return rows
     for k in range(mask.n_instances):

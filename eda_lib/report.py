@@ -63,6 +63,8 @@ code { font: 13px ui-monospace, SFMono-Regular, Menlo, Consolas, monospace;
 .badge.ok { background: #1a7f37; }
 .badge.failed { background: #cf222e; }
 td.error { color: #cf222e; }
+.warning { border: 2px solid #cf222e; background: #ffebe9; color: #82071e; padding: .6rem 1rem;
+           border-radius: .4rem; font-weight: 600; }
 """
 
 
@@ -155,6 +157,7 @@ def write_index(
             "<body>",
             f"<h1>EDA report: {_e(cfg.data_dir.name)}</h1>",
             f'<p class="summary">{_e(_summary(result))}</p>',
+            _warnings(cfg),
             "<h2>Sections</h2>",
             _sections_table(out_dir, result.records),
             "<h2>Parameters</h2>",
@@ -169,6 +172,17 @@ def write_index(
         ]
     )
     return write_text_atomic(Path(out_dir) / INDEX_NAME, page)
+
+
+def _warnings(cfg: Config) -> str:
+    """Banners for settings a reader must not miss."""
+    if not cfg.allow_pickle:
+        return ""
+    return (
+        '<p class="warning">allow_pickle is on: mask files holding Python objects were '
+        "unpickled, which runs code stored in the data folder. Masks loaded this way carry "
+        "the note <code>unpickled</code> in tables/masks.csv.</p>"
+    )
 
 
 def _e(value: Any) -> str:

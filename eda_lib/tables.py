@@ -25,7 +25,7 @@ from .errors import ConfigError
 #: Bump when a measurement changes, so stored tables are recomputed.
 ANALYSIS_VERSION = "1"
 #: Parameters whose value changes what the data pass measures.
-PASS_PARAMS = ("max_image_pixels", "copy_move_max_side")
+PASS_PARAMS = ("max_image_pixels", "copy_move_max_side", "allow_pickle")
 
 
 @dataclass(frozen=True)

@@ -74,6 +74,32 @@ def _pixels(img: Image.Image) -> np.ndarray:
     return a
 
 
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def png_size(path: Path) -> tuple[int, int] | None:
+    """(width, height) from a PNG's IHDR chunk, or None if the file is not a PNG.
+
+    Read from the first 24 bytes, so the pixel budget is checked before Pillow
+    (whose own limit is fixed) sees the file.
+    """
+    with open(path, "rb") as fh:
+        head = fh.read(24)
+    if len(head) < 24 or not head.startswith(_PNG_SIGNATURE) or head[12:16] != b"IHDR":
+        return None
+    return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+
+
+def _check_pixels(path: Path, width: int, height: int, max_pixels: int) -> None:
+    if width * height > max_pixels:
+        raise ImageError(
+            f"{path}: header claims {width} x {height} = {width * height:,} pixels, more than "
+            f"max_image_pixels = {max_pixels:,}; refused before decoding "
+            "(raise max_image_pixels if the image is genuine)",
+            path, "too_many_pixels",
+        )
+
+
 def open_checked(path: Path, max_pixels: int) -> Image.Image:
     """Open ``path`` with Pillow and check its header; no pixel is decoded."""
     path = Path(path)
@@ -83,6 +109,9 @@ def open_checked(path: Path, max_pixels: int) -> Image.Image:
         raise ImageError(f"{path}: cannot read ({exc.strerror})", path, "unreadable_image") from exc
     if size == 0:
         raise ImageError(f"{path}: file is empty (0 bytes)", path, "empty_file")
+    claimed = png_size(path)
+    if claimed is not None:
+        _check_pixels(path, *claimed, max_pixels)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -96,15 +125,11 @@ def open_checked(path: Path, max_pixels: int) -> Image.Image:
         raise ImageError(
             f"{path}: not a readable image ({type(exc).__name__}: {exc})", path, "not_an_image"
         ) from exc
-    w, h = img.size
-    if w * h > max_pixels:
+    try:
+        _check_pixels(path, *img.size, max_pixels)
+    except ImageError:
         img.close()
-        raise ImageError(
-            f"{path}: header claims {w} x {h} = {w * h:,} pixels, more than "
-            f"max_image_pixels = {max_pixels:,}; refused before decoding "
-            "(raise max_image_pixels if the image is genuine)",
-            path, "too_many_pixels",
-        )
+        raise
     if img.format != "PNG":
         img.close()
         raise ImageError(

@@ -108,6 +108,8 @@ def _measure_mask(root: Path, m: MaskEntry, image, rows: Rows, allow_pickle: boo
     union_px = int(mask.union.sum())
     if m.image_path is None:
         status = "orphan"
+    elif image is None:
+        status = "image_unreadable"
     elif union_px == 0:
         status = "empty"
     elif mask.notes:
@@ -120,10 +122,10 @@ def _measure_mask(root: Path, m: MaskEntry, image, rows: Rows, allow_pickle: boo
         notes=";".join(mask.notes),
     )
     rows.add("masks", row)
-    if mask.notes and m.image_path is not None:
+    if mask.notes and image is not None:
         detail = "; ".join(masks.RULES[n] for n in mask.notes)
         _problem(rows, m.path, m.case_id, "mask_normalized", detail)
-    if union_px == 0:
+    if union_px == 0 and image is not None:
         _problem(rows, m.path, m.case_id, "empty_mask", "no pixel is marked in any channel")
     return mask
 

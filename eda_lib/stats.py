@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .tables import MASK_MEASURED, MASK_READ
+
 SPLIT_ORDER = ["train", "supplemental", "test"]
 
 
@@ -36,7 +38,7 @@ def sanity_checks(images: pd.DataFrame, masks: pd.DataFrame, problems: pd.DataFr
     authentic = images[images["label"] == "authentic"]
     pairs = int((forged["twin"]).sum())
     unreadable = int((images["status"] != "ok").sum())
-    refused = int((~masks["status"].isin(["ok", "normalized", "empty", "orphan"])).sum())
+    refused = int((~masks["status"].isin(MASK_READ)).sum())
     kinds = problems["kind"].value_counts()
     rows = [
         ("images", len(images), "every image file in the layout"),
@@ -126,7 +128,7 @@ def mask_checks(images: pd.DataFrame, masks: pd.DataFrame) -> pd.DataFrame:
         ("all-zero masks", int((masks["status"] == "empty").sum()), "no pixel marked"),
         ("masks with an empty channel", int((masks["n_empty"].fillna(0) > 0).sum()),
          "at least one channel has no pixel"),
-        ("refused", int((~masks["status"].isin(["ok", "normalized", "empty", "orphan"])).sum()),
+        ("refused", int((~masks["status"].isin(MASK_READ)).sum()),
          "could not be read (problems table)"),
     ]
     return pd.DataFrame(rows, columns=["check", "count", "meaning"])
@@ -134,7 +136,7 @@ def mask_checks(images: pd.DataFrame, masks: pd.DataFrame) -> pd.DataFrame:
 
 def instances_per_mask(masks: pd.DataFrame) -> pd.DataFrame:
     """How many masks have 1, 2, 3, ... instances, with their share."""
-    usable = masks[masks["status"].isin(["ok", "normalized", "empty"])]
+    usable = masks[masks["status"].isin(MASK_MEASURED)]
     counts = usable["n_instances"].value_counts().sort_index()
     return pd.DataFrame({"masks": counts, "share": (counts / counts.sum()).round(4)}).rename_axis(
         "instances")
@@ -150,7 +152,7 @@ def quantiles(series: pd.Series, qs=(0.05, 0.25, 0.5, 0.75, 0.95)) -> pd.Series:
 
 def union_area_summary(masks: pd.DataFrame) -> pd.DataFrame:
     """Quantiles of the union area, in pixels and as a fraction of H*W."""
-    usable = masks[masks["status"].isin(["ok", "normalized", "empty"])]
+    usable = masks[masks["status"].isin(MASK_MEASURED)]
     return pd.DataFrame({
         "union_px": quantiles(usable["union_px"]),
         "union_frac": quantiles(usable["union_frac"]),

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from .gallery import measurable_forged
+from .tables import MASK_MEASURED
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ def _facts(t) -> dict:
     img, masks, inst = t.images, t.masks, t.instances
     labelled = img[img["label"].isin(["authentic", "forged"])]
     forged = labelled[labelled["label"] == "forged"]
-    usable = masks[masks["status"].isin(["ok", "normalized", "empty"])]
+    usable = masks[masks["status"].isin(MASK_MEASURED)]
     ok = labelled[labelled["status"] == "ok"]
     mp = ok["width"] * ok["height"] / 1e6
     return {

@@ -28,6 +28,12 @@ ANALYSIS_VERSION = "1"
 PASS_PARAMS = ("max_image_pixels", "copy_move_max_side", "allow_pickle")
 
 
+#: ``masks.status`` values of masks that were read (the others were refused).
+MASK_READ = ("ok", "normalized", "empty", "orphan", "image_unreadable")
+#: ``masks.status`` values of masks measured against their image.
+MASK_MEASURED = ("ok", "normalized", "empty")
+
+
 @dataclass(frozen=True)
 class Column:
     name: str
@@ -73,7 +79,7 @@ SCHEMAS: dict[str, list[Column]] = {
         _c("n_empty", "Int64", "channels with no marked pixel"),
         _c("union_px", "Int64", "pixels marked by any instance"),
         _c("union_frac", "float64", "union_px / (height * width) of the image"),
-        _c("status", "str", "ok, normalized (see notes), empty, orphan, or the refusal kind"),
+        _c("status", "str", "ok, normalized (see notes), empty, orphan, image_unreadable, or the refusal kind"),
         _c("notes", "str", "normalisation rules applied, ';'-separated (masks.RULES)"),
     ],
     "instances": [

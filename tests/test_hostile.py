@@ -1,0 +1,178 @@
+"""Bad input never breaks a run, never runs code, never touches the data.
+
+A clean demo dataset gets every kind of bad file (``tests/hostile.py``); the suite
+must report each with its kind, analyse everything else exactly as without the bad
+files, leave the folder byte for byte as it was, and never unpickle anything unless
+``allow_pickle`` is explicitly on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from eda_lib import config, demo, runner
+from eda_lib.measure import measure_dataset
+from hostile import PICKLE_MARKER, add_hostile_files
+
+DEMO = {"forged": 6, "seed": 11, "size_scale": 0.2, "supplemental": 1}
+
+
+def _cfg(data: Path, out: Path, **kw) -> config.Config:
+    return config.make_config({"data_dir": str(data), "out_dir": str(out), "workers": 1,
+                               "progress": False, **kw})
+
+
+def tree_digest(root: Path) -> dict[str, str]:
+    """Relative path -> sha256 of every file and folder under root."""
+    out = {}
+    for p in sorted(root.rglob("*")):
+        rel = p.relative_to(root).as_posix()
+        out[rel] = hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
+    return out
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("hostile")
+    clean, bad = tmp / "clean", tmp / "bad"
+    demo.generate(clean, **DEMO)
+    demo.generate(bad, **DEMO)
+    expected = add_hostile_files(bad, tmp)
+    return tmp, clean, bad, expected
+
+
+@pytest.fixture(scope="module")
+def measured(hostile):
+    tmp, clean, bad, expected = hostile
+    return (measure_dataset(_cfg(clean, tmp / "o1"), progress=False),
+            measure_dataset(_cfg(bad, tmp / "o2"), progress=False))
+
+
+def test_every_bad_file_is_reported_with_its_kind(hostile, measured):
+    tmp, _, bad, expected = hostile
+    problems = measured[1]["problems"]
+    got = set(zip(problems["path"], problems["kind"]))
+    want = {(path, kind) for path, kind in expected.items() if kind is not None}
+    assert want <= got
+    # nothing else is reported: every problem row is about a planted file
+    assert set(problems["path"]) <= set(expected)
+    assert problems["detail"].str.len().gt(10).all()
+    assert not (tmp / PICKLE_MARKER).exists()
+
+
+def test_unusual_but_valid_files_are_analysed(measured):
+    images = measured[1]["images"].set_index("case_id")
+    assert images.loc["90005", "mode"].startswith("I;16")
+    assert images.loc["90006", "mode"] == "P"
+    assert images.loc["90007", "mode"] == "LA"
+    for case in ("90005", "90006", "90007", "12 (copy)", "éèñ-ü"):
+        assert images.loc[case, "status"] == "ok"
+        assert images.loc[case, "width"] == 50
+    inst = measured[1]["instances"]
+    for case in ("90005", "12 (copy)", "éèñ-ü", "90012", "90013", "90014", "90015", "90017"):
+        assert (inst["case_id"] == case).any(), case
+
+
+def test_normalised_masks_say_which_rule(measured):
+    masks = measured[1]["masks"].set_index("case_id")
+    assert masks.loc["90012", "notes"] == "2d_single_instance"
+    assert masks.loc["90013", "notes"] == "values_0_255"
+    assert masks.loc["90017", "notes"] == "channel_last" and masks.loc["90017", "n_instances"] == 2
+    assert masks.loc["90019", "notes"] == "resized_to_image"
+    assert (masks.loc["90019", "height"], masks.loc["90019", "width"]) == (40, 50)
+    assert masks.loc["90020", "status"] == "empty"
+    assert masks.loc["90011", "status"] == "pickled_mask"
+
+
+def test_bad_files_never_hide_good_ones(measured):
+    clean, bad = measured
+    for name, keys in [("images", ["split", "label", "case_id"]), ("masks", ["split", "case_id"]),
+                       ("instances", ["split", "case_id", "instance"])]:
+        a = clean[name].set_index(keys)
+        b = bad[name].set_index(keys).loc[a.index]
+        pd.testing.assert_frame_equal(a, b, check_dtype=True)
+
+
+def test_pickle_runs_only_when_explicitly_allowed(hostile):
+    tmp, _, bad, _ = hostile
+    marker = tmp / PICKLE_MARKER
+    for extra in ({}, {"workers": 2}, {"allow_pickle": False}):
+        measure_dataset(_cfg(bad, tmp / "o3", **extra), progress=False)
+        assert not marker.exists(), extra
+    # the check can fail: with allow_pickle on, the planted object is unpickled
+    t = measure_dataset(_cfg(bad, tmp / "o4", allow_pickle=True), progress=False)
+    assert marker.exists()
+    marker.unlink()
+    row = t["masks"].set_index("case_id").loc["90011"]
+    assert row["status"] == "bad_mask_shape"  # what it unpickled to (an int) is no mask
+
+
+@pytest.mark.slow
+def test_full_run_finishes_and_leaves_the_data_untouched(hostile):
+    tmp, _, bad, expected = hostile
+    before = tree_digest(bad)
+    cfg = _cfg(bad, tmp / "report", workers=2, max_grid_images=4, display_size=256, grid_size=128)
+    result = runner.run(cfg, progress=False)
+    assert result.ok, [(r.name, r.error) for r in result.records if r.status != "ok"]
+    assert tree_digest(bad) == before
+    assert not (tmp / PICKLE_MARKER).exists()
+    problems = pd.read_csv(cfg.out_dir / "tables" / "problems.csv")
+    assert len(problems) >= sum(k is not None for k in expected.values())
+
+
+def test_memory_stays_bounded_on_the_bomb(hostile):
+    """Refusing a 30000 x 30000 header allocates nothing like its 2.7 GB."""
+    _, _, bad, _ = hostile
+    code = (
+        "import resource, sys\n"
+        "from eda_lib.images import decode\n"
+        "from eda_lib.errors import ImageError\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "try:\n"
+        "    decode(sys.argv[1])\n"
+        "except ImageError as e:\n"
+        "    assert e.kind == 'too_many_pixels', e.kind\n"
+        "after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "print((after - before) // 1024)\n"
+    )
+    path = bad / "train_images/forged/90004.png"
+    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True,
+                         check=True)
+    assert int(out.stdout) < 50  # MiB of extra peak memory
+
+
+def test_largest_real_size_is_measured_within_bounded_memory(tmp_path):
+    """A 2592 x 3888 RGB forged image with a 3-instance mask: peak well under 1 GB."""
+    code = (
+        "import resource, sys\n"
+        "import numpy as np\n"
+        "from pathlib import Path\n"
+        "from PIL import Image\n"
+        "from eda_lib.config import make_config\n"
+        "from eda_lib.measure import measure_dataset\n"
+        "root = Path(sys.argv[1])\n"
+        "(root / 'train_images/forged').mkdir(parents=True)\n"
+        "(root / 'train_masks').mkdir()\n"
+        "rng = np.random.default_rng(0)\n"
+        "img = rng.integers(0, 256, (2592, 3888, 3), dtype=np.uint8)\n"
+        "Image.fromarray(img).save(root / 'train_images/forged/7.png', compress_level=1)\n"
+        "m = np.zeros((3, 2592, 3888), np.uint8); m[:, 100:900, 200:1500] = 1\n"
+        "np.save(root / 'train_masks/7.npy', m)\n"
+        "del img, m\n"
+        "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "cfg = make_config({'data_dir': str(root), 'out_dir': sys.argv[2], 'workers': 1})\n"
+        "t = measure_dataset(cfg, progress=False)\n"
+        "assert t['images']['width'].iloc[0] == 3888\n"
+        "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "print(peak // 1024)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "d"), str(tmp_path / "o")],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert int(out.stdout) < 1024  # MiB peak for the whole process

@@ -40,6 +40,7 @@ progress: bool = True  # show progress bars on long work
 # %%
 import eda_lib
 from eda_lib import masks, plots, stats
+from eda_lib.tables import MASK_MEASURED
 
 s = eda_lib.start(globals(), "03")
 t = s.tables
@@ -77,7 +78,7 @@ s.show(fig, "instances_per_mask")
 stats.union_area_summary(t.masks)
 
 # %%
-usable = t.masks[t.masks["status"].isin(["ok", "normalized", "empty"])].assign(label="forged")
+usable = t.masks[t.masks["status"].isin(MASK_MEASURED)].assign(label="forged")
 fig = plots.hist_by_label(usable, "union_px", log_x=True, title="Union area of the forged regions",
                           xlabel="pixels (log scale)")
 s.show(fig, "union_px")

@@ -8,7 +8,9 @@ with a stable ``kind``.
 
 from __future__ import annotations
 
+import struct
 import warnings
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -155,7 +157,7 @@ def decode(path: str | Path, max_pixels: int = 100_000_000) -> Decoded:
             img.load()
             mode = img.mode
             pixels = _pixels(img)
-    except (OSError, SyntaxError, ValueError) as exc:
+    except (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error) as exc:
         text = str(exc)
         kind = "truncated_image" if "truncat" in text.lower() else "unreadable_image"
         raise ImageError(f"{path}: cannot decode ({text})", path, kind) from exc

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 import pandas as pd
 
-from . import images, masks
+from . import copymove, images, masks
 from .config import Config
 
 
@@ -70,3 +71,59 @@ def load_example(cfg: Config, t, split: str, case_id: str) -> Example:
 def load_examples(cfg: Config, t, chosen: pd.DataFrame) -> list[Example]:
     """:func:`load_example` for every row of ``chosen`` (columns split, case_id)."""
     return [load_example(cfg, t, r.split, r.case_id) for r in chosen.itertuples()]
+
+
+def aligned_crops(rgb: np.ndarray, row) -> tuple[np.ndarray | None, np.ndarray]:
+    """The source crop warped onto the target's grid, and the target crop.
+
+    ``row`` is a row of the ``copy_move`` table. The source box content is
+    transformed (``target = transform(source)``) and resized to the target box, so
+    the two crops can be compared pixel by pixel; None when no source was found.
+    """
+    tx1, ty1, tx2, ty2 = (int(row[f"target_{k}"]) for k in ("x1", "y1", "x2", "y2"))
+    target = rgb[ty1 : ty2 + 1, tx1 : tx2 + 1]
+    if pd.isna(row["source_x1"]) or pd.isna(row["transform"]):
+        return None, target
+    sx1, sy1, sx2, sy2 = (int(row[f"source_{k}"]) for k in ("x1", "y1", "x2", "y2"))
+    source = copymove.apply_transform(rgb[sy1 : sy2 + 1, sx1 : sx2 + 1], row["transform"])
+    if source.shape[:2] != target.shape[:2]:
+        source = cv2.resize(np.ascontiguousarray(source), (target.shape[1], target.shape[0]),
+                            interpolation=cv2.INTER_LINEAR)
+    return np.ascontiguousarray(source), target
+
+
+def copy_move_showcase(cm: pd.DataFrame, n: int, seed: int) -> dict[str, pd.DataFrame]:
+    """Instances to show: the most and least certain, and a sample of flips/rotations."""
+    resolved = cm.dropna(subset=["target_x1"])
+    certain = resolved[resolved["verdict"] == "copy"].sort_values(
+        ["margin", "ncc"], ascending=False, kind="stable")
+    uncertain = resolved[resolved["verdict"] != "copy"].sort_values(
+        ["margin"], ascending=True, kind="stable", na_position="first")
+    turned = resolved[(resolved["verdict"] == "copy") & (resolved["transform"] != "identity")]
+    return {
+        "most certain": certain.head(n),
+        "least certain": uncertain.head(n),
+        "flips and rotations": sample(turned, n, seed),
+    }
+
+
+def _box(row, prefix: str) -> tuple[int, int, int, int] | None:
+    values = [row[f"{prefix}_{k}"] for k in ("x1", "y1", "x2", "y2")]
+    return None if any(pd.isna(v) for v in values) else tuple(int(v) for v in values)
+
+
+def copy_move_view(cfg: Config, t, row) -> dict:
+    """Keyword arguments of :func:`eda_lib.plots.copy_move_panel` for one ``copy_move`` row."""
+    ex = load_example(cfg, t, row["split"], row["case_id"])
+    source, target = aligned_crops(ex.rgb, row)
+    margin = "" if pd.isna(row["margin"]) else f", margin {row['margin']:.2f}"
+    transform = "" if pd.isna(row["transform"]) else f", {row['transform']}"
+    return {
+        "rgb": ex.rgb,
+        "target_box": _box(row, "target"),
+        "source_box": _box(row, "source") if source is not None else None,
+        "aligned_source": source,
+        "target_crop": target if source is not None else None,
+        "title": (f"case {row['case_id']}, instance {row['instance']}: {row['method']}"
+                  f"{transform}, {row['verdict']}{margin}"),
+    }

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import pandas as pd
 from tqdm.auto import tqdm
 
-from . import images, masks
+from . import copymove, images, masks
 from .config import Config
 from .errors import DataError
 from .index import ImageEntry, Index, MaskEntry, scan
@@ -144,11 +146,35 @@ def measure_case(root: Path, case: Case, cfg: Config) -> Rows:
     mask = _measure_mask(root, case.mask, forged, rows, cfg.allow_pickle)
     if mask is None or case.mask.image_path is None:
         return rows
+    key = {"case_id": case.case_id, "split": case.split}
     for k in range(mask.n_instances):
-        metrics = instance_metrics(mask.instances[k])
-        rows.add("instances", {"case_id": case.case_id, "split": case.split, "instance": k + 1,
-                               **metrics})
+        rows.add("instances", {**key, "instance": k + 1, **instance_metrics(mask.instances[k])})
+    if mask.n_instances:
+        twin = decoded.get("authentic")
+        _copy_move(forged, twin, mask, cfg, key, case.mask.path, rows)
     return rows
+
+
+def _copy_move(forged, twin, mask, cfg: Config, key: dict, mask_path: str, rows: Rows) -> None:
+    """Copy-move analysis of one forged image (with its twin when it has the same size)."""
+    twin_rgb = twin.rgb if twin is not None and twin.pixels.shape[:2] == forged.pixels.shape[:2] \
+        else None
+    try:
+        results, check = copymove.analyze_image(forged.rgb, mask.instances, twin_rgb,
+                                                max_side=cfg.copy_move_max_side)
+    except Exception as exc:  # one image's analysis must not end the pass: report it
+        _problem(rows, mask_path, key["case_id"], "copy_move_failed",
+                 f"{type(exc).__name__}: {exc}")
+        return
+    for r in results:
+        rows.add("copy_move", {**key, **r.as_row()})
+    if check is not None:
+        rows.add("label_check", {**key, **check.as_row()})
+
+
+def _init_worker() -> None:
+    """One OpenCV thread per worker process: the processes already use every core."""
+    cv2.setNumThreads(1)
 
 
 def _measure_chunk(args: tuple[Path, list[Case], Config]) -> Rows:
@@ -193,7 +219,10 @@ def measure_dataset(cfg: Config, index: Index | None = None, progress: bool = Tr
                 rows.extend(result)
                 bar.update(_n_files(job[1]))
         else:
-            with ProcessPoolExecutor(max_workers=workers) as pool:
+            # spawn, not fork: a forked child can deadlock on OpenCV's thread pool when
+            # the parent process used OpenCV first (in a notebook kernel, say)
+            with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
+                                     initializer=_init_worker) as pool:
                 for job, result in zip(jobs, pool.map(_measure_chunk, jobs)):
                     rows.extend(result)
                     bar.update(_n_files(job[1]))

@@ -964,3 +964,52 @@ def copy_move_panel(
         _draw_crop(axd[name], name, crop, max(1, display_size // 2))
     fig.suptitle(title if source_box is not None else f"{title}: source not found")
     return fig
+
+
+# ----------------------------------------------------------------------------- copy-move
+
+#: Colour of each copy-move verdict.
+VERDICT_COLORS: dict[str, str] = {"copy": "#228833", "unsure": "#CCBB44", "undecidable": "#BBBBBB"}
+
+
+def score_scatter(cm: pd.DataFrame, x: str = "ncc", y: str = "residual_ncc", *,
+                  title: str = "Copy-move evidence per instance") -> Figure:
+    """Scatter of two copy-move scores, one point per instance, coloured by verdict.
+
+    A real copy carries its noise along: it sits high on both axes. Chance look-alikes
+    on repetitive content reach a high ``ncc`` but a low ``residual_ncc``.
+    """
+    fig = _figure((6.4, 5.0))
+    ax = fig.add_subplot()
+    df = cm.dropna(subset=[x, y]) if len(cm) else cm
+    if df.empty:
+        _no_data(ax, "no instance with scores")
+    for verdict, color in VERDICT_COLORS.items():
+        part = df[df["verdict"] == verdict]
+        if len(part):
+            ax.scatter(part[x], part[y], s=22, color=color, edgecolor="black", linewidth=0.4,
+                       alpha=0.85, label=f"{verdict} (n={len(part)})")
+    ax.set(title=title, xlabel=f"{x} (aligned source vs target)",
+           ylabel=f"{y} (noise residuals)", xlim=(-0.05, 1.05), ylim=(-0.05, 1.05))
+    if len(df):
+        ax.legend(loc="lower right", title="verdict")
+    return fig
+
+
+def direction_rose(dx: pd.Series, dy: pd.Series, *, bins: int = 16,
+                   title: str = "Direction from source to copy") -> Figure:
+    """Polar histogram of the direction of each copy's offset (image axes: y points down).
+
+    Angles follow the picture: 0 deg points right, 90 deg up on the screen.
+    """
+    fig = _figure((5.2, 5.2))
+    ax = fig.add_subplot(projection="polar")
+    ok = dx.notna() & dy.notna()
+    angles = np.arctan2(-dy[ok].astype(float), dx[ok].astype(float))
+    edges = np.linspace(-np.pi, np.pi, bins + 1)
+    counts, _ = np.histogram(angles, edges)
+    ax.bar(edges[:-1], counts, width=np.diff(edges), align="edge", color=TARGET_COLOR,
+           edgecolor="black", linewidth=0.5, alpha=0.8)
+    ax.set_title(f"{title} (n={int(ok.sum())})")
+    ax.set_yticks([])
+    return fig

@@ -175,3 +175,61 @@ def components_per_instance(instances: pd.DataFrame) -> pd.DataFrame:
     counts = n.value_counts().sort_index()
     return pd.DataFrame({"instances": counts, "share": (counts / counts.sum()).round(4)}).rename_axis(
         "components")
+
+
+def copy_move_overview(cm: pd.DataFrame) -> pd.DataFrame:
+    """Instances per method and verdict, with totals."""
+    return pd.crosstab(cm["method"], cm["verdict"], margins=True, margins_name="total")
+
+
+def transform_counts(cm: pd.DataFrame) -> pd.DataFrame:
+    """How often each flip/rotation was recovered, by verdict."""
+    df = cm.dropna(subset=["transform"])
+    table = pd.crosstab(df["transform"], df["verdict"])
+    table["total"] = table.sum(axis=1)
+    return table.sort_values("total", ascending=False, kind="stable")
+
+
+def copy_distances(cm: pd.DataFrame, images: pd.DataFrame) -> pd.DataFrame:
+    """Offset length of each resolved copy, in pixels and as a share of the image diagonal."""
+    forged = images[images["label"] == "forged"][["split", "case_id", "width", "height"]]
+    df = cm.dropna(subset=["dx", "dy"]).merge(forged, on=["split", "case_id"], how="left")
+    distance = np.hypot(df["dx"].astype(float), df["dy"].astype(float))
+    diagonal = np.hypot(df["width"].astype(float), df["height"].astype(float))
+    return df.assign(distance_px=distance, distance_frac=distance / diagonal)
+
+
+def source_marking(instances: pd.DataFrame, label_check: pd.DataFrame) -> pd.DataFrame:
+    """How often masks mark the source region as well as the copy.
+
+    Two views: instances with two or more connected components (any image), and,
+    for images with a twin, marked components that did not change (sources).
+    """
+    with_twin = len(label_check)
+    rows = [
+        ("instances with >= 2 components", int((instances["n_components"] >= 2).sum()),
+         len(instances)),
+        ("twin images whose mask marks a source", int((label_check["n_sources"] > 0).sum()),
+         with_twin),
+        ("twin images whose mask marks only copies",
+         int(((label_check["n_sources"] == 0) & (label_check["n_targets"] > 0)).sum()), with_twin),
+    ]
+    out = pd.DataFrame(rows, columns=["what", "count", "of"])
+    return out.assign(share=(out["count"] / out["of"].where(out["of"] > 0)).round(4))
+
+
+def label_quality(label_check: pd.DataFrame) -> pd.DataFrame:
+    """Label-quality checks against the twin: edits the mask misses, marks that changed nothing."""
+    lc = label_check
+    rows = [
+        ("images checked against their twin", len(lc), ""),
+        ("images with changed pixels outside the mask", int((lc["changed_outside_mask_px"] > 0).sum()),
+         "an edit the mask does not mark (or recompression noise)"),
+        ("changed pixels outside any mask", int(lc["changed_outside_mask_px"].sum()),
+         f"of {int(lc['changed_px'].sum())} changed pixels"),
+        ("images with no changed pixel at all", int((lc["changed_px"] == 0).sum()),
+         "forged file identical to its twin"),
+        ("marked pixels that did not change", int(lc["marked_unchanged_px"].sum()),
+         f"of {int(lc['marked_px'].sum())} marked pixels: sources, or masks drawn wide"),
+    ]
+    return pd.DataFrame(rows, columns=["check", "count", "meaning"])

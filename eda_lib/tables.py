@@ -23,7 +23,7 @@ from .config import Config
 from .errors import ConfigError
 
 #: Bump when a measurement changes, so stored tables are recomputed.
-ANALYSIS_VERSION = "1"
+ANALYSIS_VERSION = "2"
 #: Parameters whose value changes what the data pass measures.
 PASS_PARAMS = ("max_image_pixels", "copy_move_max_side", "allow_pickle")
 
@@ -96,6 +96,35 @@ SCHEMAS: dict[str, list[Column]] = {
         _c("n_components", "Int64", "8-connected components (2 when source and copy are marked)"),
         _c("perimeter", "float64", "boundary length in pixels (instances.perimeter)"),
         _c("compactness", "float64", "isoperimetric quotient 4*pi*A/P^2 in (0, 1]"),
+    ],
+    "copy_move": [
+        _c("case_id", "str", "case_id of the forged image"),
+        _c("split", "str", "train or supplemental"),
+        _c("instance", "Int64", "1-based channel of the mask"),
+        _c("method", "str", "twin_diff, mask_pair, search, or none (see eda_lib.copymove)"),
+        *[_c(f"target_{c.name}", c.dtype, f"pasted copy: {c.doc}") for c in _BOX],
+        *[_c(f"source_{c.name}", c.dtype, f"where it was copied from: {c.doc}") for c in _BOX],
+        _c("transform", "str", "flip/rotation with target = transform(source): identity, flip_h, "
+           "flip_v, rot90 (counter-clockwise), rot180, rot270, transpose, anti_transpose"),
+        _c("scale", "float64", "target size / source size"),
+        _c("dx", "Int64", "target_x1 - source_x1 (px)"),
+        _c("dy", "Int64", "target_y1 - source_y1 (px)"),
+        _c("ncc", "float64", "normalized cross-correlation of aligned source and target"),
+        _c("residual_ncc", "float64", "the same on the noise residual (image minus its blur)"),
+        _c("identical_frac", "float64", "share of textured pixels identical after alignment"),
+        _c("texture", "Int64", "texture-bearing pixels of the target (few: undecidable)"),
+        _c("margin", "float64", "score of the chosen source minus the best competing one"),
+        _c("verdict", "str", "copy, unsure or undecidable"),
+    ],
+    "label_check": [
+        _c("case_id", "str", "case_id of a forged image with its authentic twin"),
+        _c("split", "str", "train or supplemental"),
+        _c("changed_px", "Int64", "pixels that differ between forged image and twin"),
+        _c("changed_outside_mask_px", "Int64", "changed pixels no channel marks"),
+        _c("marked_px", "Int64", "pixels marked by any channel"),
+        _c("marked_unchanged_px", "Int64", "marked pixels that did not change (sources)"),
+        _c("n_targets", "Int64", "marked components that changed: pasted copies"),
+        _c("n_sources", "Int64", "marked components that did not change: source regions"),
     ],
     "problems": [
         _c("path", "str", "file or folder relative to data_dir"),
@@ -225,6 +254,8 @@ class Tables:
     images: pd.DataFrame
     masks: pd.DataFrame
     instances: pd.DataFrame
+    copy_move: pd.DataFrame
+    label_check: pd.DataFrame
     problems: pd.DataFrame
 
 

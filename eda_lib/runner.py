@@ -216,11 +216,22 @@ def prepare_out_dir(cfg: Config) -> None:
     Raises
     ------
     ConfigError
-        If ``out_dir`` is the data folder or inside it (the data folder is read only).
+        If ``out_dir`` is the data folder or inside it (the data folder is read only),
+        or cannot be written.
     """
     tables.check_paths(cfg)
-    for folder in OUT_FOLDERS:
-        (cfg.out_dir / folder).mkdir(parents=True, exist_ok=True)
+    try:
+        for folder in OUT_FOLDERS:
+            (cfg.out_dir / folder).mkdir(parents=True, exist_ok=True)
+        probe = cfg.out_dir / ".write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot write to out_dir {cfg.out_dir}: {exc.strerror or exc}; "
+            "choose a folder you can write to (-p out_dir PATH)",
+            key="out_dir",
+        ) from exc
     (cfg.out_dir / report.INDEX_NAME).unlink(missing_ok=True)
 
 

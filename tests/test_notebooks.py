@@ -122,3 +122,30 @@ def test_summary_is_computed_from_tables(run):
     n_auth = sum(t["label"] == "authentic" for t in truth["images"])
     assert f"{n_auth} authentic, {n_forged} forged" in text
     assert "nan" not in text.lower()
+
+
+def _iou(a, b) -> float:
+    ix = max(0, min(a[2], b[2]) - max(a[0], b[0]) + 1)
+    iy = max(0, min(a[3], b[3]) - max(a[1], b[1]) + 1)
+    inter = ix * iy
+    area = lambda r: (r[2] - r[0] + 1) * (r[3] - r[1] + 1)  # noqa: E731
+    return inter / (area(a) + area(b) - inter)
+
+
+def test_copy_move_table_recovers_the_generator_copies(run):
+    cfg, truth, _ = run
+    cm = _table(cfg, "copy_move").set_index(["split", "case_id", "instance"])
+    want = {(t["split"], t["case_id"], t["instance"]): t for t in truth["instances"]}
+    assert set(cm.index) == set(want)  # one row per instance
+    copies = cm[cm["verdict"] == "copy"]
+    assert len(copies) >= len(cm) // 3
+    for key, row in copies.iterrows():
+        t = want[key]
+        assert t["textured"], key  # a flat region is never called a copy
+        assert row["transform"] == t["transform"], key
+        source = [row[f"source_{k}"] for k in ("x1", "y1", "x2", "y2")]
+        assert _iou(source, t["source_box"]) >= 0.5, key
+    checks = _table(cfg, "label_check")
+    twins = {(t["split"], t["case_id"]) for t in truth["images"] if t["label"] == "authentic"}
+    assert set(zip(checks["split"], checks["case_id"])) == twins
+    assert (checks["changed_outside_mask_px"] == 0).all()  # the generator edits only the copies

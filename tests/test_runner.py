@@ -176,6 +176,16 @@ def test_out_dir_inside_data_dir_is_refused(tmp_path, no_data_pass):
     assert not no_data_pass
 
 
+def test_unwritable_out_dir_is_a_usage_error(tmp_path, no_data_pass):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    cfg = make_config({"data_dir": tmp_path / "data", "out_dir": blocker / "reports"})
+    with pytest.raises(ConfigError, match="cannot write to out_dir") as info:
+        runner.run(cfg, notebooks_dir=FIXTURES, progress=False)
+    assert info.value.key == "out_dir"
+    assert not no_data_pass
+
+
 @pytest.mark.parametrize(
     "only, expected",
     [

@@ -34,6 +34,34 @@ MASK_READ = ("ok", "normalized", "empty", "orphan", "image_unreadable")
 MASK_MEASURED = ("ok", "normalized", "empty")
 
 
+#: Every ``problems.kind``, with what it means and what the suite does about it.
+PROBLEM_KINDS: dict[str, str] = {
+    # layout (eda_lib.index)
+    "stray_file": "a file that is not part of the layout (.DS_Store, README.txt, Thumbs.db...): ignored",
+    "stray_folder": "a folder that is not part of the layout: ignored",
+    "missing_mask": "a forged image without its mask: image measured, no mask or instance rows",
+    "orphan_mask": "a mask without a forged image: loaded and listed with status orphan, not measured",
+    # images (eda_lib.images): the image is rejected, its row keeps the kind as status
+    "empty_file": "a 0-byte image: rejected",
+    "not_an_image": "Pillow cannot identify the file (e.g. text named .png): rejected",
+    "wrong_format": "a readable image that is not PNG (e.g. JPEG named .png): rejected",
+    "too_many_pixels": "the header claims more than max_image_pixels: rejected before decoding",
+    "truncated_image": "the PNG ends early: rejected",
+    "unreadable_image": "decoding failed for another reason: rejected",
+    # masks (eda_lib.masks): refusals, then accepted files that needed a rule
+    "unreadable_mask": "not a readable .npy file: rejected",
+    "pickled_mask": "an object array (pickle): rejected unless allow_pickle is on; never unpickled",
+    "bad_mask_dtype": "not bool, integer or float: rejected",
+    "bad_mask_values": "NaN, infinite or negative values: rejected",
+    "bad_mask_shape": "not (H, W), (N, H, W) or (H, W, N), e.g. 4-D: rejected",
+    "mask_too_large": "the .npy header claims an absurd size: rejected before loading",
+    "mask_normalized": "accepted after the rules named in detail (eda_lib.masks.RULES)",
+    "empty_mask": "no pixel marked in any channel: accepted, status empty",
+    # analysis
+    "copy_move_failed": "the copy-move analysis of this image raised: other results kept",
+}
+
+
 @dataclass(frozen=True)
 class Column:
     name: str
@@ -129,7 +157,7 @@ SCHEMAS: dict[str, list[Column]] = {
     "problems": [
         _c("path", "str", "file or folder relative to data_dir"),
         _c("case_id", "str", "file stem, when there is one"),
-        _c("kind", "str", "stable short code of the problem"),
+        _c("kind", "str", "stable short code of the problem (tables.PROBLEM_KINDS)"),
         _c("detail", "str", "what was found and what was done"),
     ],
 }

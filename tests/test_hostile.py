@@ -18,6 +18,7 @@ import pytest
 
 from eda_lib import config, demo, runner
 from eda_lib.measure import measure_dataset
+from eda_lib.tables import PROBLEM_KINDS
 from hostile import PICKLE_MARKER, add_hostile_files
 
 DEMO = {"forged": 6, "seed": 11, "size_scale": 0.2, "supplemental": 1}
@@ -63,6 +64,7 @@ def test_every_bad_file_is_reported_with_its_kind(hostile, measured):
     # nothing else is reported: every problem row is about a planted file
     assert set(problems["path"]) <= set(expected)
     assert problems["detail"].str.len().gt(10).all()
+    assert set(problems["kind"]) <= set(PROBLEM_KINDS)
     assert not (tmp / PICKLE_MARKER).exists()
 
 
@@ -176,3 +178,12 @@ def test_largest_real_size_is_measured_within_bounded_memory(tmp_path):
                          capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert int(out.stdout) < 1024  # MiB peak for the whole process
+
+
+def test_every_problem_kind_is_documented():
+    from eda_lib.masks import REFUSALS
+
+    assert set(REFUSALS) <= set(PROBLEM_KINDS)
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    for kind in PROBLEM_KINDS:
+        assert f"`{kind}`" in readme, kind

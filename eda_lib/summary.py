@@ -65,6 +65,22 @@ def _facts(t) -> dict:
         "two_component_share": float((inst["n_components"] >= 2).mean()) if len(inst) else 0.0,
         "compactness_median": float(inst["compactness"].median()) if len(inst) else float("nan"),
         "problems": t.problems["kind"].value_counts().to_dict(),
+        **_copy_move_facts(t.copy_move, t.label_check),
+    }
+
+
+def _copy_move_facts(cm: pd.DataFrame, lc: pd.DataFrame) -> dict:
+    copies = cm[cm["verdict"] == "copy"]
+    transforms = copies["transform"].value_counts(normalize=True)
+    return {
+        "cm_instances": len(cm),
+        "cm_copies": len(copies),
+        "cm_undecidable": int((cm["verdict"] == "undecidable").sum()),
+        "cm_top_transform": (transforms.index[0], float(transforms.iloc[0])) if len(transforms)
+        else None,
+        "cm_turned_share": float((copies["transform"] != "identity").mean()) if len(copies) else 0.0,
+        "lc_images": len(lc),
+        "lc_outside": int((lc["changed_outside_mask_px"] > 0).sum()) if len(lc) else 0,
     }
 
 
@@ -102,6 +118,19 @@ def findings(t) -> list[Finding]:
             f"{_pct(f['two_component_share'])} of instances have two or more connected "
             f"components (source and copy marked together); median compactness "
             f"{f['compactness_median']:.2f}."))
+    if f["cm_instances"]:
+        text = (f"{f['cm_copies']} of {f['cm_instances']} instances were confirmed as copies of "
+                f"another region; {f['cm_undecidable']} are too flat to decide.")
+        if f["cm_top_transform"]:
+            name, share = f["cm_top_transform"]
+            text += (f" {_pct(f['cm_turned_share'])} of confirmed copies are flipped or rotated; "
+                     f"the commonest transform is {name} ({_pct(share)}).")
+        out.append(Finding("copy-move", text))
+    if f["lc_images"]:
+        out.append(Finding(
+            "label quality",
+            f"{f['lc_outside']} of {f['lc_images']} forged images with a twin have changed "
+            "pixels outside their mask."))
     if f["problems"]:
         kinds = ", ".join(f"{k} ({v})" for k, v in sorted(f["problems"].items()))
         out.append(Finding("problems", f"Files needing attention: {kinds}."))
@@ -152,6 +181,16 @@ def recommendations(t) -> list[Recommendation]:
         out.append(Recommendation(
             "targets", "Train the model to mark the source region as well as the copy.",
             f"{_pct(f['two_component_share'])} of instances mark two or more components."))
+    if f["cm_copies"] and f["cm_turned_share"] > 0.2:
+        out.append(Recommendation(
+            "augmentation", "Augment with the 8 flips and rotations, and match patches under "
+                            "them (a detector looking for translated copies only misses many).",
+            f"{_pct(f['cm_turned_share'])} of confirmed copies are flipped or rotated."))
+    if f["lc_outside"]:
+        out.append(Recommendation(
+            "labels", "Inspect the images whose edits fall outside the mask before trusting "
+                      "those masks as targets.",
+            f"{f['lc_outside']} twin pairs differ outside the marked regions."))
     bad = {k: v for k, v in f["problems"].items() if k not in ("missing_mask",)}
     if bad:
         out.append(Recommendation(

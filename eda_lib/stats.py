@@ -134,6 +134,16 @@ def mask_checks(images: pd.DataFrame, masks: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["check", "count", "meaning"])
 
 
+def rules_applied(masks: pd.DataFrame) -> pd.DataFrame:
+    """How many mask files needed each normalisation rule, with the rule's meaning."""
+    from .masks import RULES
+
+    notes = masks["notes"].fillna("").str.split(";").explode()
+    counts = notes[notes != ""].value_counts()
+    return pd.DataFrame({"masks": counts.astype(int),
+                         "meaning": [RULES.get(k, "") for k in counts.index]}).rename_axis("rule")
+
+
 def instances_per_mask(masks: pd.DataFrame) -> pd.DataFrame:
     """How many masks have 1, 2, 3, ... instances, with their share."""
     usable = masks[masks["status"].isin(MASK_MEASURED)]

@@ -39,7 +39,7 @@ progress: bool = True  # show progress bars on long work
 
 # %%
 import eda_lib
-from eda_lib import masks, plots, stats
+from eda_lib import plots, stats
 from eda_lib.tables import MASK_MEASURED
 
 s = eda_lib.start(globals(), "03")
@@ -95,7 +95,4 @@ s.show(fig, "union_frac")
 # mask was already in the competition's format.
 
 # %%
-notes = t.masks["notes"].fillna("").str.split(";").explode()
-notes = notes[notes != ""]
-notes.value_counts().rename_axis("rule").rename("masks").to_frame().assign(
-    meaning=lambda d: d.index.map(masks.RULES))
+stats.rules_applied(t.masks)

@@ -72,6 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="run only this notebook (01_index or index); repeatable")
     run.add_argument("--notebooks", type=Path, metavar="DIR",
                      help="folder of NN_name.py notebooks (default: the suite's)")
+    run.add_argument("--no-cache", action="store_true",
+                     help="measure every file again, ignoring stored tables and the cache")
     run.set_defaults(command=cmd_run)
 
     demo = commands.add_parser("demo-data", help="write a small synthetic dataset")
@@ -95,7 +97,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     overrides = {key: config.parse_override(key, text) for key, text in args.param}
     cfg = config.load_config(args.file, overrides)
-    result = runner.run(cfg, only=args.only, notebooks_dir=args.notebooks)
+    result = runner.run(cfg, only=args.only, notebooks_dir=args.notebooks,
+                        use_cache=not args.no_cache)
     for r in result.records:
         detail = f"  {r.error}" if r.error else ""
         print(f"{r.status:<6}  {r.name:<24} {r.seconds:7.1f} s  {r.title}{detail}")

@@ -45,15 +45,17 @@ PARAMS: tuple[Param, ...] = (
     Param("display_size", int, 768, "longest side in pixels of single-image figures", minimum=64),
     Param("grid_size", int, 320, "longest side in pixels of each grid thumbnail", minimum=32),
     Param("max_grid_images", int, 12, "most images drawn in one grid", minimum=1),
+    Param("copy_move", bool, True, "run the copy-move analysis in the data pass"),
     Param("copy_move_max_side", int, 1024, "longest side at which copy-move search runs", minimum=128),
     Param("max_image_pixels", int, 100_000_000, "images claiming more pixels are refused", minimum=1),
     Param("allow_pickle", bool, False,
           "unpickle object-array masks; this runs code from the files, trust them first"),
+    Param("cache_dir", str, "", "per-file results cache; empty means out_dir/cache"),
     Param("progress", bool, True, "show progress bars on long work"),
 )
 
 _BY_NAME = {p.name: p for p in PARAMS}
-_PATH_KEYS = ("data_dir", "out_dir")
+_PATH_KEYS = ("data_dir", "out_dir", "cache_dir")
 
 
 @dataclass(frozen=True)
@@ -67,10 +69,17 @@ class Config:
     display_size: int = 768
     grid_size: int = 320
     max_grid_images: int = 12
+    copy_move: bool = True
     copy_move_max_side: int = 1024
     max_image_pixels: int = 100_000_000
     allow_pickle: bool = False
+    cache_dir: Path | str = ""
     progress: bool = True
+
+    @property
+    def cache_path(self) -> Path:
+        """Folder of the per-file results cache."""
+        return Path(self.cache_dir) if self.cache_dir else self.out_dir / "cache"
 
     @property
     def n_workers(self) -> int:
@@ -116,7 +125,7 @@ def _coerce(p: Param, value: Any) -> Any:
     if p.type is str:
         if isinstance(value, os.PathLike):
             value = os.fspath(value)
-        if not isinstance(value, str) or not value.strip():
+        if not isinstance(value, str) or (not value.strip() and p.default != ""):
             raise ConfigError(
                 f"parameter {p.name!r} must be a non-empty string, got {value!r}; "
                 f"{p.name}: {p.help}",
@@ -164,7 +173,8 @@ def make_config(values: Mapping[str, Any]) -> Config:
             value = p.default
         checked[p.name] = _coerce(p, value)
     for key in _PATH_KEYS:
-        checked[key] = Path(checked[key]).expanduser().resolve()
+        if checked[key]:
+            checked[key] = Path(checked[key]).expanduser().resolve()
     return Config(**checked)
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from . import trace
 from .errors import ImageError
 
 
@@ -151,6 +152,7 @@ def decode(path: str | Path, max_pixels: int = 100_000_000) -> Decoded:
         ``too_many_pixels``, ``truncated_image`` or ``unreadable_image``.
     """
     path = Path(path)
+    trace.record("image", path)
     img = open_checked(path, max_pixels)
     try:
         with img:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import trace
 from .errors import MaskError
 
 #: What each normalisation rule does. Keys appear in ``masks.notes``.
@@ -88,6 +89,7 @@ def load(path: str | Path, allow_pickle: bool = False) -> np.ndarray:
     numeric array, or a sequence of equally shaped numeric arrays (one per instance).
     """
     path = Path(path)
+    trace.record("mask", path)
     shape, dtype = read_header(path)
     if dtype.hasobject and not allow_pickle:
         raise MaskError(

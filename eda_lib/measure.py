@@ -19,7 +19,7 @@ import cv2
 import pandas as pd
 from tqdm.auto import tqdm
 
-from . import copymove, images, masks
+from . import cache, copymove, images, masks
 from .config import Config
 from .errors import DataError
 from .index import ImageEntry, Index, MaskEntry, scan
@@ -35,6 +35,11 @@ class Case:
     case_id: str
     images: list[ImageEntry] = field(default_factory=list)
     mask: MaskEntry | None = None
+    sig: str = ""  # cache signature (eda_lib.cache.signature)
+
+    @property
+    def paths(self) -> list[str]:
+        return [e.path for e in self.images] + ([self.mask.path] if self.mask else [])
 
 
 @dataclass
@@ -149,7 +154,7 @@ def measure_case(root: Path, case: Case, cfg: Config) -> Rows:
     key = {"case_id": case.case_id, "split": case.split}
     for k in range(mask.n_instances):
         rows.add("instances", {**key, "instance": k + 1, **instance_metrics(mask.instances[k])})
-    if mask.n_instances:
+    if mask.n_instances and cfg.copy_move:
         twin = decoded.get("authentic")
         _copy_move(forged, twin, mask, cfg, key, case.mask.path, rows)
     return rows
@@ -178,10 +183,16 @@ def _init_worker() -> None:
 
 
 def _measure_chunk(args: tuple[Path, list[Case], Config]) -> Rows:
+    """Measure some cases; each row is tagged with its case and signature for the cache."""
     root, cases, cfg = args
     out = Rows()
     for case in cases:
-        out.extend(measure_case(root, case, cfg))
+        rows = measure_case(root, case, cfg)
+        tag = dict(zip(cache.KEY_COLUMNS, (case.split, case.case_id, case.sig)))
+        for table in rows.tables.values():
+            for row in table:
+                row.update(tag)
+        out.extend(rows)
     return out
 
 
@@ -189,7 +200,9 @@ def _chunks(cases: list[Case], size: int) -> list[list[Case]]:
     return [cases[i : i + size] for i in range(0, len(cases), size)]
 
 
-def measure_dataset(cfg: Config, index: Index | None = None, progress: bool = True) -> dict[str, pd.DataFrame]:
+def measure_dataset(
+    cfg: Config, index: Index | None = None, progress: bool = True, use_cache: bool = True
+) -> dict[str, pd.DataFrame]:
     """Run the data pass over ``cfg.data_dir`` and return every table, sorted.
 
     Parameters
@@ -199,15 +212,38 @@ def measure_dataset(cfg: Config, index: Index | None = None, progress: bool = Tr
         A prepared index (default: :func:`eda_lib.index.scan` of ``cfg.data_dir``).
     progress : bool
         Show a progress bar (files done, rate, time left).
+    use_cache : bool
+        Reuse the cached rows of unchanged cases (``cfg.cache_path``); the cache is
+        rewritten either way.
     """
     index = index or scan(cfg.data_dir)
-    root = index.root
     cases = group_cases(index)
+    for case in cases:
+        case.sig = cache.signature(index.root, case.paths, cfg)
+    stored = cache.load(cfg.cache_path) if use_cache else None
+    reused = {name: pd.DataFrame() for name in SCHEMAS}
+    if stored is not None:
+        wanted = {(c.split, c.case_id): c.sig for c in cases}
+        reused = cache.reusable(stored, wanted)
+        hits = cache.cached_cases(reused)
+        cases = [c for c in cases if (c.split, c.case_id, c.sig) not in hits]
+    rows = _measure_cases(index.root, cases, cfg, progress)
+    frames = {}
+    for name in SCHEMAS:
+        new = frame(name, rows.tables.get(name, []), cache.KEY_COLUMNS)
+        frames[name] = pd.concat([reused[name], new], ignore_index=True) if len(reused[name]) \
+            else new
+    cache.save(cfg.cache_path, frames)
+    tables = {name: df.drop(columns=list(cache.KEY_COLUMNS)) for name, df in frames.items()}
+    layout = frame("problems", [p.__dict__ for p in index.problems])
+    tables["problems"] = pd.concat([layout, tables["problems"]], ignore_index=True)
+    return {name: _sorted(name, df) for name, df in tables.items()}
+
+
+def _measure_cases(root: Path, cases: list[Case], cfg: Config, progress: bool) -> Rows:
+    """Measure cases on ``cfg.workers`` processes with a progress bar over files."""
     rows = Rows()
-    for p in index.problems:
-        rows.add("problems", p.__dict__)
-    n_files = len(index.images) + len(index.masks)
-    bar = tqdm(total=n_files, desc="data pass", unit="file", disable=not progress,
+    bar = tqdm(total=_n_files(cases), desc="data pass", unit="file", disable=not progress,
                dynamic_ncols=True, mininterval=0.5)
     workers = min(cfg.n_workers, max(1, len(cases) // 8))
     chunk = max(1, min(16, len(cases) // (workers * 4) if workers > 1 else 16))
@@ -226,7 +262,7 @@ def measure_dataset(cfg: Config, index: Index | None = None, progress: bool = Tr
                 for job, result in zip(jobs, pool.map(_measure_chunk, jobs)):
                     rows.extend(result)
                     bar.update(_n_files(job[1]))
-    return {name: _sorted(name, frame(name, rows.tables.get(name, []))) for name in SCHEMAS}
+    return rows
 
 
 def _n_files(cases: list[Case]) -> int:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -135,6 +136,7 @@ def run(
     only: Sequence[str] | None = None,
     notebooks_dir: Path | str | None = None,
     progress: bool = True,
+    use_cache: bool = True,
 ) -> RunResult:
     """Run the data pass and the notebooks, and write the report under ``cfg.out_dir``.
 
@@ -149,6 +151,8 @@ def run(
         Folder of ``NN_name.py`` notebooks; :data:`NOTEBOOKS_DIR` when not given.
     progress : bool, default True
         Show progress bars on stderr; they show only when ``cfg.progress`` is true too.
+    use_cache : bool, default True
+        Reuse stored tables and cached per-file results; False measures every file again.
 
     Returns
     -------
@@ -166,7 +170,7 @@ def run(
     show = progress and cfg.progress
     sources = select_notebooks(Path(notebooks_dir or NOTEBOOKS_DIR).resolve(), only)
     prepare_out_dir(cfg)
-    tables.ensure_tables(cfg, progress=show)
+    tables.ensure_tables(cfg, progress=show, use_cache=use_cache)
     records = run_notebooks(sources, cfg, show)
     result = RunResult(cfg.out_dir, records)
     report.write_index(
@@ -236,13 +240,19 @@ def prepare_out_dir(cfg: Config) -> None:
 
 
 def run_notebooks(sources: Sequence[Path], cfg: Config, show: bool) -> tuple[NotebookRecord, ...]:
-    """Run each notebook in turn under one progress bar."""
-    records = []
-    with tqdm(sources, desc="notebooks", unit="nb", file=sys.stderr, disable=not show) as bar:
-        for source in bar:
-            bar.set_postfix_str(source.stem)
-            records.append(run_notebook(source, cfg))
-    return tuple(records)
+    """Run the notebooks, ``cfg.n_workers`` at a time, under one progress bar.
+
+    Each notebook has its own kernel and only reads the tables, so they can run side
+    by side; records come back in the notebooks' order whatever order they finish in.
+    """
+    parallel = max(1, min(cfg.n_workers, len(sources)))
+    with tqdm(total=len(sources), desc="notebooks", unit="nb", file=sys.stderr,
+              disable=not show) as bar, ThreadPoolExecutor(parallel) as pool:
+        futures = {pool.submit(run_notebook, source, cfg): source for source in sources}
+        for future in as_completed(futures):
+            bar.set_postfix_str(futures[future].stem)
+            bar.update()
+        return tuple(future.result() for future in futures)
 
 
 def run_notebook(source: Path, cfg: Config) -> NotebookRecord:

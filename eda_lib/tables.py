@@ -25,7 +25,7 @@ from .errors import ConfigError
 #: Bump when a measurement changes, so stored tables are recomputed.
 ANALYSIS_VERSION = "2"
 #: Parameters whose value changes what the data pass measures.
-PASS_PARAMS = ("max_image_pixels", "copy_move_max_side", "allow_pickle")
+PASS_PARAMS = ("max_image_pixels", "copy_move", "copy_move_max_side", "allow_pickle")
 
 
 #: ``masks.status`` values of masks that were read (the others were refused).
@@ -163,18 +163,19 @@ SCHEMAS: dict[str, list[Column]] = {
 }
 
 
-def frame(name: str, rows: Iterable[Mapping]) -> pd.DataFrame:
+def frame(name: str, rows: Iterable[Mapping], extra_str: Iterable[str] = ()) -> pd.DataFrame:
     """A DataFrame of table ``name`` from row dicts, with the schema's columns and dtypes.
 
     Missing keys become nulls; keys not in the schema are an error (a typo would
-    otherwise silently drop a measurement).
+    otherwise silently drop a measurement). ``extra_str`` names string columns kept
+    after the schema's (the cache's keys).
     """
-    cols = SCHEMAS[name]
+    cols = SCHEMAS[name] + [Column(k, "str", "") for k in extra_str]
     rows = list(rows)
     names = [c.name for c in cols]
-    extra = {k for r in rows for k in r} - set(names)
-    if extra:
-        raise KeyError(f"table {name!r} has no column(s) {sorted(extra)}")
+    unknown = {k for r in rows for k in r} - set(names)
+    if unknown:
+        raise KeyError(f"table {name!r} has no column(s) {sorted(unknown)}")
     data = {c.name: pd.array([r.get(c.name) for r in rows], dtype=_pandas_dtype(c)) for c in cols}
     return pd.DataFrame(data, columns=names)
 
@@ -244,11 +245,13 @@ def check_paths(cfg: Config) -> None:
         )
 
 
-def ensure_tables(cfg: Config, progress: bool | None = None) -> bool:
+def ensure_tables(cfg: Config, progress: bool | None = None, use_cache: bool = True) -> bool:
     """Run the data pass unless stored tables match the data and parameters.
 
     Returns True when the pass ran, False when the stored tables were reused.
     The manifest is written last, so an interrupted pass is never taken as complete.
+    With ``use_cache=False`` the pass runs from scratch: neither the stored tables
+    nor the per-case cache are read.
     """
     from .index import check_layout
     from .measure import measure_dataset
@@ -258,7 +261,8 @@ def ensure_tables(cfg: Config, progress: bool | None = None) -> bool:
     folder = tables_dir(cfg)
     manifest_path = folder / "manifest.json"
     wanted = _manifest(cfg)
-    if manifest_path.exists() and all((folder / f"{n}.parquet").exists() for n in SCHEMAS):
+    if use_cache and manifest_path.exists() and all(
+            (folder / f"{n}.parquet").exists() for n in SCHEMAS):
         try:
             if json.loads(manifest_path.read_text(encoding="utf-8")) == wanted:
                 return False
@@ -266,7 +270,8 @@ def ensure_tables(cfg: Config, progress: bool | None = None) -> bool:
             pass  # unreadable manifest: recompute
     folder.mkdir(parents=True, exist_ok=True)
     manifest_path.unlink(missing_ok=True)
-    tables = measure_dataset(cfg, progress=cfg.progress if progress is None else progress)
+    tables = measure_dataset(cfg, progress=cfg.progress if progress is None else progress,
+                             use_cache=use_cache)
     write_tables(tables, folder)
     _atomic_write(
         manifest_path,

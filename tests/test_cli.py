@@ -18,7 +18,7 @@ FIXTURES = Path(__file__).parent / "notebooks"
 @pytest.fixture
 def no_data_pass(monkeypatch):
     """Replace the data pass and the fingerprint: these tests are about the command line."""
-    monkeypatch.setattr(tables, "ensure_tables", lambda cfg, progress: None)
+    monkeypatch.setattr(tables, "ensure_tables", lambda cfg, progress, use_cache=True: None)
     monkeypatch.setattr(index, "fingerprint", lambda data_dir: {"files": 0})
 
 
@@ -84,7 +84,7 @@ def test_unknown_only_name_is_a_usage_error(params_file, no_data_pass, capsys):
 
 
 def test_data_layout_error_is_a_usage_error(params_file, no_data_pass, monkeypatch, capsys):
-    def ensure_tables(cfg, progress):
+    def ensure_tables(cfg, progress, use_cache=True):
         raise LayoutError(f"{cfg.data_dir} has no train_images folder", path=cfg.data_dir)
 
     monkeypatch.setattr(tables, "ensure_tables", ensure_tables)

@@ -43,7 +43,7 @@ def write_user_kernelspec(jupyter_dir: Path) -> Path:
 def no_data_pass(monkeypatch):
     """Replace the data pass by a recorder and the fingerprint by a constant."""
     calls = []
-    monkeypatch.setattr(tables, "ensure_tables", lambda cfg, progress: calls.append(progress))
+    monkeypatch.setattr(tables, "ensure_tables", lambda cfg, progress, use_cache=True: calls.append(progress))
     monkeypatch.setattr(index, "fingerprint", lambda data_dir: FINGERPRINT)
     return calls
 
@@ -54,7 +54,7 @@ def suite(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("suite")
     seen_at_data_pass = []
 
-    def ensure_tables(cfg, progress):
+    def ensure_tables(cfg, progress, use_cache=True):
         seen_at_data_pass.append(sorted(p.name for p in cfg.out_dir.rglob("*")))
 
     with pytest.MonkeyPatch.context() as mp:
@@ -158,7 +158,7 @@ def test_data_error_stops_the_run_and_leaves_no_stale_index(tmp_path, monkeypatc
     cfg.out_dir.mkdir()
     (cfg.out_dir / "index.html").write_text("from an earlier run", encoding="utf-8")
 
-    def ensure_tables(cfg, progress):
+    def ensure_tables(cfg, progress, use_cache=True):
         raise LayoutError("no train_images folder", path=cfg.data_dir, kind="layout")
 
     monkeypatch.setattr(tables, "ensure_tables", ensure_tables)

@@ -100,7 +100,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     result = runner.run(cfg, only=args.only, notebooks_dir=args.notebooks,
                         use_cache=not args.no_cache)
     for r in result.records:
-        detail = f"  {r.error}" if r.error else ""
+        detail = f"  {r.error}" if r.error else ("  (unchanged, kept)" if r.reused else "")
         print(f"{r.status:<6}  {r.name:<24} {r.seconds:7.1f} s  {r.title}{detail}")
     print(result.index_html)
     return EXIT_OK if result.ok else EXIT_FAILED

@@ -206,7 +206,7 @@ def _sections_table(out_dir: Path, records: Iterable[NotebookRecord]) -> str:
             "<tr>"
             f'<td><a href="{_e(link)}">{_e(r.title)}</a><br><code>{_e(r.name)}</code></td>'
             f'<td><span class="badge {_e(r.status)}">{_e(r.status)}</span></td>'
-            f'<td class="num">{r.seconds:.1f} s</td>'
+            f'<td class="num">{"unchanged, kept" if r.reused else f"{r.seconds:.1f} s"}</td>'
             f'<td class="error">{_e(r.error or "")}</td>'
             "</tr>"
         )

@@ -17,6 +17,9 @@ whatever kernelspecs are installed: see :class:`InterpreterKernelManager`.
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import json
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -71,6 +74,9 @@ class NotebookRecord:
         The executed ``.ipynb``.
     html : Path
         The rendered page.
+    reused : bool
+        True when the outputs of an earlier run were kept because none of the
+        notebook's inputs changed (see :func:`inputs_key`).
     """
 
     name: str
@@ -80,6 +86,7 @@ class NotebookRecord:
     error: str | None
     notebook: Path
     html: Path
+    reused: bool = False
 
 
 @dataclass(frozen=True)
@@ -171,7 +178,7 @@ def run(
     sources = select_notebooks(Path(notebooks_dir or NOTEBOOKS_DIR).resolve(), only)
     prepare_out_dir(cfg)
     tables.ensure_tables(cfg, progress=show, use_cache=use_cache)
-    records = run_notebooks(sources, cfg, show)
+    records = run_notebooks(sources, cfg, show, reuse=use_cache)
     result = RunResult(cfg.out_dir, records)
     report.write_index(
         cfg.out_dir, result, cfg, index.fingerprint(cfg.data_dir), report.package_versions()
@@ -239,7 +246,9 @@ def prepare_out_dir(cfg: Config) -> None:
     (cfg.out_dir / report.INDEX_NAME).unlink(missing_ok=True)
 
 
-def run_notebooks(sources: Sequence[Path], cfg: Config, show: bool) -> tuple[NotebookRecord, ...]:
+def run_notebooks(
+    sources: Sequence[Path], cfg: Config, show: bool, reuse: bool = True
+) -> tuple[NotebookRecord, ...]:
     """Run the notebooks, ``cfg.n_workers`` at a time, under one progress bar.
 
     Each notebook has its own kernel and only reads the tables, so they can run side
@@ -248,26 +257,33 @@ def run_notebooks(sources: Sequence[Path], cfg: Config, show: bool) -> tuple[Not
     parallel = max(1, min(cfg.n_workers, len(sources)))
     with tqdm(total=len(sources), desc="notebooks", unit="nb", file=sys.stderr,
               disable=not show) as bar, ThreadPoolExecutor(parallel) as pool:
-        futures = {pool.submit(run_notebook, source, cfg): source for source in sources}
+        futures = {pool.submit(run_notebook, source, cfg, reuse): source for source in sources}
         for future in as_completed(futures):
             bar.set_postfix_str(futures[future].stem)
             bar.update()
         return tuple(future.result() for future in futures)
 
 
-def run_notebook(source: Path, cfg: Config) -> NotebookRecord:
+def run_notebook(source: Path, cfg: Config, reuse: bool = True) -> NotebookRecord:
     """Execute one ``.py`` notebook, save it and render it to HTML.
 
     A failure inside the notebook is recorded, not raised: the executed notebook,
-    with papermill's error banner, is saved and rendered all the same.
+    with papermill's error banner, is saved and rendered all the same. With
+    ``reuse``, a notebook whose inputs are those of its last successful run is not
+    executed again: its saved notebook and HTML are kept.
     """
     start = time.perf_counter()
     nb = read_source(source)
     title = notebook_title(nb, default=source.stem)
     notebook_path = cfg.out_dir / "notebooks" / f"{source.stem}.ipynb"
     html_path = cfg.out_dir / "html" / f"{source.stem}.html"
-    executed, error = execute(nb, source, cfg, notebook_path)
-    render_html(executed, html_path, title)
+    key = inputs_key(source, cfg)
+    reused = reuse and _saved_key(notebook_path) == key and html_path.exists()
+    error = None
+    if not reused:
+        nb.metadata["eda_lib"] = {"inputs": key}
+        executed, error = execute(nb, source, cfg, notebook_path)
+        render_html(executed, html_path, title)
     return NotebookRecord(
         name=source.stem,
         title=title,
@@ -276,7 +292,41 @@ def run_notebook(source: Path, cfg: Config) -> NotebookRecord:
         error=error,
         notebook=notebook_path,
         html=html_path,
+        reused=reused,
     )
+
+
+def inputs_key(source: Path, cfg: Config) -> str:
+    """Hash of everything a notebook's output depends on.
+
+    The notebook's text, the parameters, the tables' manifest (data fingerprint,
+    analysis version and pass parameters) and the source of :mod:`eda_lib` itself.
+    """
+    h = hashlib.sha256()
+    h.update(source.read_bytes())
+    h.update(json.dumps(cfg.to_dict(), sort_keys=True).encode())
+    manifest = tables.tables_dir(cfg) / "manifest.json"
+    h.update(manifest.read_bytes() if manifest.exists() else b"no tables")
+    h.update(_package_digest().encode())
+    return h.hexdigest()
+
+
+@functools.lru_cache(maxsize=1)
+def _package_digest() -> str:
+    h = hashlib.sha256()
+    for path in sorted(Path(__file__).resolve().parent.glob("*.py")):
+        h.update(path.name.encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()
+
+
+def _saved_key(notebook_path: Path) -> str | None:
+    """The inputs key of a saved notebook that ran without error, else None."""
+    try:
+        nb = nbformat.read(notebook_path, as_version=4)
+    except (OSError, ValueError):
+        return None
+    failed = nb.metadata.get("papermill", {}).get("exception")
+    return None if failed else nb.metadata.get("eda_lib", {}).get("inputs")
 
 
 def read_source(source: Path) -> nbformat.NotebookNode:

@@ -149,3 +149,35 @@ def test_copy_move_table_recovers_the_generator_copies(run):
     twins = {(t["split"], t["case_id"]) for t in truth["images"] if t["label"] == "authentic"}
     assert set(zip(checks["split"], checks["case_id"])) == twins
     assert (checks["changed_outside_mask_px"] == 0).all()  # the generator edits only the copies
+
+
+def test_files_are_read_once_and_notebooks_that_only_draw_read_none(tmp_path, monkeypatch):
+    """The data pass reads every file once; only the galleries read the images they show."""
+    from collections import Counter
+
+    from eda_lib import tables, trace
+
+    log = tmp_path / "trace.log"
+    monkeypatch.setenv(trace.ENV, str(log))
+    data = tmp_path / "data"
+    demo.generate(data, forged=6, seed=8, size_scale=0.15, supplemental=0)
+    cfg = config.make_config({"data_dir": str(data), "out_dir": str(tmp_path / "out"),
+                              "workers": 2, "progress": False, "max_grid_images": 2})
+
+    def reads() -> Counter:
+        lines = log.read_text(encoding="utf-8").splitlines() if log.exists() else []
+        log.unlink(missing_ok=True)
+        return Counter(line.split("\t")[1] for line in lines)
+
+    tables.ensure_tables(cfg)
+    files = [str(p) for p in data.rglob("*") if p.suffix in (".png", ".npy")]
+    assert reads() == Counter(files)  # each exactly once
+    result = runner.run(cfg, only=["index", "global_stats", "masks", "instances", "summary"],
+                        progress=False)
+    assert result.ok and reads() == Counter()
+    result = runner.run(cfg, only=["visualizations", "copy_move"], progress=False)
+    assert result.ok
+    shown = reads()
+    # examples only: at most the grid, the authentic row and the copy-move showcase
+    assert 0 < len(shown) <= 3 * (2 + 2 + 9)
+    assert set(shown) <= set(files)

@@ -43,7 +43,8 @@ def write_user_kernelspec(jupyter_dir: Path) -> Path:
 def no_data_pass(monkeypatch):
     """Replace the data pass by a recorder and the fingerprint by a constant."""
     calls = []
-    monkeypatch.setattr(tables, "ensure_tables", lambda cfg, progress, use_cache=True: calls.append(progress))
+    monkeypatch.setattr(tables, "ensure_tables",
+                        lambda cfg, progress, use_cache=True: calls.append(progress))
     monkeypatch.setattr(index, "fingerprint", lambda data_dir: FINGERPRINT)
     return calls
 
@@ -257,3 +258,20 @@ def test_write_text_atomic_replaces_and_leaves_no_temporary(tmp_path):
     assert report.write_text_atomic(target, "new") == target
     assert target.read_text(encoding="utf-8") == "new"
     assert [p.name for p in tmp_path.iterdir()] == ["page.html"]
+
+
+def test_unchanged_notebooks_are_kept_and_changed_inputs_rerun(tmp_path, no_data_pass):
+    cfg = make_config({"data_dir": tmp_path / "data", "out_dir": tmp_path / "out",
+                       "progress": False})
+    first = runner.run(cfg, notebooks_dir=FIXTURES, progress=False)
+    assert [r.reused for r in first.records] == [False, False]
+    again = runner.run(cfg, notebooks_dir=FIXTURES, progress=False)
+    status = {r.name: (r.status, r.reused) for r in again.records}
+    # the failed notebook runs again; the good one is kept
+    assert status == {"01_broken": ("failed", False), "02_ok": ("ok", True)}
+    assert "unchanged, kept" in (cfg.out_dir / "index.html").read_text(encoding="utf-8")
+    changed = runner.run(cfg.replace(seed=7), notebooks_dir=FIXTURES, progress=False)
+    assert not any(r.reused for r in changed.records)
+    forced = runner.run(cfg.replace(seed=7), notebooks_dir=FIXTURES, progress=False,
+                        use_cache=False)
+    assert not any(r.reused for r in forced.records)

@@ -58,3 +58,12 @@ def test_replace_revalidates(tmp_path):
     assert cfg.replace(seed=5).seed == 5
     with pytest.raises(ConfigError):
         cfg.replace(seed=-5)
+
+
+def test_readme_documents_every_parameter():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    for p in PARAMS:
+        assert f"| `{p.name}` | {p.type.__name__} |" in readme, p.name
+        assert p.help in readme, p.name

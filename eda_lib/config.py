@@ -51,6 +51,7 @@ PARAMS: tuple[Param, ...] = (
     Param("allow_pickle", bool, False,
           "unpickle object-array masks; this runs code from the files, trust them first"),
     Param("cache_dir", str, "", "per-file results cache; empty means out_dir/cache"),
+    Param("show_code", bool, False, "show code cells in the HTML reports"),
     Param("progress", bool, True, "show progress bars on long work"),
 )
 
@@ -74,6 +75,7 @@ class Config:
     max_image_pixels: int = 100_000_000
     allow_pickle: bool = False
     cache_dir: Path | str = ""
+    show_code: bool = False
     progress: bool = True
 
     @property

@@ -30,6 +30,7 @@ copy_move_max_side: int = 1024  # longest side at which copy-move search runs
 max_image_pixels: int = 100000000  # images claiming more pixels are refused
 allow_pickle: bool = False  # unpickle object-array masks; this runs code from the files, trust them first
 cache_dir: str = ""  # per-file results cache; empty means out_dir/cache
+show_code: bool = False  # show code cells in the HTML reports
 progress: bool = True  # show progress bars on long work
 
 # %%

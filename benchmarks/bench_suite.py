@@ -1,0 +1,431 @@
+"""End-to-end benchmark of the data pass and the notebook suite, against their targets.
+
+For each dataset size the demo generator (:func:`eda_lib.demo.generate`, on the real size
+mix by default) writes a dataset once; then six steps are measured on it, in this order,
+each in a fresh Python process:
+
+``decode floor``
+    Every image decoded (``eda_lib.images.decode(path).pixels``) and every mask loaded
+    (``eda_lib.masks.load``), once each, one file per task on a spawn process pool of
+    ``--workers`` processes, and nothing else. No pass that reads every file is faster.
+``pass, no copy-move``
+    :func:`eda_lib.measure.measure_dataset` with ``copy_move=False``, ``use_cache=False``
+    and an empty ``cache_dir``: the cold data pass without the copy-move analysis.
+``pass, copy-move``
+    The same with ``copy_move=True``: the cold data pass as ``run`` makes it.
+``pass, warm``
+    The same call again with ``use_cache=True``, on the cache the previous step wrote.
+``full run, cold``
+    :func:`eda_lib.runner.run` into an empty ``out_dir``: data pass, every notebook, HTML.
+``full run, warm``
+    :func:`eda_lib.runner.run` again into the same ``out_dir``, the data unchanged.
+
+Seconds are timed inside the step's process around the one call (interpreter start-up
+and imports excluded; pool and kernel start-up included). Peak memory is read in the same
+process when the call is over: ``resource.getrusage(...).ru_maxrss`` of ``RUSAGE_SELF``
+(the step's process) and of ``RUSAGE_CHILDREN`` (the largest single process it started
+and waited for: pool workers, notebook kernels); the larger is reported, tagged ``self``
+or ``children``. Those processes run side by side, so the benchmark also samples the
+summed RSS of the step's whole process tree every 0.2 s (``tree``: an upper bound of what
+the machine needed, since shared library pages count once per process).
+
+The report gives, per size, the files and megapixels, a table of the steps (seconds,
+seconds per megapixel, ratio to the decode floor, peak memory), and then every target of
+:data:`TARGETS` with the value of each size, marked met or MISSED. Time per megapixel is
+linear when it does not grow by more than :data:`GROWTH_TOLERANCE` from the smallest to
+the largest size; peak memory is flat under the same tolerance. Sizes and ratios come
+from one run on one machine: compare them with each other, not with another machine.
+
+Usage::
+
+    .venv/bin/python benchmarks/bench_suite.py [--forged 100 200] [--size-scale 1.0]
+        [--workers N] [--seed 0] [--keep DIR] [--quick]
+
+``--quick`` is a smoke run (forged 20 and 40 at size_scale 0.5, a minute or two);
+``--keep DIR`` writes the datasets and outputs under DIR and keeps them, reusing a
+dataset generated there before with the same arguments. The exit status is 0 when every
+target is met, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+
+import psutil  # installed with ipykernel
+
+# The decode floor's spawned workers import this file: the generator, the data pass and
+# the runner (papermill, nbconvert...) are imported where used, so those workers import
+# what the pass's workers import too (eda_lib and its package imports), no more.
+from eda_lib import images, masks
+from eda_lib.index import scan
+
+#: Ratio and size targets; see :func:`_targets` for how each is computed.
+TARGETS = {
+    "pass_plain_floor": 1.5,   # pass without copy-move / decode floor
+    "pass_cm_floor": 3.0,      # pass with copy-move / decode floor
+    "run_warm_cold": 0.25,     # warm full run / cold full run
+    "peak_mb": 1536.0,         # peak memory of the full run (getrusage, max of self/children)
+}
+#: Largest growth from the smallest to the largest size still called linear (time per
+#: megapixel) or flat (peak memory).
+GROWTH_TOLERANCE = 1.2
+SAMPLE_SECONDS = 0.2
+QUICK = {"forged": [20, 40], "size_scale": 0.5}
+DEFAULT = {"forged": [100, 200], "size_scale": 1.0}
+STEP_FLAG = "--step"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One measured step: its label in the report and the function that times it."""
+
+    label: str
+    measure: Callable[[Path, Path, int], tuple[float, str]]
+
+
+@dataclass(frozen=True)
+class Result:
+    """What one step's process reported, plus the tree peak sampled from outside."""
+
+    seconds: float
+    detail: str
+    self_mb: float
+    children_mb: float
+    tree_mb: float
+
+    @property
+    def peak_mb(self) -> float:
+        return max(self.self_mb, self.children_mb)
+
+    @property
+    def peak_source(self) -> str:
+        return "self" if self.self_mb >= self.children_mb else "children"
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A generated dataset and what it holds."""
+
+    forged: int
+    root: Path
+    n_images: int
+    n_masks: int
+    megapixels: float
+    disk_mb: float
+    largest: tuple[int, int]  # (width, height) of the largest image
+    generated_s: float | None  # None when an earlier dataset was reused (--keep)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark (or, with ``--step``, one step); 0 when every target is met."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == [STEP_FLAG]:
+        return _run_step_here(json.loads(argv[1]))
+    args = _parse(argv)
+    _print_header(args)
+    with tempfile.TemporaryDirectory(prefix="bench_suite_") as tmp:
+        base = Path(args.keep).resolve() if args.keep else Path(tmp)
+        base.mkdir(parents=True, exist_ok=True)
+        measured = []
+        for forged in args.forged:
+            data = _dataset(base, forged, args)
+            results = _measure_size(data, base, args.workers)
+            _print_size(data, results)
+            measured.append((data, results))
+    ok = _print_targets(measured)
+    print("\nall targets met" if ok else "\nSOME TARGETS MISSED")
+    return 0 if ok else 1
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--forged", type=int, nargs="+",
+                        help="forged images per dataset size (default 100 200; quick 20 40)")
+    parser.add_argument("--size-scale", type=float,
+                        help="demo image size factor (default 1.0, the real mix; quick 0.5)")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="processes of the data pass and the decode floor (default: cores)")
+    parser.add_argument("--seed", type=int, default=0, help="demo seed (default 0)")
+    parser.add_argument("--keep", metavar="DIR",
+                        help="write datasets and outputs under DIR and keep them; a dataset "
+                             "made there before with the same arguments is reused")
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke run: forged 20 and 40 at size_scale 0.5")
+    args = parser.parse_args(argv)
+    preset = QUICK if args.quick else DEFAULT
+    args.forged = sorted(args.forged or preset["forged"])
+    args.size_scale = args.size_scale or preset["size_scale"]
+    if args.workers < 1:
+        parser.error("--workers must be at least 1")
+    return args
+
+
+def _print_header(args: argparse.Namespace) -> None:
+    repo = Path(__file__).resolve().parent.parent
+    head = subprocess.run(["git", "-C", str(repo), "rev-parse", "--short", "HEAD"],
+                          capture_output=True, text=True).stdout.strip() or "unknown"
+    dirty = subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "--",
+                            "eda_lib", "notebooks"], capture_output=True, text=True).stdout
+    print(f"command: {shlex.join([sys.executable, *sys.argv])}")
+    print(f"workers: {args.workers} (data pass and decode floor; machine has "
+          f"{os.cpu_count()} cores, load average {_load()})")
+    print(f"datasets: forged {args.forged}, size_scale {args.size_scale:g}, seed {args.seed}")
+    print(f"code: {head}" + (f", {len(dirty.splitlines())} uncommitted file(s) in eda_lib/ "
+                             "and notebooks/" if dirty else ", clean"))
+    sys.stdout.flush()
+
+
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+# --------------------------------------------------------------------------- datasets
+
+
+def _dataset(base: Path, forged: int, args: argparse.Namespace) -> Dataset:
+    """Generate the dataset of one size under ``base`` (or reuse it, with --keep)."""
+    from eda_lib import demo
+
+    name = f"data-f{forged}-x{args.size_scale:g}-seed{args.seed}"
+    root, done = base / name, base / f"{name}.done"
+    generated_s = None
+    if not done.exists():
+        shutil.rmtree(root, ignore_errors=True)  # a generation of ours that was interrupted
+        _log(f"generating {name} ...")
+        t0 = time.perf_counter()
+        demo.generate(root, forged=forged, seed=args.seed, size_scale=args.size_scale)
+        generated_s = time.perf_counter() - t0
+        done.write_text("complete\n", encoding="utf-8")
+    index = scan(root)
+    sizes = [images.png_size(root / e.path) for e in index.images]
+    paths = [root / e.path for e in index.images] + [root / m.path for m in index.masks]
+    return Dataset(
+        forged=forged, root=root, n_images=len(index.images), n_masks=len(index.masks),
+        megapixels=sum(w * h for w, h in sizes) / 1e6,
+        disk_mb=sum(p.stat().st_size for p in paths) / 1e6,
+        largest=max(sizes, key=lambda s: s[0] * s[1]), generated_s=generated_s,
+    )
+
+
+# --------------------------------------------------------------------------- measuring
+
+
+def _measure_size(data: Dataset, base: Path, workers: int) -> dict[str, Result]:
+    """Run every step on one dataset, each in its own process, in a fresh work folder."""
+    work = base / f"work-{data.root.name}"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir()
+    results = {}
+    for key, step in STEPS.items():
+        _log(f"forged {data.forged}: {step.label} ...")
+        results[key] = _run_step_process(key, data.root, work, workers)
+    return results
+
+
+def _run_step_process(key: str, data: Path, work: Path, workers: int) -> Result:
+    """Run one step in a fresh interpreter, sampling its process tree's memory."""
+    out = work / f"{key}.json"
+    spec = {"step": key, "data": str(data), "work": str(work), "workers": workers,
+            "out": str(out)}
+    with subprocess.Popen([sys.executable, str(Path(__file__).resolve()), STEP_FLAG,
+                           json.dumps(spec)]) as proc:
+        tree_mb = _tree_peak_mb(proc)
+    if proc.returncode != 0:
+        raise SystemExit(f"step {key!r} failed with exit status {proc.returncode} "
+                         "(its error is printed above); no report")
+    return Result(**json.loads(out.read_text(encoding="utf-8")), tree_mb=tree_mb)
+
+
+def _tree_peak_mb(proc: subprocess.Popen) -> float:
+    """Largest summed RSS of ``proc`` and its descendants, sampled until it exits."""
+    root = psutil.Process(proc.pid)
+    peak = 0
+    while proc.poll() is None:
+        try:
+            tree = [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            break
+        total = 0
+        for p in tree:
+            try:
+                total += p.memory_info().rss
+            except psutil.Error:  # it ended between the listing and the reading
+                pass
+        peak = max(peak, total)
+        time.sleep(SAMPLE_SECONDS)
+    proc.wait()
+    return peak / 2**20
+
+
+def _run_step_here(spec: dict) -> int:
+    """The ``--step`` entry: time one step, write its result and peak memory as JSON."""
+    seconds, detail = STEPS[spec["step"]].measure(Path(spec["data"]), Path(spec["work"]),
+                                                  spec["workers"])
+    kb_self = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kB on Linux
+    kb_children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    Path(spec["out"]).write_text(json.dumps({
+        "seconds": seconds, "detail": detail,
+        "self_mb": kb_self / 1024, "children_mb": kb_children / 1024,
+    }), encoding="utf-8")
+    return 0
+
+
+def _timed(call: Callable[[], str]) -> tuple[float, str]:
+    t0 = time.perf_counter()
+    detail = call()
+    return time.perf_counter() - t0, detail
+
+
+def _load_file(path: Path) -> int:
+    """Decode one image or load one mask; return its size in bytes (decode floor task)."""
+    if path.suffix == ".npy":
+        return masks.load(path).nbytes
+    return images.decode(path).pixels.nbytes
+
+
+def _decode_floor(data: Path, work: Path, workers: int) -> tuple[float, str]:
+    index = scan(data)
+    paths = [data / e.path for e in index.images] + [data / m.path for m in index.masks]
+
+    def call() -> str:
+        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+            nbytes = sum(pool.map(_load_file, paths))
+        return f"{len(paths)} files, {nbytes / 1e6:,.0f} MB in memory"
+
+    return _timed(call)
+
+
+def _config(data: Path, out: Path, workers: int, **values):
+    from eda_lib.config import make_config
+
+    return make_config({"data_dir": str(data), "out_dir": str(out), "workers": workers,
+                        "progress": False, **values})
+
+
+def _data_pass(copy_move: bool, use_cache: bool) -> Callable[[Path, Path, int], tuple]:
+    """A data-pass step; passes with the same ``copy_move`` share one cache folder."""
+    def measure(data: Path, work: Path, workers: int) -> tuple[float, str]:
+        from eda_lib.measure import measure_dataset
+
+        name = "copy-move" if copy_move else "no-copy-move"
+        cfg = _config(data, work / f"pass-{name}", workers, copy_move=copy_move,
+                      cache_dir=str(work / f"cache-{name}"))
+
+        def call() -> str:
+            tables = measure_dataset(cfg, progress=False, use_cache=use_cache)
+            return (f"{len(tables['images'])} image, {len(tables['masks'])} mask, "
+                    f"{len(tables['copy_move'])} copy-move rows")
+
+        return _timed(call)
+
+    return measure
+
+
+def _full_run(data: Path, work: Path, workers: int) -> tuple[float, str]:
+    from eda_lib.runner import run
+
+    cfg = _config(data, work / "run", workers)
+
+    def call() -> str:
+        result = run(cfg, progress=False)
+        failed = [r.name for r in result.records if r.status != "ok"]
+        return f"{len(result.records)} notebooks, " + (
+            f"FAILED: {', '.join(failed)}" if failed else "all ok")
+
+    return _timed(call)
+
+
+#: The steps, in the order they run; keys name them in ``--step`` and in the targets.
+STEPS = {
+    "floor": Step("decode floor", _decode_floor),
+    "pass_plain": Step("pass, no copy-move", _data_pass(copy_move=False, use_cache=False)),
+    "pass_cm": Step("pass, copy-move", _data_pass(copy_move=True, use_cache=False)),
+    "pass_warm": Step("pass, warm", _data_pass(copy_move=True, use_cache=True)),
+    "run_cold": Step("full run, cold", _full_run),
+    "run_warm": Step("full run, warm", _full_run),
+}
+
+
+# --------------------------------------------------------------------------- report
+
+
+def _print_size(data: Dataset, results: dict[str, Result]) -> None:
+    made = (f"generated in {data.generated_s:.0f} s" if data.generated_s is not None
+            else "reused")
+    print(f"\n== forged {data.forged}: {data.n_images} images + {data.n_masks} masks = "
+          f"{data.n_images + data.n_masks} files, {data.megapixels:.1f} MP, "
+          f"{data.disk_mb:.0f} MB on disk, largest {data.largest[0]}x{data.largest[1]} "
+          f"({made}; load average {_load()})")
+    floor = results["floor"].seconds
+    print(f"{'step':<20}{'seconds':>9}{'s/MP':>8}{'x floor':>9}{'peak MB':>9}  {'of':<9}"
+          f"{'tree MB':>8}  detail")
+    for key, r in results.items():
+        print(f"{STEPS[key].label:<20}{r.seconds:>9.2f}{r.seconds / data.megapixels:>8.3f}"
+              f"{r.seconds / floor:>9.2f}{r.peak_mb:>9.0f}  {r.peak_source:<9}"
+              f"{r.tree_mb:>8.0f}  {r.detail}")
+    sys.stdout.flush()
+
+
+def _print_targets(measured: list[tuple[Dataset, dict[str, Result]]]) -> bool:
+    """Print each target with every size's value; return True when all are met."""
+    print("\n== targets (met / MISSED)")
+    ok = True
+
+    def line(name: str, values: list[str], met: bool) -> None:
+        nonlocal ok
+        ok &= met
+        print(f"  {name:<52} {'met' if met else 'MISSED':<7} {'; '.join(values)}")
+
+    def per_size(name: str, limit: float, value: Callable[[dict[str, Result]], float]) -> None:
+        values = [value(r) for _, r in measured]
+        line(f"{name} <= {limit:g}",
+             [f"forged {d.forged}: {v:.2f}" for (d, _), v in zip(measured, values)],
+             all(v <= limit for v in values))
+
+    per_size("pass without copy-move / decode floor", TARGETS["pass_plain_floor"],
+             lambda r: r["pass_plain"].seconds / r["floor"].seconds)
+    per_size("pass with copy-move / decode floor", TARGETS["pass_cm_floor"],
+             lambda r: r["pass_cm"].seconds / r["floor"].seconds)
+    per_size("warm full run / cold full run", TARGETS["run_warm_cold"],
+             lambda r: r["run_warm"].seconds / r["run_cold"].seconds)
+    peaks = [max((r["run_cold"], r["run_warm"]), key=lambda x: x.peak_mb) for _, r in measured]
+    line(f"peak memory of the full run <= {TARGETS['peak_mb']:.0f} MB",
+         [f"forged {d.forged}: {p.peak_mb:.0f} MB ({p.peak_source}; tree {p.tree_mb:.0f} MB)"
+          for (d, _), p in zip(measured, peaks)],
+         all(p.peak_mb <= TARGETS["peak_mb"] for p in peaks))
+    if len(measured) < 2:
+        print("  (one size only: growth with size not measured)")
+        return ok
+    (small, first), (large, last) = measured[0], measured[-1]
+    growth = last["run_cold"].peak_mb / first["run_cold"].peak_mb
+    line(f"peak memory flat, forged {large.forged} / {small.forged} <= {GROWTH_TOLERANCE:g}",
+         [f"{growth:.2f}"], growth <= GROWTH_TOLERANCE)
+    for key in ("floor", "pass_plain", "pass_cm", "run_cold"):
+        per_mp = [r[key].seconds / d.megapixels for d, r in measured]
+        line(f"{STEPS[key].label}: s/MP linear, growth <= {GROWTH_TOLERANCE:g}",
+             [f"forged {d.forged}: {v:.3f} s/MP" for (d, _), v in zip(measured, per_mp)]
+             + [f"growth {per_mp[-1] / per_mp[0]:.2f}"],
+             per_mp[-1] / per_mp[0] <= GROWTH_TOLERANCE)
+    return ok
+
+
+def _log(text: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

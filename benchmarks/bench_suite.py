@@ -29,6 +29,12 @@ or ``children``. Those processes run side by side, so the benchmark also samples
 summed RSS of the step's whole process tree every 0.2 s (``tree``: an upper bound of what
 the machine needed, since shared library pages count once per process).
 
+On Linux a new process's ``ru_maxrss`` starts at its parent's peak RSS (``vfork`` and
+``exec`` carry the parent's high-water mark over), so the processes that launch the steps
+must stay small: the launcher imports only the standard library and psutil, and the
+datasets are generated and scanned in a helper process too. The launcher's own peak is
+printed at the end; every ``self`` figure includes at least that much.
+
 The report gives, per size, the files and megapixels, a table of the steps (seconds,
 seconds per megapixel, ratio to the decode floor, peak memory), and then every target of
 :data:`TARGETS` with the value of each size, marked met or MISSED. Time per megapixel is
@@ -50,6 +56,7 @@ target is met, 1 otherwise.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import resource
@@ -67,11 +74,9 @@ from pathlib import Path
 
 import psutil  # installed with ipykernel
 
-# The decode floor's spawned workers import this file: the generator, the data pass and
-# the runner (papermill, nbconvert...) are imported where used, so those workers import
-# what the pass's workers import too (eda_lib and its package imports), no more.
-from eda_lib import images, masks
-from eda_lib.index import scan
+# eda_lib is imported only inside the functions that run in helper processes: the
+# launcher must stay small (see the module docstring), and the decode floor's spawned
+# workers, which import this file, then import what the pass's workers import, no more.
 
 #: Ratio and size targets; see :func:`_targets` for how each is computed.
 TARGETS = {
@@ -86,7 +91,7 @@ GROWTH_TOLERANCE = 1.2
 SAMPLE_SECONDS = 0.2
 QUICK = {"forged": [20, 40], "size_scale": 0.5}
 DEFAULT = {"forged": [100, 200], "size_scale": 1.0}
-STEP_FLAG = "--step"
+CHILD_FLAG = "--child"
 
 
 @dataclass(frozen=True)
@@ -118,10 +123,10 @@ class Result:
 
 @dataclass(frozen=True)
 class Dataset:
-    """A generated dataset and what it holds."""
+    """A generated dataset and what it holds (as the helper process reports it)."""
 
     forged: int
-    root: Path
+    root: str
     n_images: int
     n_masks: int
     megapixels: float
@@ -131,10 +136,10 @@ class Dataset:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the benchmark (or, with ``--step``, one step); 0 when every target is met."""
+    """Run the benchmark (or, with ``--child``, one task of it); 0 when all targets are met."""
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == [STEP_FLAG]:
-        return _run_step_here(json.loads(argv[1]))
+    if argv[:1] == [CHILD_FLAG]:
+        return _run_child(json.loads(argv[1]))
     args = _parse(argv)
     _print_header(args)
     with tempfile.TemporaryDirectory(prefix="bench_suite_") as tmp:
@@ -142,12 +147,17 @@ def main(argv: list[str] | None = None) -> int:
         base.mkdir(parents=True, exist_ok=True)
         measured = []
         for forged in args.forged:
-            data = _dataset(base, forged, args)
+            name = f"data-f{forged}-x{args.size_scale:g}-seed{args.seed}"
+            data = Dataset(**_child("dataset", {
+                "root": str(base / name), "forged": forged, "seed": args.seed,
+                "size_scale": args.size_scale}, base / f"{name}.json")[0])
             results = _measure_size(data, base, args.workers)
             _print_size(data, results)
             measured.append((data, results))
     ok = _print_targets(measured)
-    print("\nall targets met" if ok else "\nSOME TARGETS MISSED")
+    launcher_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"\nlauncher peak RSS {launcher_mb:.0f} MB (included in every 'self' figure)")
+    print("all targets met" if ok else "SOME TARGETS MISSED")
     return 0 if ok else 1
 
 
@@ -175,17 +185,21 @@ def _parse(argv: list[str]) -> argparse.Namespace:
 
 
 def _print_header(args: argparse.Namespace) -> None:
-    repo = Path(__file__).resolve().parent.parent
-    head = subprocess.run(["git", "-C", str(repo), "rev-parse", "--short", "HEAD"],
-                          capture_output=True, text=True).stdout.strip() or "unknown"
-    dirty = subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "--",
-                            "eda_lib", "notebooks"], capture_output=True, text=True).stdout
+    """The command, the workers, the datasets, and which eda_lib (and commit) is measured."""
+    package = Path(importlib.util.find_spec("eda_lib").origin).parent  # not imported
+    git = ["git", "-C", str(package.parent)]
+    head = subprocess.run([*git, "rev-parse", "--short", "HEAD"],
+                          capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run([*git, "status", "--porcelain", "--", "eda_lib", "notebooks"],
+                           capture_output=True, text=True).stdout.splitlines()
+    state = (f"commit {head}" + (f" + {len(dirty)} uncommitted file(s) in eda_lib/ and "
+                                 "notebooks/" if dirty else ", clean") if head
+             else "not a git checkout")
     print(f"command: {shlex.join([sys.executable, *sys.argv])}")
     print(f"workers: {args.workers} (data pass and decode floor; machine has "
           f"{os.cpu_count()} cores, load average {_load()})")
     print(f"datasets: forged {args.forged}, size_scale {args.size_scale:g}, seed {args.seed}")
-    print(f"code: {head}" + (f", {len(dirty.splitlines())} uncommitted file(s) in eda_lib/ "
-                             "and notebooks/" if dirty else ", clean"))
+    print(f"eda_lib: {package} ({state})")
     sys.stdout.flush()
 
 
@@ -196,29 +210,35 @@ def _load() -> str:
 # --------------------------------------------------------------------------- datasets
 
 
-def _dataset(base: Path, forged: int, args: argparse.Namespace) -> Dataset:
-    """Generate the dataset of one size under ``base`` (or reuse it, with --keep)."""
-    from eda_lib import demo
+def _make_dataset(spec: dict) -> dict:
+    """Generate one dataset (unless a complete one is there) and describe it.
 
-    name = f"data-f{forged}-x{args.size_scale:g}-seed{args.seed}"
-    root, done = base / name, base / f"{name}.done"
+    The helper-process task behind :class:`Dataset`; a ``.done`` file next to the
+    dataset (outside it: the data folder holds only its own files) marks it complete.
+    """
+    from eda_lib import demo, images
+    from eda_lib.index import scan
+
+    root = Path(spec["root"])
+    done = root.with_name(root.name + ".done")
     generated_s = None
     if not done.exists():
         shutil.rmtree(root, ignore_errors=True)  # a generation of ours that was interrupted
-        _log(f"generating {name} ...")
+        _log(f"generating {root.name} ...")
         t0 = time.perf_counter()
-        demo.generate(root, forged=forged, seed=args.seed, size_scale=args.size_scale)
+        demo.generate(root, forged=spec["forged"], seed=spec["seed"],
+                      size_scale=spec["size_scale"])
         generated_s = time.perf_counter() - t0
         done.write_text("complete\n", encoding="utf-8")
     index = scan(root)
     sizes = [images.png_size(root / e.path) for e in index.images]
     paths = [root / e.path for e in index.images] + [root / m.path for m in index.masks]
-    return Dataset(
-        forged=forged, root=root, n_images=len(index.images), n_masks=len(index.masks),
-        megapixels=sum(w * h for w, h in sizes) / 1e6,
-        disk_mb=sum(p.stat().st_size for p in paths) / 1e6,
-        largest=max(sizes, key=lambda s: s[0] * s[1]), generated_s=generated_s,
-    )
+    return {
+        "forged": spec["forged"], "root": str(root), "n_images": len(index.images),
+        "n_masks": len(index.masks), "megapixels": sum(w * h for w, h in sizes) / 1e6,
+        "disk_mb": sum(p.stat().st_size for p in paths) / 1e6,
+        "largest": max(sizes, key=lambda s: s[0] * s[1]), "generated_s": generated_s,
+    }
 
 
 # --------------------------------------------------------------------------- measuring
@@ -226,28 +246,28 @@ def _dataset(base: Path, forged: int, args: argparse.Namespace) -> Dataset:
 
 def _measure_size(data: Dataset, base: Path, workers: int) -> dict[str, Result]:
     """Run every step on one dataset, each in its own process, in a fresh work folder."""
-    work = base / f"work-{data.root.name}"
+    work = base / f"work-{Path(data.root).name}"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir()
     results = {}
     for key, step in STEPS.items():
         _log(f"forged {data.forged}: {step.label} ...")
-        results[key] = _run_step_process(key, data.root, work, workers)
+        spec = {"data": data.root, "work": str(work), "workers": workers}
+        values, tree_mb = _child(key, spec, work / f"{key}.json")
+        results[key] = Result(**values, tree_mb=tree_mb)
     return results
 
 
-def _run_step_process(key: str, data: Path, work: Path, workers: int) -> Result:
-    """Run one step in a fresh interpreter, sampling its process tree's memory."""
-    out = work / f"{key}.json"
-    spec = {"step": key, "data": str(data), "work": str(work), "workers": workers,
-            "out": str(out)}
-    with subprocess.Popen([sys.executable, str(Path(__file__).resolve()), STEP_FLAG,
+def _child(task: str, spec: dict, out: Path) -> tuple[dict, float]:
+    """Run one task in a fresh interpreter; return what it wrote and its tree's peak MB."""
+    spec = {**spec, "task": task, "out": str(out)}
+    with subprocess.Popen([sys.executable, str(Path(__file__).resolve()), CHILD_FLAG,
                            json.dumps(spec)]) as proc:
         tree_mb = _tree_peak_mb(proc)
     if proc.returncode != 0:
-        raise SystemExit(f"step {key!r} failed with exit status {proc.returncode} "
+        raise SystemExit(f"{task!r} failed with exit status {proc.returncode} "
                          "(its error is printed above); no report")
-    return Result(**json.loads(out.read_text(encoding="utf-8")), tree_mb=tree_mb)
+    return json.loads(out.read_text(encoding="utf-8")), tree_mb
 
 
 def _tree_peak_mb(proc: subprocess.Popen) -> float:
@@ -271,16 +291,18 @@ def _tree_peak_mb(proc: subprocess.Popen) -> float:
     return peak / 2**20
 
 
-def _run_step_here(spec: dict) -> int:
-    """The ``--step`` entry: time one step, write its result and peak memory as JSON."""
-    seconds, detail = STEPS[spec["step"]].measure(Path(spec["data"]), Path(spec["work"]),
-                                                  spec["workers"])
-    kb_self = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kB on Linux
-    kb_children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    Path(spec["out"]).write_text(json.dumps({
-        "seconds": seconds, "detail": detail,
-        "self_mb": kb_self / 1024, "children_mb": kb_children / 1024,
-    }), encoding="utf-8")
+def _run_child(spec: dict) -> int:
+    """The ``--child`` entry: make a dataset, or time one step and read its peak memory."""
+    if spec["task"] == "dataset":
+        values = _make_dataset(spec)
+    else:
+        seconds, detail = STEPS[spec["task"]].measure(Path(spec["data"]), Path(spec["work"]),
+                                                      spec["workers"])
+        kb_self = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kB on Linux
+        kb_children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        values = {"seconds": seconds, "detail": detail,
+                  "self_mb": kb_self / 1024, "children_mb": kb_children / 1024}
+    Path(spec["out"]).write_text(json.dumps(values), encoding="utf-8")
     return 0
 
 
@@ -292,12 +314,16 @@ def _timed(call: Callable[[], str]) -> tuple[float, str]:
 
 def _load_file(path: Path) -> int:
     """Decode one image or load one mask; return its size in bytes (decode floor task)."""
+    from eda_lib import images, masks
+
     if path.suffix == ".npy":
         return masks.load(path).nbytes
     return images.decode(path).pixels.nbytes
 
 
 def _decode_floor(data: Path, work: Path, workers: int) -> tuple[float, str]:
+    from eda_lib.index import scan
+
     index = scan(data)
     paths = [data / e.path for e in index.images] + [data / m.path for m in index.masks]
 
@@ -343,13 +369,14 @@ def _full_run(data: Path, work: Path, workers: int) -> tuple[float, str]:
     def call() -> str:
         result = run(cfg, progress=False)
         failed = [r.name for r in result.records if r.status != "ok"]
-        return f"{len(result.records)} notebooks, " + (
+        reused = sum(r.reused for r in result.records)
+        return f"{len(result.records)} notebooks, {reused} reused, " + (
             f"FAILED: {', '.join(failed)}" if failed else "all ok")
 
     return _timed(call)
 
 
-#: The steps, in the order they run; keys name them in ``--step`` and in the targets.
+#: The steps, in the order they run; keys name them as ``--child`` tasks and in the targets.
 STEPS = {
     "floor": Step("decode floor", _decode_floor),
     "pass_plain": Step("pass, no copy-move", _data_pass(copy_move=False, use_cache=False)),

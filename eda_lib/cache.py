@@ -22,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from .config import Config
-from .tables import ANALYSIS_VERSION, PASS_PARAMS, SCHEMAS
+from .tables import ANALYSIS_VERSION, MEASURED_TABLES, PASS_PARAMS, SCHEMAS
 
 #: Columns the cache adds to each table: the case and its signature.
 KEY_COLUMNS = ("_split", "_case", "_sig")
@@ -48,7 +48,7 @@ def _expected_columns(name: str) -> list[str]:
 
 def load(folder: Path) -> dict[str, pd.DataFrame] | None:
     """The cached rows per table, or None when there is no usable cache."""
-    paths = {name: folder / f"{name}.parquet" for name in SCHEMAS}
+    paths = {name: folder / f"{name}.parquet" for name in MEASURED_TABLES}
     if not all(p.exists() for p in paths.values()):
         return None
     try:

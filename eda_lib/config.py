@@ -45,6 +45,7 @@ PARAMS: tuple[Param, ...] = (
     Param("display_size", int, 768, "longest side in pixels of single-image figures", minimum=64),
     Param("grid_size", int, 320, "longest side in pixels of each grid thumbnail", minimum=32),
     Param("max_grid_images", int, 12, "most images drawn in one grid", minimum=1),
+    Param("folds", int, 5, "grouped folds written to tables/folds", minimum=2),
     Param("copy_move", bool, True, "run the copy-move analysis in the data pass"),
     Param("copy_move_max_side", int, 1024, "longest side at which copy-move search runs", minimum=128),
     Param("max_image_pixels", int, 100_000_000, "images claiming more pixels are refused", minimum=1),
@@ -70,6 +71,7 @@ class Config:
     display_size: int = 768
     grid_size: int = 320
     max_grid_images: int = 12
+    folds: int = 5
     copy_move: bool = True
     copy_move_max_side: int = 1024
     max_image_pixels: int = 100_000_000

@@ -24,7 +24,7 @@ from .config import Config
 from .errors import DataError
 from .index import ImageEntry, Index, MaskEntry, scan
 from .instances import instance_metrics
-from .tables import SCHEMAS, frame
+from .tables import MEASURED_TABLES, frame
 
 
 @dataclass
@@ -221,7 +221,7 @@ def measure_dataset(
     for case in cases:
         case.sig = cache.signature(index.root, case.paths, cfg)
     stored = cache.load(cfg.cache_path) if use_cache else None
-    reused = {name: pd.DataFrame() for name in SCHEMAS}
+    reused = {name: pd.DataFrame() for name in MEASURED_TABLES}
     if stored is not None:
         wanted = {(c.split, c.case_id): c.sig for c in cases}
         reused = cache.reusable(stored, wanted)
@@ -229,7 +229,7 @@ def measure_dataset(
         cases = [c for c in cases if (c.split, c.case_id, c.sig) not in hits]
     rows = _measure_cases(index.root, cases, cfg, progress)
     frames = {}
-    for name in SCHEMAS:
+    for name in MEASURED_TABLES:
         new = frame(name, rows.tables.get(name, []), cache.KEY_COLUMNS)
         frames[name] = pd.concat([reused[name], new], ignore_index=True) if len(reused[name]) \
             else new

@@ -23,9 +23,11 @@ from .config import Config
 from .errors import ConfigError
 
 #: Bump when a measurement changes, so stored tables are recomputed.
-ANALYSIS_VERSION = "2"
+ANALYSIS_VERSION = "3"
 #: Parameters whose value changes what the data pass measures.
 PASS_PARAMS = ("max_image_pixels", "copy_move", "copy_move_max_side", "allow_pickle")
+#: Parameters of the dataset-level tables (they do not change per-file results).
+DERIVED_PARAMS = ("folds", "seed")
 
 
 #: ``masks.status`` values of masks that were read (the others were refused).
@@ -154,6 +156,22 @@ SCHEMAS: dict[str, list[Column]] = {
         _c("n_targets", "Int64", "marked components that changed: pasted copies"),
         _c("n_sources", "Int64", "marked components that did not change: source regions"),
     ],
+    "groups": [
+        _c("split", "str", "train or supplemental"),
+        _c("label", "str", "authentic or forged"),
+        _c("case_id", "str", "case_id of the image"),
+        _c("group", "Int64", "leakage group: images that must stay in the same fold"),
+        _c("group_size", "Int64", "images in the group"),
+        _c("reason", "str", "links that joined the group: twin, exact duplicate, near duplicate"),
+    ],
+    "folds": [
+        _c("split", "str", "train or supplemental"),
+        _c("label", "str", "authentic or forged"),
+        _c("case_id", "str", "case_id of the image"),
+        _c("group", "Int64", "leakage group (tables/groups)"),
+        _c("stratum", "str", "label:instances (0, 1, 2, 3+) the folds are balanced on"),
+        _c("fold", "Int64", "fold number, 0 .. folds - 1"),
+    ],
     "problems": [
         _c("path", "str", "file or folder relative to data_dir"),
         _c("case_id", "str", "file stem, when there is one"),
@@ -161,6 +179,12 @@ SCHEMAS: dict[str, list[Column]] = {
         _c("detail", "str", "what was found and what was done"),
     ],
 }
+
+
+#: Tables the data pass measures, file by file (and caches per case).
+MEASURED_TABLES = ("images", "masks", "instances", "copy_move", "label_check", "problems")
+#: Tables computed from the measured ones for the whole dataset (cheap, never cached).
+DERIVED_TABLES = ("groups", "folds")
 
 
 def frame(name: str, rows: Iterable[Mapping], extra_str: Iterable[str] = ()) -> pd.DataFrame:
@@ -229,7 +253,7 @@ def _manifest(cfg: Config) -> dict:
         "analysis_version": ANALYSIS_VERSION,
         "data_dir": str(cfg.data_dir),
         "data": fingerprint(cfg.data_dir),
-        "params": {k: getattr(cfg, k) for k in PASS_PARAMS},
+        "params": {k: getattr(cfg, k) for k in PASS_PARAMS + DERIVED_PARAMS},
         "tables": sorted(SCHEMAS),
     }
 
@@ -270,8 +294,11 @@ def ensure_tables(cfg: Config, progress: bool | None = None, use_cache: bool = T
             pass  # unreadable manifest: recompute
     folder.mkdir(parents=True, exist_ok=True)
     manifest_path.unlink(missing_ok=True)
+    from .derive import derive
+
     tables = measure_dataset(cfg, progress=cfg.progress if progress is None else progress,
                              use_cache=use_cache)
+    tables.update(derive(tables, cfg))
     write_tables(tables, folder)
     _atomic_write(
         manifest_path,
@@ -289,6 +316,8 @@ class Tables:
     instances: pd.DataFrame
     copy_move: pd.DataFrame
     label_check: pd.DataFrame
+    groups: pd.DataFrame
+    folds: pd.DataFrame
     problems: pd.DataFrame
 
 

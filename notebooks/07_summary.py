@@ -25,6 +25,7 @@ workers: int = 0  # processes for the data pass; 0 means all cores
 display_size: int = 768  # longest side in pixels of single-image figures
 grid_size: int = 320  # longest side in pixels of each grid thumbnail
 max_grid_images: int = 12  # most images drawn in one grid
+folds: int = 5  # grouped folds written to tables/folds
 copy_move: bool = True  # run the copy-move analysis in the data pass
 copy_move_max_side: int = 1024  # longest side at which copy-move search runs
 max_image_pixels: int = 100000000  # images claiming more pixels are refused

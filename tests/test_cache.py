@@ -11,7 +11,7 @@ import pytest
 from eda_lib import demo, trace
 from eda_lib.config import make_config
 from eda_lib.measure import measure_dataset
-from eda_lib.tables import SCHEMAS
+from eda_lib.tables import MEASURED_TABLES
 
 
 @pytest.fixture
@@ -43,7 +43,7 @@ def _cfg(data, tmp_path, **kw):
 
 
 def _equal(a, b):
-    for name in SCHEMAS:
+    for name in MEASURED_TABLES:
         pd.testing.assert_frame_equal(a[name], b[name], check_dtype=True)
 
 

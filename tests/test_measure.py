@@ -2,7 +2,7 @@ import pandas as pd
 
 from eda_lib.config import make_config
 from eda_lib.measure import measure_dataset
-from eda_lib.tables import SCHEMAS, ensure_tables, frame, load_tables
+from eda_lib.tables import MEASURED_TABLES, SCHEMAS, ensure_tables, frame, load_tables
 
 
 def _cfg(root, tmp_path, **kw):
@@ -33,7 +33,7 @@ def test_tables_agree_with_tiny_dataset(tiny_dataset, tmp_path):
 def test_parallel_equals_serial(tiny_dataset, tmp_path):
     a = measure_dataset(_cfg(tiny_dataset, tmp_path), progress=False)
     b = measure_dataset(_cfg(tiny_dataset, tmp_path, workers=2), progress=False)
-    for name in SCHEMAS:
+    for name in MEASURED_TABLES:
         pd.testing.assert_frame_equal(a[name], b[name])
 
 

@@ -385,11 +385,26 @@ def execute(
         if not partial.exists():
             nbformat.write(nb, partial)
     executed = nbformat.read(partial, as_version=4)
+    stable_cell_ids(executed)
     # Papermill records the paths it was given: the notebook object and the partial file.
     executed.metadata.setdefault("papermill", {}).update(input_path=str(source), output_path=str(target))
     report.write_text_atomic(target, nbformat.writes(executed))
     partial.unlink()
     return executed, error
+
+
+def stable_cell_ids(nb: nbformat.NotebookNode) -> None:
+    """Give every cell an id derived from its source, so re-runs write identical files.
+
+    Reading a ``.py`` notebook and injecting parameters make random ids; a hash of
+    the source (with a counter for repeated sources) is the same in every run and
+    does not move when other cells are added.
+    """
+    seen: dict[str, int] = {}
+    for cell in nb.cells:
+        digest = hashlib.sha1(cell.source.encode("utf-8")).hexdigest()[:12]
+        seen[digest] = seen.get(digest, 0) + 1
+        cell["id"] = digest if seen[digest] == 1 else f"{digest}-{seen[digest]}"
 
 
 def render_html(nb: nbformat.NotebookNode, target: Path, title: str) -> Path:

@@ -181,3 +181,40 @@ def test_files_are_read_once_and_notebooks_that_only_draw_read_none(tmp_path, mo
     # examples only: at most the grid, the authentic row and the copy-move showcase
     assert 0 < len(shown) <= 3 * (2 + 2 + 9)
     assert set(shown) <= set(files)
+
+
+def _without_timing(nb: dict) -> dict:
+    """A notebook with papermill's and the kernel's timing metadata removed."""
+    nb = nbformat.from_dict(nb)
+    for key in ("start_time", "end_time", "duration"):
+        nb.metadata.get("papermill", {}).pop(key, None)
+    for cell in nb.cells:
+        cell.metadata.pop("execution", None)
+        for key in ("start_time", "end_time", "duration"):
+            cell.metadata.get("papermill", {}).pop(key, None)
+    return nb
+
+
+def test_two_runs_write_identical_files(run, tmp_path):
+    """Same data and parameters: tables, figures and HTML byte for byte; notebooks too,
+    apart from timing metadata."""
+    import shutil
+
+    cfg, _, _ = run
+    first = tmp_path / "first"
+    shutil.copytree(cfg.out_dir, first, ignore=shutil.ignore_patterns("cache"))
+    again = runner.run(cfg, progress=False, use_cache=False)
+    assert again.ok and not any(r.reused for r in again.records)
+    compared = 0
+    for old in sorted(first.rglob("*")):
+        rel = old.relative_to(first)
+        new = cfg.out_dir / rel
+        if old.is_dir() or rel.parts[0] not in ("tables", "figures", "html", "notebooks"):
+            continue
+        if old.suffix == ".ipynb":
+            a, b = (_without_timing(nbformat.read(p, as_version=4)) for p in (old, new))
+            assert a == b, rel
+        else:
+            assert old.read_bytes() == new.read_bytes(), rel
+        compared += 1
+    assert compared > 30

@@ -36,6 +36,10 @@ show_code: bool = False  # show code cells in the HTML reports
 progress: bool = True  # show progress bars on long work
 
 # %%
+import sys
+from pathlib import Path
+
+sys.path.append(str(Path.cwd().parent))  # finds eda_lib next to notebooks/ when not installed
 import eda_lib
 from eda_lib import plots, stats
 

@@ -35,8 +35,12 @@ show_code: bool = False  # show code cells in the HTML reports
 progress: bool = True  # show progress bars on long work
 
 # %%
+import sys
+from pathlib import Path
+
 from IPython.display import Markdown
 
+sys.path.append(str(Path.cwd().parent))  # finds eda_lib next to notebooks/ when not installed
 import eda_lib
 from eda_lib import summary
 

@@ -47,3 +47,16 @@ def test_notebooks_hold_no_definitions(path):
         c.source for c in jupytext.read(path).cells if c.cell_type == "code"))
     defs = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.ClassDef, ast.Lambda))]
     assert not defs, "logic belongs in eda_lib"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_papermill_lists_every_parameter_with_type_and_help(path, tmp_path):
+    import papermill
+
+    ipynb = tmp_path / f"{path.stem}.ipynb"
+    jupytext.write(jupytext.read(path), ipynb)
+    found = papermill.inspect_notebook(str(ipynb))
+    assert list(found) == [p.name for p in PARAMS]
+    for p in PARAMS:
+        assert found[p.name]["inferred_type_name"] == p.type.__name__
+        assert found[p.name]["help"] == p.help

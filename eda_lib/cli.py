@@ -1,5 +1,5 @@
-"""Command line: a thin layer over :func:`eda_lib.runner.run`, the demo generator and the
-parameter table.
+"""Command line: a thin layer over the runner, the demo generator, the parameter
+table, submission scoring and checking, and the comparison of two runs.
 
 Exit codes: 0 when everything ran, 1 when a notebook failed (its HTML is written and the
 index marks it), 2 for bad parameters or usage (the message is printed as
@@ -88,6 +88,32 @@ def build_parser() -> argparse.ArgumentParser:
 
     params = commands.add_parser("params", help="list the parameters with defaults and help")
     params.set_defaults(command=cmd_params)
+
+    score = commands.add_parser(
+        "score", help="score a submission against the training masks (the competition's oF1)")
+    score.add_argument("submission", type=Path, metavar="SUBMISSION.csv")
+    score.add_argument("--data-dir", type=Path, required=True, metavar="D",
+                       help="dataset folder whose training images the submission names")
+    score.add_argument("--fold", type=int, metavar="K",
+                       help="score the images of fold K only (each must be in the submission)")
+    score.add_argument("--folds", type=Path, metavar="FOLDS.csv",
+                       help="a run's tables/folds.csv (default: folds of twins computed here)")
+    score.add_argument("--details", type=Path, metavar="OUT.csv",
+                       help="also write the per-image scores to this CSV")
+    score.set_defaults(command=cmd_score)
+
+    validate = commands.add_parser("validate", help="check a submission file's format")
+    validate.add_argument("submission", type=Path, metavar="SUBMISSION.csv")
+    validate.add_argument("--data-dir", type=Path, metavar="D",
+                          help="also check case_ids and runs against this dataset's images")
+    validate.add_argument("--split", choices=("test", "train"), default="test",
+                          help="the images the submission is for (default: %(default)s)")
+    validate.set_defaults(command=cmd_validate)
+
+    diff = commands.add_parser("diff", help="summarise what changed between two runs")
+    diff.add_argument("old", type=Path, metavar="OLD_OUT")
+    diff.add_argument("new", type=Path, metavar="NEW_OUT")
+    diff.set_defaults(command=cmd_diff)
     return parser
 
 
@@ -104,6 +130,41 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"{r.status:<6}  {r.name:<24} {r.seconds:7.1f} s  {r.title}{detail}")
     print(result.index_html)
     return EXIT_OK if result.ok else EXIT_FAILED
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    """``score``: the mean oF1 of a submission over training images."""
+    from . import scoring
+
+    value, details = scoring.score_file(args.submission, args.data_dir, args.fold, args.folds)
+    if args.details is not None:
+        details.to_csv(args.details, index=False)
+    where = f"fold {args.fold}" if args.fold is not None else "the images it names"
+    print(f"oF1 {value:.6f} over {len(details)} images ({where})")
+    return EXIT_OK
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """``validate``: list every problem of a submission file; exit 1 when there is one."""
+    import pandas as pd
+
+    from . import scoring
+
+    problems = scoring.validate_file(args.submission, args.data_dir, args.split)
+    for p in problems.itertuples():
+        line = "" if pd.isna(p.line) else f"line {p.line}: "
+        print(f"{line}{p.case_id or '-'}: {p.kind}: {p.detail}")
+    print(f"{len(problems)} problem(s) in {args.submission}")
+    return EXIT_OK if problems.empty else EXIT_FAILED
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    """``diff``: what changed between two output folders; exit 1 when something did."""
+    from . import diff
+
+    d = diff.diff_runs(args.old, args.new)
+    print(diff.format_diff(d))
+    return EXIT_OK if d.identical else EXIT_FAILED
 
 
 def cmd_demo_data(args: argparse.Namespace) -> int:

@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from . import cache, copymove, images, masks
+from . import cache, copymove, images, masks, metric
 from .config import Config
 from .errors import DataError
 from .index import ImageEntry, Index, MaskEntry, scan
@@ -126,7 +127,7 @@ def _measure_mask(root: Path, m: MaskEntry, image, rows: Rows, allow_pickle: boo
     row.update(
         height=h, width=w, n_instances=mask.n_instances, n_empty=int((areas == 0).sum()),
         union_px=union_px, union_frac=union_px / (h * w), status=status,
-        notes=";".join(mask.notes),
+        notes=";".join(mask.notes), **_submission_checks(mask),
     )
     rows.add("masks", row)
     if mask.notes and image is not None:
@@ -135,6 +136,18 @@ def _measure_mask(root: Path, m: MaskEntry, image, rows: Rows, allow_pickle: boo
     if union_px == 0 and image is not None:
         _problem(rows, m.path, m.case_id, "empty_mask", "no pixel is marked in any channel")
     return mask
+
+
+def _submission_checks(mask: masks.Mask) -> dict:
+    """The mask as the competition's annotation: its size, round trip and union baseline."""
+    truth = metric.truth_from_masks(mask.instances)
+    text = metric.format_annotation(truth)
+    back = metric.parse_annotation(text, mask.instances.shape[1:])
+    same = back == "authentic" and not truth or (
+        back != "authentic" and len(back) == len(truth)
+        and all(np.array_equal(a, b) for a, b in zip(back, truth)))
+    union = metric.of1(truth, [mask.union]) if truth else float("nan")
+    return {"rle_chars": len(text), "rle_roundtrip": same, "of1_union": union}
 
 
 def measure_case(root: Path, case: Case, cfg: Config) -> Rows:

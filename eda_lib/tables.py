@@ -23,7 +23,7 @@ from .config import Config
 from .errors import ConfigError
 
 #: Bump when a measurement changes, so stored tables are recomputed.
-ANALYSIS_VERSION = "3"
+ANALYSIS_VERSION = "4"
 #: Parameters whose value changes what the data pass measures.
 PASS_PARAMS = ("max_image_pixels", "copy_move", "copy_move_max_side", "allow_pickle")
 #: Parameters of the dataset-level tables (they do not change per-file results).
@@ -111,6 +111,9 @@ SCHEMAS: dict[str, list[Column]] = {
         _c("union_frac", "float64", "union_px / (height * width) of the image"),
         _c("status", "str", "ok, normalized (see notes), empty, orphan, image_unreadable, or the refusal kind"),
         _c("notes", "str", "normalisation rules applied, ';'-separated (masks.RULES)"),
+        _c("rle_chars", "Int64", "length of the mask's submission annotation (RLE lists joined by ';')"),
+        _c("rle_roundtrip", "boolean", "encoding the instances as RLE and decoding gives them back"),
+        _c("of1_union", "float64", "oF1 of predicting the union of the instances as one instance"),
     ],
     "instances": [
         _c("case_id", "str", "case_id of the forged image"),

@@ -1,0 +1,130 @@
+"""Scoring and checking submission files against a dataset folder.
+
+:mod:`eda_lib.metric` holds the metric; this module builds the ground truth from
+the training images and masks of a data folder, so a submission made on training
+data (a validation fold, say) can be scored locally, and a submission for the test
+set can be checked against the test images' sizes.
+
+Training images are named in a submission by ``<label>/<case_id>`` (``forged/10``,
+``authentic/10``): an authentic image and its forged twin share their case_id, so a
+plain case_id is accepted only where it names one training image.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import pandas as pd
+
+from . import images, masks, metric
+from .errors import ConfigError
+from .folds import grouped_folds, leakage_groups
+from .index import Index, scan
+
+
+def training_ids(index: Index) -> dict[str, tuple[str, str | None]]:
+    """Submission id -> (image path, mask path or None) for every training image."""
+    train = [e for e in index.images if e.split == "train"]
+    ids = {f"{e.label}/{e.case_id}": (e.path, e.mask_path) for e in train}
+    stems: dict[str, list] = {}
+    for e in train:
+        stems.setdefault(e.case_id, []).append((e.path, e.mask_path))
+    ids.update({stem: files[0] for stem, files in stems.items() if len(files) == 1})
+    return ids
+
+
+def image_sizes(index: Index) -> dict[str, tuple[int, int]]:
+    """(H, W) of every image a submission may name: test case_ids and training ids."""
+    out = {}
+    named = {e.case_id: e.path for e in index.images if e.split == "test"}
+    named.update({k: path for k, (path, _) in training_ids(index).items()})
+    for key, rel in named.items():
+        size = images.png_size(index.root / rel)
+        if size is not None:
+            out[key] = (size[1], size[0])
+    return out
+
+
+def solution(data_dir: Path, ids: Iterable[str], allow_pickle: bool = False) -> pd.DataFrame:
+    """Ground truth rows (case_id, annotation, shape) for training images named by ``ids``."""
+    index = scan(data_dir)
+    known = training_ids(index)
+    ids = list(ids)
+    unknown = [i for i in ids if i not in known]
+    if unknown:
+        raise ConfigError(
+            f"{len(unknown)} id(s) name no training image, e.g. {unknown[:3]}; name training "
+            "images as forged/<case_id> or authentic/<case_id>", key="case_id")
+    rows = []
+    for key in ids:
+        image_path, mask_path = known[key]
+        w, h = images.png_size(index.root / image_path) or (0, 0)
+        if mask_path is None:
+            annotation = "authentic"
+        else:
+            m = masks.load_mask(index.root / mask_path, (h, w), allow_pickle)
+            annotation = metric.format_annotation(metric.truth_from_masks(m.instances))
+        rows.append({"case_id": key, "annotation": annotation, "shape": f"[{h}, {w}]"})
+    return pd.DataFrame(rows, columns=["case_id", "annotation", "shape"])
+
+
+def fold_ids(data_dir: Path, fold: int, folds_csv: Path | None = None, k: int = 5,
+             seed: int = 42) -> list[str]:
+    """Training ids of one fold, from a run's ``tables/folds.csv`` or computed here.
+
+    Computed here, groups join twins only (duplicates need the pixels: use the
+    folds table of a run for those).
+    """
+    if folds_csv is not None:
+        folds = pd.read_csv(folds_csv, dtype={"case_id": str})
+    else:
+        index = scan(data_dir)
+        imgs = pd.DataFrame([e.__dict__ for e in index.images])
+        counts = [{"split": m.split, "case_id": m.case_id,
+                   "n_instances": masks.read_header(index.root / m.path)[0][0]}
+                  for m in index.masks]
+        folds = grouped_folds(imgs, pd.DataFrame(counts, columns=["split", "case_id",
+                                                                   "n_instances"]),
+                              leakage_groups(imgs), k=k, seed=seed)
+    chosen = folds[(folds["fold"] == fold) & (folds["split"] == "train")]
+    if chosen.empty:
+        raise ConfigError(f"fold {fold} holds no training image (folds are 0 .. "
+                          f"{int(folds['fold'].max())})", key="fold")
+    return [f"{r.label}/{r.case_id}" for r in chosen.itertuples()]
+
+
+def score_file(submission: Path, data_dir: Path, fold: int | None = None,
+               folds_csv: Path | None = None) -> tuple[float, pd.DataFrame]:
+    """Score a submission file; returns the mean oF1 and the per-image details.
+
+    Without ``fold`` every image the submission names is scored; with it, the
+    images of that fold (each must be in the submission).
+    """
+    sub = metric.read_submission(submission)
+    ids = fold_ids(data_dir, fold, folds_csv) if fold is not None else list(sub["case_id"])
+    truth = solution(data_dir, ids)
+    details = metric.score_details(truth, sub)
+    return float(details["score"].mean()) if len(details) else float("nan"), details
+
+
+def validate_file(submission: Path, data_dir: Path | None = None,
+                  split: str = "test") -> pd.DataFrame:
+    """Every problem of a submission file, one row each (empty when it is valid).
+
+    With ``data_dir``, the submission is checked against the images of ``split``:
+    ``"test"`` (case_ids of ``test_images/``, what the competition scores) or
+    ``"train"`` (training ids, see the module notes): unknown and missing ids are
+    reported and runs are checked against each image's size.
+    """
+    if data_dir is None:
+        return metric.validate_submission(submission)
+    index = scan(data_dir)
+    sizes = image_sizes(index)
+    if split == "test":
+        wanted = {e.case_id for e in index.images if e.split == "test"}
+    elif split == "train":
+        wanted = {k for k in training_ids(index) if "/" in k}
+    else:
+        raise ConfigError(f"split must be test or train, got {split!r}", key="split")
+    return metric.validate_submission(submission, {k: sizes[k] for k in wanted if k in sizes})

@@ -46,10 +46,21 @@ def _expected_columns(name: str) -> list[str]:
     return [c.name for c in SCHEMAS[name]] + list(KEY_COLUMNS)
 
 
+VERSION_FILE = "VERSION"
+
+
 def load(folder: Path) -> dict[str, pd.DataFrame] | None:
-    """The cached rows per table, or None when there is no usable cache."""
+    """The cached rows per table, or None when there is no usable cache.
+
+    A cache written by another analysis version is dropped silently (its rows could
+    not match anyway); a damaged one with a warning.
+    """
     paths = {name: folder / f"{name}.parquet" for name in MEASURED_TABLES}
+    version = folder / VERSION_FILE
+    if not version.exists() or version.read_text(encoding="utf-8").strip() != ANALYSIS_VERSION:
+        return None
     if not all(p.exists() for p in paths.values()):
+        warnings.warn(f"cache in {folder} is incomplete; rebuilding it", stacklevel=2)
         return None
     try:
         frames = {name: pd.read_parquet(p) for name, p in paths.items()}
@@ -85,5 +96,8 @@ def save(folder: Path, frames: dict[str, pd.DataFrame]) -> None:
     from .tables import _atomic_write
 
     folder.mkdir(parents=True, exist_ok=True)
+    (folder / VERSION_FILE).unlink(missing_ok=True)
     for name, df in frames.items():
         _atomic_write(folder / f"{name}.parquet", lambda p, df=df: df.to_parquet(p, index=False))
+    _atomic_write(folder / VERSION_FILE,
+                  lambda p: p.write_text(ANALYSIS_VERSION + "\n", encoding="utf-8"))

@@ -243,3 +243,45 @@ def label_quality(label_check: pd.DataFrame) -> pd.DataFrame:
          f"of {int(lc['marked_px'].sum())} marked pixels: sources, or masks drawn wide"),
     ]
     return pd.DataFrame(rows, columns=["check", "count", "meaning"])
+
+
+def group_summary(groups: pd.DataFrame) -> pd.DataFrame:
+    """Leakage groups: how many, how large, and what joined them."""
+    sizes = groups.groupby("group")["group_size"].first()
+    multi_case = groups.groupby("group")["case_id"].nunique()
+    rows = [
+        ("images grouped", len(groups), "labelled images (test images are not split)"),
+        ("groups", len(sizes), "units that folds must keep whole"),
+        ("groups of one image", int((sizes == 1).sum()), "no twin, no duplicate"),
+        ("largest group", int(sizes.max()) if len(sizes) else 0, "images"),
+        ("groups joined by twins", int(groups[groups["reason"].str.contains("twin")]["group"].nunique()),
+         "authentic and forged share a case_id"),
+        ("groups spanning several case_ids", int((multi_case > 1).sum()),
+         "the same figure under different case_ids: a random split would leak it"),
+    ]
+    return pd.DataFrame(rows, columns=["check", "count", "meaning"])
+
+
+def baseline_scores(images: pd.DataFrame, masks: pd.DataFrame) -> pd.DataFrame:
+    """The competition score of simple baselines on the labelled training images.
+
+    - all authentic: every image predicted ``authentic``;
+    - oracle label + union: authentic images right, each forged image predicted as
+      one instance, the union of its true instances (the cost of merging instances);
+    - masks themselves: the true masks, through the RLE codec (the ceiling, 1.0 when
+      every mask round-trips).
+    """
+    train = images[(images["split"] == "train") & images["label"].isin(["authentic", "forged"])]
+    forged = train[train["label"] == "forged"].merge(
+        masks[["split", "case_id", "of1_union", "rle_roundtrip", "union_px"]],
+        on=["split", "case_id"], how="left")
+    n, n_auth = len(train), int((train["label"] == "authentic").sum())
+    # a forged image without a usable mask cannot be scored: it counts as wrong
+    union = forged["of1_union"].fillna(0).sum()
+    exact = (forged["rle_roundtrip"].fillna(False).astype(bool) & (forged["union_px"] > 0)).sum()
+    rows = [
+        ("all authentic", n_auth / n if n else np.nan),
+        ("oracle label + union as one instance", (n_auth + union) / n if n else np.nan),
+        ("masks themselves (via RLE)", (n_auth + exact) / n if n else np.nan),
+    ]
+    return pd.DataFrame(rows, columns=["baseline", "oF1"]).assign(images=n)

@@ -12,7 +12,7 @@
 # ---
 
 # %% [markdown]
-# # 7. Analyst summary
+# # 10. Analyst summary
 #
 # Every statement below is computed from the tables of this run; each recommendation
 # appears only when its trigger holds, and says which number triggered it.
@@ -44,7 +44,7 @@ sys.path.append(str(Path.cwd().parent))  # finds eda_lib next to notebooks/ when
 import eda_lib
 from eda_lib import summary
 
-s = eda_lib.start(globals(), "07")
+s = eda_lib.start(globals(), "10")
 
 # %%
 Markdown(summary.to_markdown(s.tables))

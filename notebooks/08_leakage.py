@@ -1,0 +1,88 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 8. Leakage and folds
+#
+# Images that must never sit on both sides of a train/validation split form one
+# **group**: an authentic image and its forged twin (same `case_id`), and images whose
+# pixels are identical or nearly identical across different case_ids (the same figure
+# used twice). The groups are dealt whole into `folds` folds, balanced on label and on
+# the number of instances per image. Both tables are written to `tables/groups` and
+# `tables/folds` (CSV and Parquet) for training code to use as they are.
+
+# %% tags=["parameters"]
+data_dir: str = "../data/demo"  # dataset folder in the competition layout (read only)
+out_dir: str = "../reports/demo"  # where tables, figures, notebooks and HTML are written
+seed: int = 42  # seed of every random sample shown
+workers: int = 0  # processes for the data pass; 0 means all cores
+display_size: int = 768  # longest side in pixels of single-image figures
+grid_size: int = 320  # longest side in pixels of each grid thumbnail
+max_grid_images: int = 12  # most images drawn in one grid
+folds: int = 5  # grouped folds written to tables/folds
+copy_move: bool = True  # run the copy-move analysis in the data pass
+copy_move_max_side: int = 1024  # longest side at which copy-move search runs
+max_image_pixels: int = 100000000  # images claiming more pixels are refused
+allow_pickle: bool = False  # unpickle object-array masks; this runs code from the files, trust them first
+cache_dir: str = ""  # per-file results cache; empty means out_dir/cache
+show_code: bool = False  # show code cells in the HTML reports
+progress: bool = True  # show progress bars on long work
+
+# %%
+import sys
+from pathlib import Path
+
+sys.path.append(str(Path.cwd().parent))  # finds eda_lib next to notebooks/ when not installed
+import eda_lib
+from eda_lib import plots, stats
+from eda_lib.folds import fold_balance
+
+s = eda_lib.start(globals(), "08")
+t = s.tables
+
+# %% [markdown]
+# ## Groups
+
+# %%
+stats.group_summary(t.groups)
+
+# %%
+fig = plots.bar_counts(t.groups.drop_duplicates("group"), "group_size",
+                       title="Leakage groups by size", xlabel="images in the group",
+                       ylabel="groups")
+s.show(fig, "group_sizes")
+
+# %% [markdown]
+# Groups that join images of different case_ids: the same figure filed twice.
+
+# %%
+multi = t.groups[t.groups.groupby("group")["case_id"].transform("nunique") > 1]
+multi.sort_values(["group", "split", "case_id", "label"]).head(20)
+
+# %% [markdown]
+# ## Folds
+#
+# Images per fold and stratum (label : instances per image). No group is split: the
+# check below counts groups found in more than one fold.
+
+# %%
+fold_balance(t.folds)
+
+# %%
+split_groups = int((t.folds.groupby("group")["fold"].nunique() > 1).sum())
+print(f"groups split across folds: {split_groups}")
+
+# %%
+fig = plots.bar_counts(t.folds, "fold", hue="stratum", title="Fold balance by stratum",
+                       xlabel="fold", ylabel="images")
+s.show(fig, "fold_balance")

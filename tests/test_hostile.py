@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from hostile import PICKLE_MARKER, add_hostile_files
 
 from eda_lib import config, demo, runner
 from eda_lib.measure import measure_dataset
 from eda_lib.tables import PROBLEM_KINDS
-from hostile import PICKLE_MARKER, add_hostile_files
 
 DEMO = {"forged": 6, "seed": 11, "size_scale": 0.2, "supplemental": 1}
 

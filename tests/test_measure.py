@@ -21,12 +21,14 @@ def test_tables_agree_with_tiny_dataset(tiny_dataset, tmp_path):
     assert not bool(img.loc[("train", "authentic", "10"), "has_mask"])
     assert not bool(img.loc[("train", "forged", "31"), "has_mask"])
     masks = t["masks"].set_index("case_id")
-    assert masks.loc["10", ["n_instances", "union_px", "shape", "status"]].tolist() == [1, 30, "1x40x60", "ok"]
+    got = masks.loc["10", ["n_instances", "union_px", "shape", "status"]].tolist()
+    assert got == [1, 30, "1x40x60", "ok"]
     assert masks.loc["25", "n_instances"] == 2 and masks.loc["25", "union_px"] == 13
     assert masks.loc["25", "union_frac"] == 13 / 900
     assert masks.loc["77", "status"] == "orphan"
     inst = t["instances"]
-    assert inst[["case_id", "instance", "area_px"]].values.tolist() == [["10", 1, 30], ["25", 1, 4], ["25", 2, 9]]
+    got = inst[["case_id", "instance", "area_px"]].values.tolist()
+    assert got == [["10", 1, 30], ["25", 1, 4], ["25", 2, 9]]
     assert set(t["problems"]["kind"]) == {"missing_mask", "orphan_mask"}
 
 

@@ -4,13 +4,13 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.figure import Figure
 
-from eda_lib import plots  # noqa: E402
-from eda_lib.errors import ImageError, MaskError  # noqa: E402
+from eda_lib import plots
+from eda_lib.errors import ImageError, MaskError
 
 
 def visible_axes(fig: Figure) -> list:
@@ -303,7 +303,8 @@ def test_twin_panel():
 
 def test_twin_panel_rejects_different_sizes():
     with pytest.raises(ImageError, match="same size"):
-        plots.twin_panel(gray_rgb(5, 6), gray_rgb(6, 5), np.zeros((0, 6, 5), bool), title="t", display_size=64)
+        plots.twin_panel(gray_rgb(5, 6), gray_rgb(6, 5), np.zeros((0, 6, 5), bool), title="t",
+                         display_size=64)
 
 
 def test_copy_move_panel_with_source():

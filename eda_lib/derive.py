@@ -9,15 +9,31 @@ from __future__ import annotations
 import pandas as pd
 
 from .config import Config
+from . import health
 from .folds import grouped_folds, leakage_groups
-from .tables import frame
+from .tables import SCHEMAS, frame
 
 
 def derive(tables: dict[str, pd.DataFrame], cfg: Config) -> dict[str, pd.DataFrame]:
-    """The derived tables: ``groups`` and ``folds``."""
-    groups = leakage_groups(tables["images"])
+    """The derived tables: ``health``, ``groups`` and ``folds``."""
+    scores = tables["image_scores"]
+    flagged = health.flag_issues(scores) if len(scores) else scores
+    keep = [c.name for c in SCHEMAS["health"]]
+    groups = leakage_groups(tables["images"], duplicates(scores))
     folds = grouped_folds(tables["images"], tables["masks"], groups, k=cfg.folds, seed=cfg.seed)
     return {
+        "health": frame("health", flagged.reindex(columns=keep).to_dict("records")),
         "groups": frame("groups", groups.to_dict("records")),
         "folds": frame("folds", folds.to_dict("records")),
     }
+
+
+def duplicates(scores: pd.DataFrame) -> pd.DataFrame:
+    """Exact and near duplicate sets as rows ``split, label, case_id, kind, dup_group``."""
+    columns = ["split", "label", "case_id", "kind", "dup_group"]
+    if scores.empty:
+        return pd.DataFrame(columns=columns)
+    sets = health.duplicate_groups(scores.reset_index(drop=True))
+    keys = scores.reset_index(drop=True)[["split", "label", "case_id"]]
+    out = keys.loc[sets["image"]].reset_index(drop=True)
+    return out.assign(kind=sets["kind"].to_numpy(), dup_group=sets["group"].to_numpy())[columns]

@@ -42,6 +42,8 @@ from .errors import ConfigError, DataError
 #: Natural key of each table of the suite; other tables are compared row by row.
 TABLE_KEYS: dict[str, tuple[str, ...]] = {
     "images": ("split", "label", "case_id"),
+    "image_scores": ("split", "label", "case_id"),
+    "health": ("split", "label", "case_id"),
     "masks": ("split", "case_id"),
     "instances": ("split", "case_id", "instance"),
     "copy_move": ("split", "case_id", "instance"),

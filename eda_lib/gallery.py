@@ -127,3 +127,10 @@ def copy_move_view(cfg: Config, t, row) -> dict:
         "title": (f"case {row['case_id']}, instance {row['instance']}: {row['method']}"
                   f"{transform}, {row['verdict']}{margin}"),
     }
+
+
+def image_path(t, split: str, label: str, case_id: str) -> str:
+    """Path (relative to data_dir) of one image of the ``images`` table."""
+    img = t.images
+    row = img[(img["split"] == split) & (img["label"] == label) & (img["case_id"] == case_id)]
+    return row["path"].iloc[0]

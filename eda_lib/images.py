@@ -36,6 +36,14 @@ class Decoded:
         return to_rgb(self.pixels)
 
 
+def to_uint8(pixels: np.ndarray) -> np.ndarray:
+    """``pixels`` with 16-bit values reduced to their top 8 bits; uint8 kept as is."""
+    a = np.asarray(pixels)
+    if a.dtype == np.uint16:
+        return (a >> 8).astype(np.uint8)
+    return a
+
+
 def to_rgb(pixels: np.ndarray) -> np.ndarray:
     """Return ``pixels`` as (H, W, 3) uint8.
 
@@ -47,10 +55,8 @@ def to_rgb(pixels: np.ndarray) -> np.ndarray:
     >>> to_rgb(np.zeros((2, 3), np.uint8)).shape
     (2, 3, 3)
     """
-    a = np.asarray(pixels)
-    if a.dtype == np.uint16:
-        a = (a >> 8).astype(np.uint8)
-    elif a.dtype == bool:
+    a = to_uint8(pixels)
+    if a.dtype == bool:
         a = a.astype(np.uint8) * 255
     elif a.dtype != np.uint8:
         a = np.clip(a, 0, 255).astype(np.uint8)

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from . import cache, copymove, images, masks, metric
+from . import cache, copymove, health, images, masks, metric
 from .config import Config
 from .errors import DataError
 from .index import ImageEntry, Index, MaskEntry, scan
@@ -90,6 +90,8 @@ def _measure_image(root: Path, e: ImageEntry, cfg: Config, rows: Rows):
     row.update(width=decoded.width, height=decoded.height,
                aspect=decoded.width / decoded.height, mode=decoded.mode)
     rows.add("images", row)
+    scores = health.image_scores(images.to_uint8(decoded.pixels))
+    rows.add("image_scores", {"case_id": e.case_id, "split": e.split, "label": e.label, **scores})
     return decoded
 
 

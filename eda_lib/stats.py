@@ -285,3 +285,19 @@ def baseline_scores(images: pd.DataFrame, masks: pd.DataFrame) -> pd.DataFrame:
         ("masks themselves (via RLE)", (n_auth + exact) / n if n else np.nan),
     ]
     return pd.DataFrame(rows, columns=["baseline", "oF1"]).assign(images=n)
+
+
+def health_counts(health: pd.DataFrame) -> pd.DataFrame:
+    """Images flagged for each health issue, by label (test images as "(test)")."""
+    flags = [c for c in health.columns if c.startswith("is_") and c.endswith("_issue")]
+    label = health["label"].replace("", "(test)")
+    table = health[flags].astype(bool).groupby(label).sum().T
+    table.index = [c[3:-6] for c in flags]
+    table["total"] = table.sum(axis=1)
+    return table.rename_axis("issue")
+
+
+def worst(health: pd.DataFrame, issue: str, n: int) -> pd.DataFrame:
+    """The ``n`` flagged images with the lowest score for ``issue`` (lowest = worst)."""
+    flagged = health[health[f"is_{issue}_issue"].fillna(False).astype(bool)]
+    return flagged.nsmallest(n, f"{issue}_score")

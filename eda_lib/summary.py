@@ -66,6 +66,9 @@ def _facts(t) -> dict:
         "compactness_median": float(inst["compactness"].median()) if len(inst) else float("nan"),
         "problems": t.problems["kind"].value_counts().to_dict(),
         **_copy_move_facts(t.copy_move, t.label_check),
+        "health_flags": {c[3:-6]: int(t.health[c].fillna(False).astype(bool).sum())
+                         for c in t.health.columns if c.startswith("is_")},
+        "cross_case_groups": int((t.groups.groupby("group")["case_id"].nunique() > 1).sum()),
     }
 
 
@@ -131,6 +134,13 @@ def findings(t) -> list[Finding]:
             "label quality",
             f"{f['lc_outside']} of {f['lc_images']} forged images with a twin have changed "
             "pixels outside their mask."))
+    flagged = {k: v for k, v in f["health_flags"].items() if v}
+    if flagged:
+        out.append(Finding("health", "Images flagged by the cleanvision checks: " + ", ".join(
+            f"{k.replace('_', ' ')} {v}" for k, v in sorted(flagged.items())) + "."))
+    if f["cross_case_groups"]:
+        out.append(Finding("leakage", f"{f['cross_case_groups']} groups join images of different "
+                           "case_ids (exact or near duplicates)."))
     if f["problems"]:
         kinds = ", ".join(f"{k} ({v})" for k, v in sorted(f["problems"].items()))
         out.append(Finding("problems", f"Files needing attention: {kinds}."))
@@ -143,11 +153,12 @@ def recommendations(t) -> list[Recommendation]:
     """Advice for modelling, each given only when its measured trigger holds."""
     f = _facts(t)
     out: list[Recommendation] = []
-    if f["n_twins"]:
+    if f["n_twins"] or f["cross_case_groups"]:
         out.append(Recommendation(
-            "validation", "Split train/validation by case_id (grouped folds).",
-            f"{f['n_twins']} authentic/forged twins share a case_id and would leak across a "
-            "random split."))
+            "validation", "Split train/validation with the grouped folds of tables/folds.csv.",
+            f"{f['n_twins']} authentic/forged twins share a case_id and "
+            f"{f['cross_case_groups']} groups join duplicates across case_ids; a random "
+            "split would leak them."))
     labelled = f["n_authentic"] + f["n_forged"]
     if labelled and not 0.4 <= f["n_forged"] / labelled <= 0.6:
         out.append(Recommendation(

@@ -23,7 +23,7 @@ from .config import Config
 from .errors import ConfigError
 
 #: Bump when a measurement changes, so stored tables are recomputed.
-ANALYSIS_VERSION = "4"
+ANALYSIS_VERSION = "5"
 #: Parameters whose value changes what the data pass measures.
 PASS_PARAMS = ("max_image_pixels", "copy_move", "copy_move_max_side", "allow_pickle")
 #: Parameters of the dataset-level tables (they do not change per-file results).
@@ -160,6 +160,37 @@ SCHEMAS: dict[str, list[Column]] = {
         _c("n_targets", "Int64", "marked components that changed: pasted copies"),
         _c("n_sources", "Int64", "marked components that did not change: source regions"),
     ],
+    "image_scores": [
+        _c("split", "str", "train, supplemental or test"),
+        _c("label", "str", "authentic, forged, or empty for test images"),
+        _c("case_id", "str", "case_id of the image"),
+        _c("brightness_perc_5", "float64", "5th percentile of perceived brightness, [0, 1]"),
+        _c("brightness_perc_99", "float64", "99th percentile of perceived brightness, [0, 1]"),
+        _c("entropy", "float64", "Shannon entropy (bits) of the pooled band histograms"),
+        _c("blurriness", "float64", "std of the edge response on a 64 px thumbnail; high = sharp"),
+        _c("blurriness_grayscale_std", "float64", "std of that thumbnail's histogram counts"),
+        _c("aspect_ratio", "float64", "min(W/H, H/W), (0, 1]"),
+        _c("size", "float64", "sqrt(W * H)"),
+        _c("grayscale", "boolean", "one band, gray + alpha, or equal colour channels"),
+        _c("pixel_hash", "str", "SHA-1 of shape, dtype and pixels: exact duplicate key"),
+        _c("phash", "str", "64-bit DCT perceptual hash: near duplicate key"),
+        _c("dark_score", "float64", "[0, 1]; low = dark (eda_lib.health)"),
+        _c("light_score", "float64", "[0, 1]; low = light, washed out"),
+        _c("low_information_score", "float64", "[0, 1]; low = little information"),
+        _c("blurry_score", "float64", "[0, 1]; low = blurry"),
+        _c("odd_aspect_ratio_score", "float64", "(0, 1]; low = elongated"),
+    ],
+    "health": [
+        _c("split", "str", "train, supplemental or test"),
+        _c("label", "str", "authentic, forged, or empty for test images"),
+        _c("case_id", "str", "case_id of the image"),
+        *[c for issue in ("dark", "light", "odd_aspect_ratio", "low_information",
+                          "exact_duplicates", "near_duplicates", "blurry", "grayscale",
+                          "odd_size")
+          for c in (_c(f"{issue}_score", "float64", f"{issue.replace('_', ' ')} score; low = issue"),
+                    _c(f"is_{issue}_issue", "boolean",
+                       f"{issue.replace('_', ' ')} flagged (cleanvision's default threshold)"))],
+    ],
     "groups": [
         _c("split", "str", "train or supplemental"),
         _c("label", "str", "authentic or forged"),
@@ -186,9 +217,10 @@ SCHEMAS: dict[str, list[Column]] = {
 
 
 #: Tables the data pass measures, file by file (and caches per case).
-MEASURED_TABLES = ("images", "masks", "instances", "copy_move", "label_check", "problems")
+MEASURED_TABLES = ("images", "image_scores", "masks", "instances", "copy_move", "label_check",
+                   "problems")
 #: Tables computed from the measured ones for the whole dataset (cheap, never cached).
-DERIVED_TABLES = ("groups", "folds")
+DERIVED_TABLES = ("health", "groups", "folds")
 
 
 def frame(name: str, rows: Iterable[Mapping], extra_str: Iterable[str] = ()) -> pd.DataFrame:
@@ -316,6 +348,8 @@ class Tables:
     """The tables of a run, as DataFrames following :data:`SCHEMAS`."""
 
     images: pd.DataFrame
+    image_scores: pd.DataFrame
+    health: pd.DataFrame
     masks: pd.DataFrame
     instances: pd.DataFrame
     copy_move: pd.DataFrame

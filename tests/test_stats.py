@@ -88,3 +88,13 @@ def test_summary_without_twins_gives_no_grouping_advice(tables):
     no_twins = tables.images.assign(twin=False)
     t = type(tables)(**{**tables.__dict__, "images": no_twins})
     assert "validation" not in {r.topic for r in summary.recommendations(t)}
+
+
+def test_health_counts_and_worst(tables):
+    counts = stats.health_counts(tables.health)
+    assert "dark" in counts.index and counts.loc["near_duplicates", "total"] >= 0
+    flags = tables.health.filter(like="is_").astype(bool).sum().sum()
+    assert counts["total"].sum() == flags
+    for issue in counts.index[counts["total"] > 0]:
+        w = stats.worst(tables.health, issue, 2)
+        assert len(w) >= 1 and w[f"is_{issue}_issue"].all()

@@ -1,0 +1,684 @@
+"""Image health: the per-image quality checks of cleanvision, on decoded arrays.
+
+The checks, scores and default thresholds are those of cleanvision 0.3.7
+(cleanlab/cleanvision, ``issue_managers/image_property.py``,
+``image_property_issue_manager.py`` and ``duplicate_issue_manager.py``), so that a
+user who knows cleanvision reads the same numbers here. :func:`image_scores` measures
+one image in the data pass; :func:`flag_issues` then takes the whole table, computes
+the scores that depend on the dataset (odd size, duplicate sets) and marks every
+issue; :func:`duplicate_groups` lists the duplicate sets.
+
+Every score is "low = issue": an image has the issue when its score is below the
+threshold (cleanvision's convention).
+
+==========================  =========  ===================================  =============
+column                      range      meaning                              issue when
+==========================  =========  ===================================  =============
+``dark_score``              [0, 1]     ``brightness_perc_99``; low = dark   < 0.32
+``light_score``             [0, 1]     ``1 - brightness_perc_5``;           < 0.05
+                                       low = light (washed out)
+``blurry_score``            [0, 1]     ``min(1, (1 - exp(-0.01 *            < 0.29
+                                       blurriness)) + s)``, ``s`` the
+                                       histogram-spread term below;
+                                       low = blurry
+``low_information_score``   [0, 1]     ``min(1, 0.1 * entropy)``;           < 0.3
+                                       low = little information
+``odd_aspect_ratio_score``  (0, 1]     ``aspect_ratio``; low = elongated    < 0.35
+``odd_size_score``          [0, 1]     1 at the middle of the dataset's     < 0.5 (1.0
+                                       size band, 0 far outside it;         when the
+                                       low = unusual size (dataset step)    band is 0 wide)
+``grayscale_score``         {0, 1}     0 = grayscale, 1 = colour            == 0
+``exact_duplicates_score``  (0, 1]     ``1 / n`` in a set of ``n`` images   < 1
+                                       with the same pixels, else 1
+``near_duplicates_score``   (0, 1]     ``1 / n`` in a set of ``n`` images   < 1
+                                       with the same ``phash``, else 1
+==========================  =========  ===================================  =============
+
+Raw values (one row per image, from :func:`image_scores`):
+
+- ``brightness_perc_5``, ``brightness_perc_99`` in [0, 1]: 5th and 99th percentiles
+  (numpy's linear interpolation) of the perceived brightness of every pixel,
+  ``sqrt(0.241 R^2 + 0.691 G^2 + 0.068 B^2) / 255``, or ``gray / 255``; alpha ignored.
+- ``entropy`` in [0, 8 + log2(bands)] bits: Shannon entropy of the 256-bin histograms
+  of every stored band (alpha included) pooled together, as Pillow's
+  ``Image.entropy``; a constant image has 0 as gray, log2(3) as RGB, 2 as RGBA.
+- ``blurriness`` in [0, 127.5]: standard deviation of Pillow's ``FIND_EDGES`` response
+  (3x3 Laplacian ``8 c - sum(neighbours)`` clipped to [0, 255], border pixels kept)
+  on the gray thumbnail whose longer side is at most 64 pixels (high = sharp).
+- ``blurriness_grayscale_std`` >= 0: standard deviation of the 256 bin counts of that
+  thumbnail's histogram (high = few gray levels). Its score
+  ``s = 1 - exp(-0.01 * std)`` enters ``blurry_score`` only above 0.18, so that flat
+  images are not called blurry.
+- ``aspect_ratio`` in (0, 1]: ``min(W / H, H / W)``.
+- ``size`` > 0: ``sqrt(W * H)``.
+- ``grayscale`` (bool): one band, gray + alpha, or three colour bands that are equal.
+- ``pixel_hash``: SHA-1 (40 hex digits) of the shape, dtype and pixel bytes.
+- ``phash``: 64-bit DCT perceptual hash (16 hex digits) as ``imagehash.phash``.
+
+Where this differs from cleanvision 0.3.7, and why:
+
+- ``grayscale``: cleanvision flags only files of Pillow mode ``L``; an RGB file whose
+  channels are equal is flagged here too (cleanvision's own fallback test for
+  images without a mode, which never runs for files). Gray + alpha counts as gray.
+- ``pixel_hash`` is SHA-1 over shape, dtype and pixel bytes; cleanvision hashes the
+  bytes alone with MD5, so two images with the same bytes and different shapes are
+  duplicates there, not here.
+- Thumbnails for blurriness are made from the gray image; cleanvision resizes the
+  colour image, then converts it to gray. The two differ by rounding: on 60 test
+  images ``blurriness`` by at most 0.17 and ``blurriness_grayscale_std`` by 2.5, and
+  ``blurry_score`` by at most 0.016, except where the spread term ``s`` crosses 0.18
+  in one and not the other (one image: 0.18). Resizing the colour image would cost
+  30 ms more on a 2592 x 3888 image.
+- Arrays are measured as decoded by :mod:`eda_lib.images`: palette images are
+  expanded and 16-bit images reduced to 8 bits by the caller, where cleanvision
+  measures palette indices and divides 16-bit values by 255.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Callable, Mapping, Sequence
+
+import cv2
+import numpy as np
+import pandas as pd
+import scipy.fft
+from PIL import Image
+
+from .errors import ConfigError, ImageError
+
+__all__ = [
+    "BLUR_MAX_SIDE", "DEFAULTS", "ISSUES", "RAW_COLUMNS", "aspect_ratio", "blurriness",
+    "brightness_percentiles", "duplicate_groups", "entropy", "flag_issues", "image_scores",
+    "is_grayscale", "merged_thresholds", "perceptual_hash", "pixel_hash", "to_gray",
+]
+
+ISSUES = ("dark", "light", "odd_aspect_ratio", "low_information", "exact_duplicates",
+          "near_duplicates", "blurry", "grayscale", "odd_size")
+"""Every issue type, in cleanvision's order; columns are ``<issue>_score`` and
+``is_<issue>_issue``."""
+
+DEFAULTS: dict[str, dict[str, float | None]] = {
+    "dark": {"threshold": 0.32},
+    "light": {"threshold": 0.05},
+    "odd_aspect_ratio": {"threshold": 0.35},
+    "low_information": {"threshold": 0.3, "normalizing_factor": 0.1},
+    "blurry": {"threshold": 0.29, "normalizing_factor": 0.01, "color_threshold": 0.18},
+    "grayscale": {},
+    "odd_size": {"threshold": None, "iqr_factor": 3.0},
+    "exact_duplicates": {},
+    "near_duplicates": {},
+}
+"""Default parameters per issue, from cleanvision 0.3.7
+(``ImagePropertyIssueManager.get_default_params``; duplicates have no threshold: a
+set is images with equal hashes). ``odd_size.threshold`` ``None`` is cleanvision's
+automatic choice: 0.5, or 1.0 when the quartile band has zero width. Never mutated:
+:func:`merged_thresholds` returns new dicts."""
+
+RAW_COLUMNS = ("brightness_perc_5", "brightness_perc_99", "entropy", "blurriness",
+               "blurriness_grayscale_std", "aspect_ratio", "size", "grayscale",
+               "pixel_hash", "phash")
+"""Columns of :func:`image_scores` that :func:`flag_issues` needs."""
+
+BLUR_MAX_SIDE = 64
+"""Longer side of the blurriness thumbnail (cleanvision's
+``MAX_RESOLUTION_FOR_BLURRY_DETECTION``)."""
+
+_BRIGHTNESS_WEIGHTS = (241, 691, 68)  # cleanvision's 0.241, 0.691, 0.068, times 1000
+_FINE_BITS = 10  # a brightness key is split into key >> 10 and key & 1023
+_CHUNK_PIXELS = 1 << 18  # pixels per block of the brightness pass (stays in cache)
+_MAX_HIST_PIXELS = 1 << 24  # cv2.calcHist counts in float32: exact below 2**24
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def _checked(pixels: np.ndarray) -> np.ndarray:
+    """Return ``pixels`` as a C-contiguous uint8 (H, W) or (H, W, 2|3|4) array."""
+    a = np.asarray(pixels)
+    if a.dtype != np.uint8:
+        raise ImageError(
+            f"pixels have dtype {a.dtype}, expected uint8: reduce 16-bit images to 8 bits "
+            "first (eda_lib.images.to_rgb keeps the top 8 bits)",
+            kind="image_dtype",
+        )
+    if not (a.ndim == 2 or (a.ndim == 3 and a.shape[2] in (2, 3, 4))) or 0 in a.shape:
+        raise ImageError(
+            f"pixels have shape {a.shape}, expected (H, W) gray, (H, W, 2) gray + alpha, "
+            "(H, W, 3) RGB or (H, W, 4) RGBA with H, W >= 1",
+            kind="image_shape",
+        )
+    return np.ascontiguousarray(a)
+
+
+def _bands(a: np.ndarray) -> int:
+    return 1 if a.ndim == 2 else a.shape[2]
+
+
+def _checked_gray(gray: np.ndarray) -> np.ndarray:
+    g = _checked(gray)
+    if g.ndim != 2:
+        raise ImageError(f"gray pixels have shape {g.shape}, expected (H, W): convert them "
+                         "with eda_lib.health.to_gray", kind="image_shape")
+    return g
+
+
+def _histogram(a: np.ndarray, band: int, bins: int, mask: np.ndarray | None = None) -> np.ndarray:
+    """Exact int64 counts of ``a[..., band]`` values in ``range(bins)``."""
+    counts = np.zeros(bins, np.int64)
+    rows = max(1, _MAX_HIST_PIXELS // a.shape[1])
+    for y in range(0, a.shape[0], rows):
+        block_mask = None if mask is None else mask[y:y + rows]
+        hist = cv2.calcHist([a[y:y + rows]], [band], block_mask, [bins], [0, bins])
+        counts += hist.ravel().astype(np.int64)
+    return counts
+
+
+# --------------------------------------------------------------------------- measurements
+
+
+def is_grayscale(pixels: np.ndarray) -> bool:
+    """Whether the image holds gray levels only.
+
+    True for one band, gray + alpha, and RGB(A) whose three colour channels are equal
+    (alpha ignored).
+
+    Examples
+    --------
+    >>> is_grayscale(np.zeros((2, 2, 3), np.uint8)), is_grayscale(np.eye(2, 2, 0, np.uint8))
+    (True, True)
+    """
+    return _is_gray(_checked(pixels))
+
+
+def _is_gray(a: np.ndarray) -> bool:
+    if _bands(a) <= 2:
+        return True
+    return bool(np.array_equal(a[..., 0], a[..., 1]) and np.array_equal(a[..., 1], a[..., 2]))
+
+
+def to_gray(pixels: np.ndarray) -> np.ndarray:
+    """Gray levels of the image as Pillow's ``convert("L")`` gives them.
+
+    ``L = R * 299/1000 + G * 587/1000 + B * 114/1000`` (ITU-R 601-2, Pillow's rounding),
+    alpha ignored; gray images are returned as they are.
+
+    Returns
+    -------
+    numpy.ndarray
+        (H, W) uint8, C-contiguous.
+    """
+    a = _checked(pixels)
+    return _gray(a, _is_gray(a))
+
+
+def _gray(a: np.ndarray, gray_like: bool) -> np.ndarray:
+    if a.ndim == 2:
+        return a
+    if gray_like:  # equal channels: Pillow's L is exactly the channel
+        return np.ascontiguousarray(a[..., 0])
+    # Pillow shares an RGBA buffer but unpacks an RGB one; its L ignores alpha
+    rgba = a if a.shape[2] == 4 else cv2.cvtColor(a, cv2.COLOR_RGB2RGBA)
+    return np.asarray(Image.fromarray(rgba).convert("L"))
+
+
+def brightness_percentiles(pixels: np.ndarray,
+                           percentiles: Sequence[float] = (5, 99)) -> tuple[float, ...]:
+    """Percentiles of the perceived brightness of the pixels.
+
+    Brightness is ``sqrt(0.241 R^2 + 0.691 G^2 + 0.068 B^2) / 255`` per pixel (alpha
+    ignored) and ``gray / 255`` for gray images, in [0, 1]; percentiles interpolate
+    linearly between order statistics, as ``numpy.percentile``. Exact (to
+    floating-point rounding), computed from integer histograms: no float copy of the
+    image is made.
+
+    Parameters
+    ----------
+    pixels : numpy.ndarray
+        uint8 (H, W), (H, W, 2), (H, W, 3) or (H, W, 4).
+    percentiles : sequence of float
+        In [0, 100]. cleanvision scores use the 5th (light) and 99th (dark).
+
+    Examples
+    --------
+    >>> brightness_percentiles(np.full((4, 4, 3), 255, np.uint8))
+    (1.0, 1.0)
+    """
+    a = _checked(pixels)
+    return _brightness_percentiles(a, _is_gray(a), percentiles)
+
+
+def _brightness_percentiles(a: np.ndarray, gray_like: bool,
+                            percentiles: Sequence[float]) -> tuple[float, ...]:
+    n = a.shape[0] * a.shape[1]
+    if gray_like:
+        counts = _histogram(a, 0, 256)
+
+        def value(rank: int) -> float:
+            return _bin_of_rank(counts, rank) / 255.0
+    else:
+        keys = _BrightnessKeys(a)
+
+        def value(rank: int) -> float:
+            return math.sqrt(keys.of_rank(rank) / 1000) / 255
+
+    return tuple(_percentile(value, n, q) for q in percentiles)
+
+
+def _percentile(value: Callable[[int], float], n: int, q: float) -> float:
+    """numpy's linear-interpolation percentile, from the order statistic ``value(rank)``."""
+    virtual = q / 100 * (n - 1)
+    lo = min(math.floor(virtual), n - 1)
+    hi = min(lo + 1, n - 1)
+    t = virtual - lo
+    a, b = value(lo), value(hi)
+    return b - (b - a) * (1 - t) if t >= 0.5 else a + (b - a) * t
+
+
+def _bin_of_rank(counts: np.ndarray, rank: int) -> int:
+    """Value of the ``rank``-th smallest element (0-based) of a histogram."""
+    return int(np.searchsorted(np.cumsum(counts), rank, side="right"))
+
+
+class _BrightnessKeys:
+    """Order statistics of the integer brightness keys ``241 R^2 + 691 G^2 + 68 B^2``.
+
+    Brightness is ``sqrt(key / 1000) / 255``. Keys (< 2**26) are computed in row blocks
+    through a lookup table (small int32 buffers only) and kept as two uint16 planes,
+    ``key = coarse * 1024 + fine``; a rank is found in the histogram of ``coarse``,
+    then in the histogram of ``fine`` within that coarse bin.
+    """
+
+    def __init__(self, a: np.ndarray):
+        h, w = a.shape[:2]
+        bands = _bands(a)
+        squares = np.arange(256, dtype=np.int64) ** 2
+        weights = np.array(_BRIGHTNESS_WEIGHTS + (0,) * (bands - 3))  # alpha weighs 0
+        lut = (squares[:, None] * weights[None, :]).astype(np.int32).reshape(1, 256, bands)
+        self.coarse = np.empty((h, w), np.uint16)
+        self.fine = np.empty((h, w), np.uint16)
+        rows = max(1, _CHUNK_PIXELS // w)
+        terms = np.empty((rows, w, bands), np.int32)
+        key = np.empty((rows, w), np.int32)
+        for y in range(0, h, rows):
+            m = min(rows, h - y)
+            t = cv2.LUT(a[y:y + m], lut, dst=terms[:m])
+            k = key[:m]
+            np.add(t[..., 0], t[..., 1], out=k)
+            np.add(k, t[..., 2], out=k)
+            np.right_shift(k, _FINE_BITS, out=self.coarse[y:y + m], casting="unsafe")
+            np.bitwise_and(k, (1 << _FINE_BITS) - 1, out=self.fine[y:y + m], casting="unsafe")
+        self.coarse_counts = _histogram(self.coarse, 0, 1 << 16)
+        self._fine_counts: dict[int, np.ndarray] = {}
+
+    def of_rank(self, rank: int) -> int:
+        """The ``rank``-th smallest key (0-based)."""
+        c = _bin_of_rank(self.coarse_counts, rank)
+        if c not in self._fine_counts:
+            in_bin = cv2.inRange(self.coarse, c, c)
+            self._fine_counts[c] = _histogram(self.fine, 0, 1 << _FINE_BITS, mask=in_bin)
+        below = int(self.coarse_counts[:c].sum())
+        return (c << _FINE_BITS) + _bin_of_rank(self._fine_counts[c], rank - below)
+
+
+def entropy(pixels: np.ndarray) -> float:
+    """Shannon entropy in bits of the pooled 256-bin histograms of every stored band.
+
+    Equals Pillow's ``Image.entropy()`` on the image in its stored mode (cleanvision's
+    ``calc_entropy``): alpha counts as a band, and a constant RGB image has log2(3).
+
+    Examples
+    --------
+    >>> entropy(np.array([[0, 255]], np.uint8))
+    1.0
+    """
+    a = _checked(pixels)
+    return _entropy(a, _is_gray(a))
+
+
+def _entropy(a: np.ndarray, gray_like: bool) -> float:
+    bands = _bands(a)
+    if gray_like and bands >= 3:  # three equal colour bands: one histogram, thrice
+        colour = _histogram(a, 0, 256)
+        counts = [colour] * 3 + [_histogram(a, b, 256) for b in range(3, bands)]
+    else:
+        counts = [_histogram(a, b, 256) for b in range(bands)]
+    pooled = np.concatenate(counts)
+    p = pooled[pooled > 0] / pooled.sum()
+    return float(-(p * np.log2(p)).sum()) + 0.0  # + 0.0: a constant image gives 0, not -0
+
+
+def aspect_ratio(height: int, width: int) -> float:
+    """``min(W / H, H / W)`` in (0, 1]: 1 for a square, small for a strip.
+
+    Examples
+    --------
+    >>> aspect_ratio(1, 20)
+    0.05
+    """
+    return min(width / height, height / width)
+
+
+def _blur_size(height: int, width: int) -> tuple[int, int] | None:
+    """cleanvision's blur thumbnail size ``(W, H)``, or None to keep the image.
+
+    With ``r = max(W, H) / 64``, an image with ``r > 1`` becomes
+    ``(max(int(W // r), 1), max(int(H // r), 1))``.
+    """
+    r = max(width, height) / BLUR_MAX_SIDE
+    return (max(int(width // r), 1), max(int(height // r), 1)) if r > 1 else None
+
+
+def _resized(gray: np.ndarray, size: tuple[int, int], resample: Image.Resampling) -> np.ndarray:
+    return np.asarray(Image.fromarray(gray).resize(size, resample))
+
+
+def _edges(gray: np.ndarray) -> np.ndarray:
+    """Pillow's ``FIND_EDGES``: ``8 c - sum(8 neighbours)`` clipped to [0, 255], border kept."""
+    g = gray.astype(np.int16)
+    out = g.copy()
+    if g.shape[0] >= 3 and g.shape[1] >= 3:
+        neighbours = (g[:-2, :-2] + g[:-2, 1:-1] + g[:-2, 2:] + g[1:-1, :-2] + g[1:-1, 2:]
+                      + g[2:, :-2] + g[2:, 1:-1] + g[2:, 2:])
+        out[1:-1, 1:-1] = np.clip(8 * g[1:-1, 1:-1] - neighbours, 0, 255)
+    return out
+
+
+def blurriness(gray: np.ndarray) -> tuple[float, float]:
+    """cleanvision's two blur measurements, on the 64-pixel gray thumbnail.
+
+    Parameters
+    ----------
+    gray : numpy.ndarray
+        (H, W) uint8 gray image at full size (see :func:`to_gray`).
+
+    Returns
+    -------
+    blurriness : float
+        Standard deviation of the ``FIND_EDGES`` response of the thumbnail, in
+        [0, 127.5]; low = blurry.
+    grayscale_std : float
+        Standard deviation of the 256 counts of the thumbnail's histogram; high = few
+        gray levels (flat image).
+
+    Examples
+    --------
+    >>> blurriness(np.zeros((8, 8), np.uint8))
+    (0.0, 3.992179855667828)
+    """
+    gray = _checked_gray(gray)
+    size = _blur_size(*gray.shape)
+    thumb = gray if size is None else _resized(gray, size, Image.Resampling.BICUBIC)
+    counts = np.bincount(thumb.ravel(), minlength=256)
+    return float(_edges(thumb).std()), float(counts.std())
+
+
+def perceptual_hash(gray: np.ndarray, hash_size: int = 8) -> str:
+    """DCT perceptual hash, as ``imagehash.phash`` (cleanvision's near-duplicate key).
+
+    The gray image is resized to ``4 hash_size`` square with Pillow's Lanczos filter;
+    the top-left ``hash_size x hash_size`` block of its 2-D DCT-II is compared with its
+    median; the bits, row by row, are written as hex (``hash_size**2 / 4`` digits).
+
+    Parameters
+    ----------
+    gray : numpy.ndarray
+        (H, W) uint8 gray image (see :func:`to_gray`).
+    hash_size : int
+        Side of the bit block; cleanvision uses 8 (64 bits).
+    """
+    gray = _checked_gray(gray)
+    if hash_size < 2:
+        raise ConfigError(f"hash_size is {hash_size}, expected an int >= 2 (cleanvision "
+                          "uses 8)", key="hash_size")
+    side = 4 * hash_size
+    small = _resized(gray, (side, side), Image.Resampling.LANCZOS).astype(np.float64)
+    dct = scipy.fft.dct(scipy.fft.dct(small, axis=0), axis=1)[:hash_size, :hash_size]
+    bits = "".join("1" if b else "0" for b in (dct > np.median(dct)).ravel())
+    return f"{int(bits, 2):0{-(-len(bits) // 4)}x}"
+
+
+def pixel_hash(pixels: np.ndarray) -> str:
+    """SHA-1 hex digest of the shape, dtype and bytes of the pixels (exact-duplicate key).
+
+    Stable across runs and machines; equal only for arrays equal in shape and values.
+
+    Examples
+    --------
+    >>> pixel_hash(np.zeros((1, 1), np.uint8))
+    '92680031b1a00201ba242579b874136e38cf2ff9'
+    """
+    a = np.ascontiguousarray(pixels)
+    digest = hashlib.sha1(f"{a.shape}|{a.dtype.str}|".encode())
+    digest.update(a)
+    return digest.hexdigest()
+
+
+# --------------------------------------------------------------------------- scores
+
+
+def merged_thresholds(thresholds: Mapping[str, Mapping[str, float | None]] | None = None
+                      ) -> dict[str, dict[str, float | None]]:
+    """:data:`DEFAULTS` with the user's values merged over them (new dicts).
+
+    Parameters
+    ----------
+    thresholds : mapping, optional
+        ``{issue: {parameter: value}}``, e.g. ``{"dark": {"threshold": 0.2}}``.
+
+    Raises
+    ------
+    ConfigError
+        For an unknown issue or parameter, or a value that is not a number (``None``
+        only for ``odd_size.threshold``).
+
+    Examples
+    --------
+    >>> merged_thresholds({"dark": {"threshold": 0.2}})["dark"]
+    {'threshold': 0.2}
+    """
+    merged = {issue: dict(params) for issue, params in DEFAULTS.items()}
+    for issue, params in (thresholds or {}).items():
+        if issue not in DEFAULTS:
+            raise ConfigError(f"unknown image health issue {issue!r}: known issues are "
+                              f"{', '.join(DEFAULTS)}", key=issue)
+        for name, value in params.items():
+            key = f"{issue}.{name}"
+            if name not in DEFAULTS[issue]:
+                known = ", ".join(DEFAULTS[issue]) or "none"
+                raise ConfigError(f"unknown parameter {key!r}: parameters of {issue!r} are "
+                                  f"{known}", key=key)
+            nullable = key == "odd_size.threshold"
+            if not (isinstance(value, (int, float)) and not isinstance(value, bool)
+                    or (value is None and nullable)):
+                raise ConfigError(f"{key} is {value!r}, expected a number"
+                                  + (" or None (automatic)" if nullable else ""), key=key)
+            merged[issue][name] = value
+    return merged
+
+
+def _image_issue_scores(raw: Mapping, params: Mapping[str, Mapping]) -> dict:
+    """Per-image scores from raw values (scalars, or columns of a table)."""
+    blurry, info = params["blurry"], params["low_information"]
+    blur = 1 - np.exp(-blurry["normalizing_factor"] * raw["blurriness"])
+    spread = 1 - np.exp(-blurry["normalizing_factor"] * raw["blurriness_grayscale_std"])
+    spread = np.where(spread > blurry["color_threshold"], spread, 0.0)
+    return {
+        "dark_score": raw["brightness_perc_99"],
+        "light_score": 1 - raw["brightness_perc_5"],
+        "low_information_score": np.minimum(info["normalizing_factor"] * raw["entropy"], 1.0),
+        "blurry_score": np.minimum(blur + spread, 1.0),
+        "odd_aspect_ratio_score": raw["aspect_ratio"],
+    }
+
+
+def image_scores(pixels: np.ndarray) -> dict:
+    """Every per-image health value of one image, in one call (the data pass).
+
+    Parameters
+    ----------
+    pixels : numpy.ndarray
+        uint8 (H, W), (H, W, 2), (H, W, 3) or (H, W, 4), as decoded.
+
+    Returns
+    -------
+    dict
+        The raw values of :data:`RAW_COLUMNS` and the per-image scores with the default
+        parameters (``dark_score``, ``light_score``, ``low_information_score``,
+        ``blurry_score``, ``odd_aspect_ratio_score``); see the module table.
+        :func:`flag_issues` recomputes the scores with the user's parameters.
+    """
+    a = _checked(pixels)
+    h, w = a.shape[:2]
+    gray_like = _is_gray(a)
+    gray = _gray(a, gray_like)
+    perc_5, perc_99 = _brightness_percentiles(a, gray_like, (5, 99))
+    blur, spread = blurriness(gray)
+    raw = {
+        "brightness_perc_5": perc_5,
+        "brightness_perc_99": perc_99,
+        "entropy": _entropy(a, gray_like),
+        "blurriness": blur,
+        "blurriness_grayscale_std": spread,
+        "aspect_ratio": aspect_ratio(h, w),
+        "size": math.sqrt(w) * math.sqrt(h),
+        "grayscale": gray_like,
+        "pixel_hash": pixel_hash(a),
+        "phash": perceptual_hash(gray),
+    }
+    scores = _image_issue_scores(raw, DEFAULTS)
+    return raw | {name: float(value) for name, value in scores.items()}
+
+
+def _odd_size_scores(size: pd.Series, iqr_factor: float) -> tuple[pd.Series, float]:
+    """cleanvision's odd-size score and its automatic threshold.
+
+    With quartiles ``q1, q3`` of the sizes, the band is ``[q1 - f iqr, q3 + f iqr]``;
+    the score is ``1 - clip(|size - middle| / width, 0, 1)`` (threshold 0.5: outside
+    the band), or, when the band has zero width, ``1 - clip(|size - middle| / middle)``
+    (threshold 1.0: any other size).
+    """
+    if size.notna().sum() == 0:
+        return pd.Series(np.nan, index=size.index), 0.5
+    q1, q3 = np.nanpercentile(size, [25, 75])
+    low, high = q1 - iqr_factor * (q3 - q1), q3 + iqr_factor * (q3 - q1)
+    middle, width = (low + high) / 2, high - low
+    norm, threshold = (width, 0.5) if width > 0 else (middle, 1.0)
+    return 1 - ((size - middle).abs() / norm).clip(0, 1), threshold
+
+
+def _duplicate_sets(scores: pd.DataFrame) -> dict[str, list[np.ndarray]]:
+    """Positions of the sets of two or more images with equal ``pixel_hash`` (exact) or
+    ``phash`` (near), each kind in order of first member.
+
+    As cleanvision: images are grouped by equal hash strings, and a near set made of
+    exactly the images of an exact set is dropped.
+    """
+    exact = _equal_key_sets(scores["pixel_hash"])
+    exact_members = {frozenset(s.tolist()) for s in exact}
+    near = [s for s in _equal_key_sets(scores["phash"])
+            if frozenset(s.tolist()) not in exact_members]
+    return {"exact_duplicates": exact, "near_duplicates": near}
+
+
+def _equal_key_sets(key: pd.Series) -> list[np.ndarray]:
+    codes, _ = pd.factorize(key)  # missing keys get -1; codes follow first appearance
+    sizes = np.bincount(codes + 1)[codes + 1]
+    members = np.flatnonzero((codes >= 0) & (sizes > 1))
+    members = members[np.argsort(codes[members], kind="stable")]
+    starts = np.flatnonzero(np.diff(codes[members], prepend=-2))
+    return np.split(members, starts[1:]) if len(members) else []
+
+
+def _set_scores(n: int, sets: list[np.ndarray]) -> np.ndarray:
+    score = np.ones(n)
+    for s in sets:
+        score[s] = 1.0 / len(s)
+    return score
+
+
+def flag_issues(scores: pd.DataFrame,
+                thresholds: Mapping[str, Mapping[str, float | None]] | None = None
+                ) -> pd.DataFrame:
+    """Dataset step: every issue's score and flag, one row per image.
+
+    Parameters
+    ----------
+    scores : pandas.DataFrame
+        One row per image with the :data:`RAW_COLUMNS` of :func:`image_scores`. Rows
+        with missing values (images that could not be measured) are never flagged.
+    thresholds : mapping, optional
+        Overrides of :data:`DEFAULTS`, e.g. ``{"blurry": {"threshold": 0.4}}``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Same index; the columns of ``scores`` other than scores and flags, then for each
+        issue of :data:`ISSUES` ``<issue>_score`` (float) and ``is_<issue>_issue`` (bool).
+
+    Raises
+    ------
+    KeyError
+        When a raw column is missing.
+    ConfigError
+        See :func:`merged_thresholds`.
+    """
+    params = merged_thresholds(thresholds)
+    missing = [c for c in RAW_COLUMNS if c not in scores.columns]
+    if missing:
+        raise KeyError(f"scores have no column(s) {missing}: build the rows with "
+                       "eda_lib.health.image_scores")
+    issue_scores, limits = _dataset_scores(scores, params)
+    generated = {f"{i}_score" for i in ISSUES} | {f"is_{i}_issue" for i in ISSUES}
+    out = scores.drop(columns=[c for c in scores.columns if c in generated])
+    for issue in ISSUES:
+        out[f"{issue}_score"] = issue_scores[issue]
+        out[f"is_{issue}_issue"] = issue_scores[issue] < limits[issue]  # NaN: False
+    return out
+
+
+def _dataset_scores(scores: pd.DataFrame, params: Mapping[str, Mapping]
+                    ) -> tuple[dict[str, pd.Series], dict[str, float]]:
+    """Every issue's score column, and the limit below which an image has the issue.
+
+    Grayscale and duplicate scores are 1 for an image without the issue, so their
+    limit is 1 (cleanvision flags grayscale at score 0 and duplicates below 1).
+    """
+    per_image = _image_issue_scores(scores, params)
+    out = {name.removesuffix("_score"): pd.Series(value, index=scores.index, dtype=float)
+           for name, value in per_image.items()}
+    out["grayscale"] = scores["grayscale"].map({True: 0.0, False: 1.0}).astype(float)
+    out["odd_size"], size_limit = _odd_size_scores(scores["size"].astype(float),
+                                                   params["odd_size"]["iqr_factor"])
+    for issue, sets in _duplicate_sets(scores).items():
+        out[issue] = pd.Series(_set_scores(len(scores), sets), index=scores.index)
+    limits = {issue: params[issue].get("threshold", 1.0) for issue in ISSUES}
+    if limits["odd_size"] is None:
+        limits["odd_size"] = size_limit
+    return out, limits
+
+
+def duplicate_groups(scores: pd.DataFrame) -> pd.DataFrame:
+    """One row per image in a duplicate set.
+
+    Parameters
+    ----------
+    scores : pandas.DataFrame
+        With ``pixel_hash`` and ``phash`` columns (see :func:`image_scores`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``image`` (the row's label in ``scores.index``), ``kind`` (``"exact"`` or
+        ``"near"``) and ``group`` (int, unique over both kinds: exact sets first, each
+        kind in order of first member). Empty, with these columns, when there is none.
+    """
+    sets = _duplicate_sets(scores)
+    labelled = [("exact", s) for s in sets["exact_duplicates"]]
+    labelled += [("near", s) for s in sets["near_duplicates"]]
+    rows = [(image, kind, group)
+            for group, (kind, members) in enumerate(labelled)
+            for image in scores.index[members]]
+    out = pd.DataFrame(rows, columns=["image", "kind", "group"])
+    return out.astype({"image": scores.index.dtype, "kind": "str", "group": "int64"})

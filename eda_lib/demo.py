@@ -30,7 +30,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 from PIL import Image
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from eda_lib.errors import ConfigError, DataError
 

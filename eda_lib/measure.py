@@ -18,7 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from . import cache, copymove, health, images, masks, metric
 from .config import Config

@@ -22,8 +22,8 @@ import hashlib
 import json
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,9 +34,8 @@ import zmq
 from ipykernel.kernelspec import get_kernel_dict
 from jupyter_client import AsyncKernelManager
 from jupyter_client.kernelspec import KernelSpec
-from nbconvert import HTMLExporter
 from papermill.exceptions import PapermillExecutionError
-from tqdm.auto import tqdm
+from tqdm import tqdm
 from traitlets import default
 
 from . import index, report, tables
@@ -283,7 +282,7 @@ def run_notebook(source: Path, cfg: Config, reuse: bool = True) -> NotebookRecor
     if not reused:
         nb.metadata["eda_lib"] = {"inputs": key}
         executed, error = execute(nb, source, cfg, notebook_path)
-        render_html(executed, html_path, title)
+        render_html(executed, html_path, title, show_code=cfg.show_code, nav=section_nav(source))
     return NotebookRecord(
         name=source.stem,
         title=title,
@@ -407,9 +406,47 @@ def stable_cell_ids(nb: nbformat.NotebookNode) -> None:
         cell["id"] = digest if seen[digest] == 1 else f"{digest}-{seen[digest]}"
 
 
-def render_html(nb: nbformat.NotebookNode, target: Path, title: str) -> Path:
-    """Render an executed notebook to a standalone HTML page (images embedded)."""
-    body, _ = HTMLExporter(embed_images=True).from_notebook_node(
-        nb, resources={"metadata": {"name": title}}
+def render_html(
+    nb: nbformat.NotebookNode, target: Path, title: str, *, show_code: bool, nav: report.SectionNav
+) -> Path:
+    """Render an executed notebook to its standalone section page.
+
+    Parameters
+    ----------
+    nb : NotebookNode
+        The executed notebook (saved as it is: hiding code only concerns the page).
+    target : Path
+        The page to write, ``html/NN_name.html``.
+    title : str
+        Title of the section.
+    show_code : bool
+        Show the code cells (``cfg.show_code``); otherwise only markdown and outputs.
+    nav : SectionNav
+        Links to the index and the neighbouring sections, as from :func:`section_nav`.
+
+    Returns
+    -------
+    Path
+        ``target``.
+    """
+    page = report.section_page(nb, title, show_code=show_code, nav=nav)
+    return report.write_text_atomic(target, page)
+
+
+def section_nav(source: Path) -> report.SectionNav:
+    """Links of a section page: the index and the sections before and after it.
+
+    Neighbours are taken in the order of the notebooks folder, which is the order of
+    the index after a full run; their pages sit next to this one in ``html/``.
+    """
+    suite = select_notebooks(source.parent)
+    position = suite.index(source)
+
+    def link(path: Path) -> report.Link:
+        title = notebook_title(jupytext.read(path), default=path.stem)
+        return report.Link(title, f"{path.stem}.html")
+
+    return report.SectionNav(
+        previous=link(suite[position - 1]) if position > 0 else None,
+        next=link(suite[position + 1]) if position + 1 < len(suite) else None,
     )
-    return report.write_text_atomic(target, body)

@@ -60,3 +60,22 @@ def tiny_dataset(tmp_path: Path) -> Path:
     write_png(root / "test_images/45.png", textured(16, 16, 4))
     (root / "sample_submission.csv").write_text("case_id,annotation\n45,authentic\n")
     return root
+
+
+@pytest.fixture(scope="session")
+def demo_report(tmp_path_factory):
+    """One full run of the suite on generated data, shared by the end-to-end tests.
+
+    Returns ``(cfg, truth, result)``: the run's config, the generator's ground truth
+    and the runner's result.
+    """
+    from eda_lib import config, demo, runner
+
+    tmp = tmp_path_factory.mktemp("suite")
+    data = tmp / "data"
+    truth = demo.generate(data, forged=10, seed=5, size_scale=0.2, supplemental=1)
+    cfg = config.make_config({
+        "data_dir": str(data), "out_dir": str(tmp / "out"), "workers": 2, "progress": False,
+        "grid_size": 200, "max_grid_images": 4,  # display_size stays wide: pages must scale it
+    })
+    return cfg, truth, runner.run(cfg, progress=False)

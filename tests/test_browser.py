@@ -26,9 +26,6 @@ from urllib.request import url2pathname
 
 import pytest
 
-from eda_lib import demo, runner
-from eda_lib.config import make_config
-
 CHROMIUM = Path("/usr/bin/chromium")
 
 pytestmark = [
@@ -212,13 +209,9 @@ class DevTools:
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory):
-    """A small demo report, run through the whole suite."""
-    tmp = tmp_path_factory.mktemp("browser")
-    demo.generate(tmp / "data", forged=8, seed=1, size_scale=0.2)
-    cfg = make_config({"data_dir": tmp / "data", "out_dir": tmp / "out", "workers": 2,
-                       "progress": False})
-    result = runner.run(cfg, progress=False)
+def report(demo_report):
+    """The shared demo report (tests/conftest.py), run through the whole suite."""
+    result = demo_report[2]
     assert result.ok, [r.error for r in result.records]
     return result
 

@@ -18,17 +18,9 @@ pytestmark = pytest.mark.slow
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("suite")
-    data = tmp / "data"
-    truth = demo.generate(data, forged=10, seed=5, size_scale=0.2, supplemental=1)
-    cfg = config.make_config({
-        "data_dir": str(data), "out_dir": str(tmp / "out"), "workers": 2, "progress": False,
-        "display_size": 256, "grid_size": 128, "max_grid_images": 4,
-    })
-    result = runner.run(cfg, progress=False)
-    return cfg, truth, result
+@pytest.fixture
+def run(demo_report):
+    return demo_report
 
 
 def _table(cfg, name):

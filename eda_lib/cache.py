@@ -93,11 +93,11 @@ def cached_cases(frames: dict[str, pd.DataFrame]) -> set[tuple[str, str, str]]:
 
 def save(folder: Path, frames: dict[str, pd.DataFrame]) -> None:
     """Store the rows (with their key columns) of every table, atomically per file."""
-    from .tables import _atomic_write
+    from .tables import atomic_write
 
     folder.mkdir(parents=True, exist_ok=True)
     (folder / VERSION_FILE).unlink(missing_ok=True)
     for name, df in frames.items():
-        _atomic_write(folder / f"{name}.parquet", lambda p, df=df: df.to_parquet(p, index=False))
-    _atomic_write(folder / VERSION_FILE,
+        atomic_write(folder / f"{name}.parquet", lambda p, df=df: df.to_parquet(p, index=False))
+    atomic_write(folder / VERSION_FILE,
                   lambda p: p.write_text(ANALYSIS_VERSION + "\n", encoding="utf-8"))

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .config import Config
 from . import health
+from .config import Config
 from .folds import grouped_folds, leakage_groups
 from .tables import SCHEMAS, frame
 

@@ -36,6 +36,7 @@ from nbconvert import HTMLExporter
 from PIL import Image
 
 from .config import PARAMS, Config
+from .tables import atomic_write
 
 if TYPE_CHECKING:
     from .runner import NotebookRecord, RunResult
@@ -190,12 +191,7 @@ def write_text_atomic(path: Path, text: str) -> Path:
     Path
         ``path``.
     """
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
     return path
 
 

@@ -261,8 +261,12 @@ def tables_dir(cfg: Config) -> Path:
     return cfg.out_dir / "tables"
 
 
-def _atomic_write(path: Path, write) -> None:
-    """Write through a temporary file in the same folder, then rename."""
+def atomic_write(path: Path, write) -> None:
+    """Call ``write(tmp)`` on a temporary file in ``path``'s folder, then rename it to ``path``.
+
+    The rename is atomic: a reader (or a crash) never finds a half-written file under
+    the final name.
+    """
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
@@ -277,9 +281,9 @@ def write_tables(tables: Mapping[str, pd.DataFrame], folder: Path) -> None:
     """Write each table as ``NAME.csv`` and ``NAME.parquet``, and the schema as SCHEMA.md."""
     folder.mkdir(parents=True, exist_ok=True)
     for name, df in tables.items():
-        _atomic_write(folder / f"{name}.csv", lambda p, df=df: df.to_csv(p, index=False))
-        _atomic_write(folder / f"{name}.parquet", lambda p, df=df: df.to_parquet(p, index=False))
-    _atomic_write(folder / "SCHEMA.md", lambda p: p.write_text(schema_markdown(), encoding="utf-8"))
+        atomic_write(folder / f"{name}.csv", lambda p, df=df: df.to_csv(p, index=False))
+        atomic_write(folder / f"{name}.parquet", lambda p, df=df: df.to_parquet(p, index=False))
+    atomic_write(folder / "SCHEMA.md", lambda p: p.write_text(schema_markdown(), encoding="utf-8"))
 
 
 def _manifest(cfg: Config) -> dict:
@@ -336,7 +340,7 @@ def ensure_tables(cfg: Config, progress: bool | None = None, use_cache: bool = T
                              use_cache=use_cache)
     tables.update(derive(tables, cfg))
     write_tables(tables, folder)
-    _atomic_write(
+    atomic_write(
         manifest_path,
         lambda p: p.write_text(json.dumps(wanted, indent=2, sort_keys=True), encoding="utf-8"),
     )

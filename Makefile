@@ -10,11 +10,11 @@ STAMP  := $(VENV)/.installed
 DEMO   := data/demo
 PARAMS ?= params/demo.yaml
 
-.PHONY: report test demo-data clean help
+.PHONY: report test lint demo-data clean help
 
 help:
 	@echo "make report  - generate the demo data and the HTML report (reports/demo/index.html)"
-	@echo "make test    - run the tests"
+	@echo "make test    - lint (ruff) and run the tests"
 	@echo "make clean   - remove reports/ and data/ (the environment stays)"
 
 $(STAMP): pyproject.toml
@@ -35,7 +35,10 @@ demo-data: data/.demo.stamp
 report: $(STAMP) data/.demo.stamp
 	$(PY) -m eda_lib run -f $(PARAMS)
 
-test: $(STAMP)
+lint: $(STAMP)
+	$(PY) -m ruff check eda_lib tests benchmarks notebooks
+
+test: lint
 	$(PY) -m pytest
 
 clean:

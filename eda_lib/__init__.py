@@ -9,10 +9,21 @@ summary, the demo data generator and the runner.
 
 from .config import Config, load_config, make_config
 from .errors import ConfigError, DataError, EdaError
-from .session import Session, start
-from .tables import Tables, ensure_tables, load_tables
 
 __version__ = "0.1.0"
+
+# Imported on first use: worker processes of the data pass import this package and
+# should not pay for matplotlib (session) or the table machinery they do not need.
+_LAZY = {"Session": "session", "start": "session", "Tables": "tables",
+         "ensure_tables": "tables", "load_tables": "tables"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        from importlib import import_module
+
+        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "Config", "ConfigError", "DataError", "EdaError", "Session", "Tables",

@@ -84,7 +84,7 @@ def read_header(path: Path) -> tuple[tuple[int, ...], np.dtype]:
 def load(path: str | Path, allow_pickle: bool = False) -> np.ndarray:
     """Load a ``.npy`` file, refusing object arrays (unless allowed) and huge headers.
 
-    With ``allow_pickle=True`` an object array is unpickled, which runs whatever
+    When ``allow_pickle`` is true an object array is unpickled, which runs whatever
     code the file holds: only for files you trust. Its content must then be a
     numeric array, or a sequence of equally shaped numeric arrays (one per instance).
     """

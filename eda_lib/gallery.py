@@ -113,13 +113,16 @@ def _box(row, prefix: str) -> tuple[int, int, int, int] | None:
 
 
 def copy_move_view(cfg: Config, t, row) -> dict:
-    """Keyword arguments of :func:`eda_lib.plots.copy_move_panel` for one ``copy_move`` row."""
-    ex = load_example(cfg, t, row["split"], row["case_id"])
-    source, target = aligned_crops(ex.rgb, row)
+    """Keyword arguments of :func:`eda_lib.plots.copy_move_panel` for one ``copy_move`` row.
+
+    Only the forged image is read: the panel needs neither the masks nor the twin.
+    """
+    rgb = load_rgb(cfg, image_path(t, row["split"], "forged", row["case_id"]))
+    source, target = aligned_crops(rgb, row)
     margin = "" if pd.isna(row["margin"]) else f", margin {row['margin']:.2f}"
     transform = "" if pd.isna(row["transform"]) else f", {row['transform']}"
     return {
-        "rgb": ex.rgb,
+        "rgb": rgb,
         "target_box": _box(row, "target"),
         "source_box": _box(row, "source") if source is not None else None,
         "aligned_source": source,

@@ -88,7 +88,11 @@ def load(path: str | Path, allow_pickle: bool = False) -> np.ndarray:
     code the file holds: only for files you trust. Its content must then be a
     numeric array, or a sequence of equally shaped numeric arrays (one per instance).
     """
-    path = Path(path)
+    return _load(Path(path), allow_pickle)[0]
+
+
+def _load(path: Path, allow_pickle: bool) -> tuple[np.ndarray, bool]:
+    """:func:`load`, also saying whether the file was unpickled (one header read)."""
     trace.record("mask", path)
     shape, dtype = read_header(path)
     if dtype.hasobject and not allow_pickle:
@@ -105,8 +109,8 @@ def load(path: str | Path, allow_pickle: bool = False) -> np.ndarray:
     except (OSError, ValueError, EOFError) as exc:
         raise MaskError(f"{path}: cannot load ({exc})", path, "unreadable_mask") from exc
     if array.dtype.hasobject:
-        array = _numeric_from_objects(array, path)
-    return array
+        return _numeric_from_objects(array, path), True
+    return array, False
 
 
 def _numeric_from_objects(array: np.ndarray, path: Path) -> np.ndarray:
@@ -212,8 +216,8 @@ def load_mask(
     An object array loaded because ``allow_pickle`` is set gets the note
     ``unpickled``, so the report can say which files ran through pickle.
     """
-    shape, dtype = read_header(Path(path))
-    mask = normalize(load(path, allow_pickle), image_hw, path)
-    if dtype.hasobject:
+    array, unpickled = _load(Path(path), allow_pickle)
+    mask = normalize(array, image_hw, path)
+    if unpickled:
         mask.notes.insert(0, "unpickled")
     return mask

@@ -80,7 +80,7 @@ def _measure_image(root: Path, e: ImageEntry, cfg: Config, rows: Rows):
     path = root / e.path
     try:
         row["file_bytes"] = path.stat().st_size
-        decoded = images.decode(path, cfg.max_image_pixels)
+        decoded = images.decode(path, cfg.max_image_pixels, with_stats=True)
     except (DataError, OSError) as exc:
         kind = getattr(exc, "kind", "unreadable_image")
         row["status"] = kind
@@ -90,7 +90,8 @@ def _measure_image(root: Path, e: ImageEntry, cfg: Config, rows: Rows):
     row.update(width=decoded.width, height=decoded.height,
                aspect=decoded.width / decoded.height, mode=decoded.mode)
     rows.add("images", row)
-    scores = health.image_scores(images.to_uint8(decoded.pixels))
+    scores = health.image_scores(images.to_uint8(decoded.pixels), decoded.gray,
+                                 decoded.band_counts)
     rows.add("image_scores", {"case_id": e.case_id, "split": e.split, "label": e.label, **scores})
     return decoded
 
@@ -114,8 +115,8 @@ def _measure_mask(root: Path, m: MaskEntry, image, rows: Rows, allow_pickle: boo
         _problem(rows, m.path, m.case_id, exc.kind, _short(exc, root))
         return None
     h, w = mask.instances.shape[1:]
-    areas = mask.instances.reshape(mask.n_instances, -1).sum(axis=1)
-    union_px = int(mask.union.sum())
+    areas = np.array([np.count_nonzero(m) for m in mask.instances], np.int64)
+    union_px = np.count_nonzero(mask.union)
     if m.image_path is None:
         status = "orphan"
     elif image is None:
@@ -141,13 +142,18 @@ def _measure_mask(root: Path, m: MaskEntry, image, rows: Rows, allow_pickle: boo
 
 
 def _submission_checks(mask: masks.Mask) -> dict:
-    """The mask as the competition's annotation: its size, round trip and union baseline."""
+    """The mask as the competition's annotation: its size, round trip and union baseline.
+
+    The round trip writes each instance's runs as annotation text and reads the text
+    back under the scorer's rules; the runs must come back unchanged (drawing masks
+    from runs is checked by the tests, so no pixel array is redrawn here).
+    """
     truth = metric.truth_from_masks(mask.instances)
-    text = metric.format_annotation(truth)
-    back = metric.parse_annotation(text, mask.instances.shape[1:])
-    same = back == "authentic" and not truth or (
-        back != "authentic" and len(back) == len(truth)
-        and all(np.array_equal(a, b) for a, b in zip(back, truth)))
+    runs = [metric.rle_encode(m) for m in truth]
+    text = metric.format_runs(runs)
+    back = metric.parse_runs(text, mask.instances.shape[1:])
+    same = back == metric.AUTHENTIC and not truth or (
+        back != metric.AUTHENTIC and [r.tolist() for r in back] == runs)
     union = metric.of1(truth, [mask.union]) if truth else float("nan")
     return {"rle_chars": len(text), "rle_roundtrip": same, "of1_union": union}
 

@@ -143,6 +143,8 @@ DEFAULT_TUNING: Mapping[str, Any] = MappingProxyType(
         # copies skip it)
         "refine_scale_top": 3,
         "refine_scale_below": 0.8,
+        # ... and when their score is within this of the best candidate's
+        "refine_scale_within": 0.25,
         # the coarse search scale brings the template to about this many pixels and the
         # image to at most that many (and its longest side to at most max_side)
         "coarse_template_px": 576,
@@ -512,7 +514,8 @@ class _Context:
 
     @classmethod
     def build(cls, rgb: np.ndarray, params: dict[str, Any], max_side: int) -> _Context:
-        gray = cv2.cvtColor(rgb.astype(np.float32), cv2.COLOR_RGB2GRAY)
+        # gray levels rounded to 8 bits as stored, then float32 for matching
+        gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
         return cls(rgb, gray, params, max_side)
 
 
@@ -773,10 +776,8 @@ def _masked_ncc_map(
     the template's own: it cannot hold a copy of it. ``integrals`` is
     ``cv2.integral2(image)`` in float64.
     """
-    if mask.all():
-        score = cv2.matchTemplate(image, templ, cv2.TM_CCOEFF_NORMED)
-    else:
-        score = cv2.matchTemplate(image, templ, cv2.TM_CCOEFF_NORMED, mask=mask)
+    score = (cv2.matchTemplate(image, templ, cv2.TM_CCOEFF_NORMED) if mask.all()
+             else _masked_ccoeff_normed(image, templ, mask))
     kh, kw = templ.shape
     n = kh * kw
     total, squares = (
@@ -786,6 +787,28 @@ def _masked_ncc_map(
     floor = (0.25 * float(templ[mask > 0].std())) ** 2
     score[~np.isfinite(score) | (window_var < floor)] = -1.0
     return np.minimum(score, 1.0, out=score)
+
+
+def _masked_ccoeff_normed(image: np.ndarray, templ: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """OpenCV's masked ``TM_CCOEFF_NORMED``, from three plain cross-correlations.
+
+    With ``T' = mask * (templ - mean of templ over the mask)`` (so ``sum(T') = 0``), the
+    score at a window is ``sum(I T') / sqrt(sum(T'^2) * n var_mask(I))``, where the
+    window's masked sum and sum of squares are cross-correlations of ``I`` and ``I^2``
+    with the mask. Each cross-correlation costs a fifth of OpenCV's masked match. The
+    image is centred on its mean first, so that the variance is not a small difference
+    of large float32 numbers. Flat windows give inf or NaN, as in OpenCV.
+    """
+    m = mask.astype(np.float32)
+    n = float(m.sum())
+    t = (templ - float(templ[mask > 0].mean())) * m
+    centred = image - np.float32(image.mean())
+    num = cv2.matchTemplate(centred, t, cv2.TM_CCORR)
+    s1 = cv2.matchTemplate(centred, m, cv2.TM_CCORR)
+    s2 = cv2.matchTemplate(centred * centred, m, cv2.TM_CCORR)
+    var_n = np.maximum(s2 - s1 * s1 / n, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return num / np.sqrt(var_n * float((t * t).sum()))
 
 
 def _integrals(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -934,12 +957,16 @@ def _refine_scales(
 ) -> list[_Candidate]:
     """Refine the scale of the leading candidates that are resampled or match loosely.
 
-    All candidates are then re-ranked.
+    Only contenders are refined: candidates within ``refine_scale_within`` of the best
+    score (a wrong flip or place scores far lower, and no scale makes it match). All
+    candidates are then re-ranked.
     """
     p = ctx.params
+    lead = cands[0].score - p["refine_scale_within"]
     top = [
         _refine_scale(ctx, region, box, c, exclude)
-        if c.template.scale != 1.0 or c.residual_ncc < p["refine_scale_below"] else c
+        if c.score >= lead and (c.template.scale != 1.0
+                                or c.residual_ncc < p["refine_scale_below"]) else c
         for c in cands[: p["refine_scale_top"]]
     ]
     return sorted(top + cands[p["refine_scale_top"] :], key=lambda c: -c.score)

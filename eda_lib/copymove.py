@@ -724,7 +724,7 @@ def _match(
     cw, ch = max(1, round(w * f)), max(1, round(h * f))
     fx, fy = cw / w, ch / h
     coarse = ctx.gray if f == 1.0 else cv2.resize(ctx.gray, (cw, ch), interpolation=cv2.INTER_AREA)
-    integrals = _integrals(coarse)
+    integrals = None  # made once, for the templates that fill their box
     peaks = []
     for t in templates:
         th, tw = t.mask.shape
@@ -735,6 +735,8 @@ def _match(
             tm = _coarse_mask(t.mask, size)
         if th > h or tw > w or tg.shape[0] > ch or tg.shape[1] > cw:
             continue
+        if integrals is None and tm.all():
+            integrals = _integrals(coarse)
         score = _masked_ncc_map(coarse, integrals, tg, tm)
         xs, ys = np.arange(score.shape[1]) / fx, np.arange(score.shape[0]) / fy
         score[_overlap(xs, ys, tw, th, exclude) > p["exclude_overlap"]] = -np.inf
@@ -765,31 +767,35 @@ def _coarse_mask(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 
 def _masked_ncc_map(
-    image: np.ndarray, integrals: tuple[np.ndarray, np.ndarray], templ: np.ndarray,
+    image: np.ndarray, integrals: tuple[np.ndarray, np.ndarray] | None, templ: np.ndarray,
     mask: np.ndarray,
 ) -> np.ndarray:
     """Masked ``TM_CCOEFF_NORMED`` of ``templ`` over ``image``, made safe to take maxima of.
 
-    OpenCV leaves NaN or inf where a window is flat and, with a mask, returns values
-    near 1 on almost flat windows (a tiny denominator). Both score -1, as does any
-    window whose standard deviation over the template's box is below a quarter of
-    the template's own: it cannot hold a copy of it. ``integrals`` is
-    ``cv2.integral2(image)`` in float64.
+    A flat window has no defined score, and an almost flat one scores near 1 by a
+    tiny denominator. Both score -1, as does any window whose standard deviation
+    over the template's mask is below a quarter of the template's own: it cannot
+    hold a copy of it. ``integrals`` is ``cv2.integral2(image)`` in float64 (made
+    here when None), used when the mask is the whole box.
     """
-    score = (cv2.matchTemplate(image, templ, cv2.TM_CCOEFF_NORMED) if mask.all()
-             else _masked_ccoeff_normed(image, templ, mask))
-    kh, kw = templ.shape
-    n = kh * kw
-    total, squares = (
-        (t[kh:, kw:] - t[:-kh, kw:] - t[kh:, :-kw] + t[:-kh, :-kw]) / n for t in integrals
-    )
-    window_var = squares - total * total
+    if mask.all():
+        score = cv2.matchTemplate(image, templ, cv2.TM_CCOEFF_NORMED)
+        kh, kw = templ.shape
+        n = kh * kw
+        total, squares = (
+            (t[kh:, kw:] - t[:-kh, kw:] - t[kh:, :-kw] + t[:-kh, :-kw]) / n
+            for t in (integrals or _integrals(image))
+        )
+        window_var = squares - total * total
+    else:
+        score, window_var = _masked_ccoeff_normed(image, templ, mask)
     floor = (0.25 * float(templ[mask > 0].std())) ** 2
     score[~np.isfinite(score) | (window_var < floor)] = -1.0
     return np.minimum(score, 1.0, out=score)
 
 
-def _masked_ccoeff_normed(image: np.ndarray, templ: np.ndarray, mask: np.ndarray) -> np.ndarray:
+def _masked_ccoeff_normed(image: np.ndarray, templ: np.ndarray, mask: np.ndarray
+                          ) -> tuple[np.ndarray, np.ndarray]:
     """OpenCV's masked ``TM_CCOEFF_NORMED``, from three plain cross-correlations.
 
     With ``T' = mask * (templ - mean of templ over the mask)`` (so ``sum(T') = 0``), the
@@ -798,6 +804,9 @@ def _masked_ccoeff_normed(image: np.ndarray, templ: np.ndarray, mask: np.ndarray
     with the mask. Each cross-correlation costs a fifth of OpenCV's masked match. The
     image is centred on its mean first, so that the variance is not a small difference
     of large float32 numbers. Flat windows give inf or NaN, as in OpenCV.
+
+    Returns the score map and the variance of the image under the mask at every
+    window.
     """
     m = mask.astype(np.float32)
     n = float(m.sum())
@@ -808,7 +817,8 @@ def _masked_ccoeff_normed(image: np.ndarray, templ: np.ndarray, mask: np.ndarray
     s2 = cv2.matchTemplate(centred * centred, m, cv2.TM_CCORR)
     var_n = np.maximum(s2 - s1 * s1 / n, 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return num / np.sqrt(var_n * float((t * t).sum()))
+        score = num / np.sqrt(var_n * float((t * t).sum()))
+    return score, var_n / n
 
 
 def _integrals(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -864,7 +874,7 @@ def _refine(
     if lx > hx or ly > hy:
         return None
     window = ctx.gray[ly + py1 : hy + py2, lx + px1 : hx + px2]
-    score = _masked_ncc_map(window, _integrals(window), probe, pmask)
+    score = _masked_ncc_map(window, None, probe, pmask)
     xs, ys = lx + np.arange(score.shape[1]), ly + np.arange(score.shape[0])
     score[_overlap(xs, ys, tw, th, exclude) > p["exclude_overlap"]] = -np.inf
     top = float(score.max())

@@ -87,6 +87,21 @@ def overlap_of_smaller(a, b) -> float:
 # --------------------------------------------------------------------------- transforms
 
 
+def test_masked_score_map_equals_opencvs_masked_match():
+    from eda_lib.copymove import _masked_ccoeff_normed
+
+    rng = np.random.default_rng(2)
+    image = cv2.cvtColor(textured(3), cv2.COLOR_RGB2GRAY).astype(np.float32) + 100
+    templ = image[40:70, 30:62].copy()
+    mask = (rng.random(templ.shape) > 0.3).astype(np.uint8)
+    expected = cv2.matchTemplate(image, templ, cv2.TM_CCOEFF_NORMED, mask=mask)
+    score, variance = _masked_ccoeff_normed(image, templ, mask)
+    np.testing.assert_allclose(score, expected, atol=1e-4)
+    assert score[40, 30] == pytest.approx(1.0, abs=1e-5)
+    window = image[40:70, 30:62][mask > 0]
+    assert variance[40, 30] == pytest.approx(window.var(), rel=1e-4)
+
+
 def test_transforms_follow_numpy_semantics():
     a = np.arange(6).reshape(2, 3)
     expected = {

@@ -105,6 +105,28 @@ def test_brightness_percentiles_equal_numpy_on_cleanvision_brightness(shape):
     np.testing.assert_allclose(brightness_percentiles(a, q), expected, rtol=0, atol=1e-12)
 
 
+def test_brightness_keys_are_exact_above_float32_precision():
+    # keys up to 65,025,000 need 26 bits: odd ones near white are not float32 numbers
+    rng = np.random.default_rng(5)
+    a = rng.integers(230, 256, (64, 48, 3), dtype=np.uint8)
+    a[0, :3] = [[254, 255, 255], [255, 254, 255], [255, 255, 255]]
+    r, g, b = (a[..., c].astype(np.int64) for c in range(3))
+    keys = health._BrightnessKeys(a)
+    np.testing.assert_array_equal(keys.high.astype(np.int64) * 65536 + keys.low,
+                                  241 * r * r + 691 * g * g + 68 * b * b)
+    expected = np.percentile(cleanvision_brightness(a), [0, 5, 50, 99, 100])
+    np.testing.assert_allclose(brightness_percentiles(a, [0, 5, 50, 99, 100]), expected,
+                               rtol=0, atol=1e-15)
+
+
+def test_brightness_of_a_plateau_and_of_scattered_values_agree_with_numpy():
+    # one high bin holding most pixels (a white background) takes the in-place count
+    a = np.full((90, 70, 3), 255, np.uint8)
+    a[:10] = np.random.default_rng(6).integers(0, 256, (10, 70, 3), dtype=np.uint8)
+    expected = np.percentile(cleanvision_brightness(a), [1, 5, 99])
+    np.testing.assert_allclose(brightness_percentiles(a, [1, 5, 99]), expected, rtol=0, atol=1e-15)
+
+
 def test_brightness_of_equal_channels_is_the_gray_level():
     gray = pattern(30, 40, 1)
     rgb = np.repeat(gray[..., None], 3, axis=2)
@@ -131,6 +153,30 @@ def test_blurriness_follows_cleanvision_on_pillow(shape):
     edges = image.filter(ImageFilter.FIND_EDGES)
     expected = (np.sqrt(ImageStat.Stat(edges).var[0]), np.std(image.histogram()))
     np.testing.assert_allclose(blurriness(gray), expected, rtol=1e-9)
+
+
+def test_blur_thumbnail_of_a_large_image_uses_pillows_reducing_gap():
+    gray = cv2.resize(pattern(120, 150, 1), (1500, 1200), interpolation=cv2.INTER_NEAREST)
+    image = Image.fromarray(gray)
+    thumb = image.resize((64, 51), Image.Resampling.BICUBIC, reducing_gap=health.BLUR_REDUCING_GAP)
+    edges = thumb.filter(ImageFilter.FIND_EDGES)
+    expected = (np.sqrt(ImageStat.Stat(edges).var[0]), np.std(thumb.histogram()))
+    np.testing.assert_allclose(blurriness(gray), expected, rtol=1e-9)
+
+
+def test_scores_from_decoder_stats_equal_scores_from_pixels():
+    for a in (pattern(40, 60), pattern(40, 60, 4), np.repeat(pattern(40, 60, 1)[..., None], 3, 2)):
+        bands = a.shape[2]
+        counts = np.stack([np.bincount(a[..., b].ravel(), minlength=256) for b in range(bands)])
+        assert image_scores(a, to_gray(a), counts) == image_scores(a)
+
+
+def test_decoder_stats_that_do_not_fit_are_refused():
+    a = pattern(20, 30)
+    with pytest.raises(ImageError, match="gray levels"):
+        image_scores(a, gray=np.zeros((30, 20), np.uint8))
+    with pytest.raises(ImageError, match="band histograms"):
+        image_scores(a, band_counts=np.zeros((1, 256), np.int64))
 
 
 def test_constant_image_has_low_information():

@@ -90,6 +90,15 @@ def test_rle_on_hand_made_masks(name, mask, rle):
                                   mask.astype(bool))
 
 
+def test_parse_runs_reads_what_format_runs_writes_without_drawing():
+    runs = [[2, 3, 12, 1], [5, 2]]
+    assert [r.tolist() for r in metric.parse_runs(metric.format_runs(runs), (3, 4))] == runs
+    assert metric.parse_runs(metric.format_runs([[], []]), (3, 4)) == "authentic"
+    with pytest.raises(SubmissionError, match="instance 2 of 2") as info:
+        metric.parse_runs("[1, 2];[12, 2]", (3, 4))
+    assert info.value.kind == "rle_outside_image"
+
+
 def test_adjacent_runs_are_valid():
     np.testing.assert_array_equal(metric.rle_decode([1, 2, 3, 2], (2, 3)),
                                   np.array([[1, 1, 0], [1, 1, 0]], bool))

@@ -7,8 +7,10 @@ in fresh output and cache folders):
 
 ``decode floor``
     Every image decoded (``eda_lib.images.decode(path).pixels``) and every mask loaded
-    (``eda_lib.masks.load``), once each, one file per task on a spawn process pool of
-    ``--workers`` processes, and nothing else. No pass that reads every file is faster.
+    (``eda_lib.masks.load``), once each, one file per task on a pool of ``--workers``
+    processes started as the data pass starts its own (forked by a forkserver that has
+    imported the pass's modules, or spawned where there is no forkserver), and nothing
+    else. No pass that reads every file is faster.
     (The pass itself starts fewer processes when it has under 8 cases per worker, and
     none below 16 cases: on datasets that small it can beat the floor.)
 ``pass, no copy-move``
@@ -28,14 +30,18 @@ and imports excluded; pool and kernel start-up included). On a shared machine ot
 slows a call down, never speeds it up, so each step's time is its fastest over the
 rounds, and ``spread`` (slowest / fastest) shows how noisy it was; rounds interleave the
 steps, so a busy spell hits all of them alike. ``cpu s`` is the CPU time (user + system)
-of the step's process and of the processes it waited for, during the call: contention
-stretches it far less than wall time, so the targets' ratios are also shown in CPU time.
+of the step's process and all its descendants during the call (``getrusage`` for the
+process and the children it waited for; psutil for a child still alive, such as the
+forkserver, with the workers it waited for): contention stretches it far less than wall
+time, so the targets' ratios are also shown in CPU time.
 
-Peak memory is read in the step's process when the call is over:
-``resource.getrusage(...).ru_maxrss`` of ``RUSAGE_SELF`` (that process) and of
-``RUSAGE_CHILDREN`` (the largest single process it started and waited for: pool workers,
-notebook kernels); the larger is reported, tagged ``self`` or ``children``, and the
-largest over the rounds is kept. Those processes run side by side, so the benchmark also
+Peak memory is the largest of: ``resource.getrusage(...).ru_maxrss`` of ``RUSAGE_SELF``
+(the step's process) and of ``RUSAGE_CHILDREN`` (the largest single process it started
+and waited for: notebook kernels, spawned workers), read when the call is over; and the
+largest high-water mark (``VmHWM``) of any process of the step's tree, sampled from
+outside every 0.2 s (workers forked by a forkserver are not the step's children, so
+``getrusage`` does not see them). It is tagged ``self``, ``children`` or ``sampled``, and
+the largest over the rounds is kept. Those processes run side by side, so the benchmark also
 samples the summed RSS of the step's whole process tree every 0.2 s (``tree``: an upper
 bound of what the machine needed, since shared library pages count once per process).
 On Linux a new process's ``ru_maxrss`` starts at its parent's peak RSS (``vfork`` and
@@ -78,14 +84,13 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from multiprocessing import get_context
 from pathlib import Path
 
 import psutil  # installed with ipykernel
 
 # eda_lib is imported only inside the functions that run in helper processes: the
-# launcher must stay small (see the module docstring), and the decode floor's spawned
-# workers, which import this file, then import what the pass's workers import, no more.
+# launcher must stay small (see the module docstring), and the decode floor's workers,
+# which import this file, then import what the pass's workers import, no more.
 
 #: Ratio and size targets; :func:`_print_targets` says how each is computed.
 TARGETS = {
@@ -121,19 +126,21 @@ class Run:
     """What one step's process reported, plus the tree peak sampled from outside."""
 
     seconds: float
-    cpu: float  # CPU seconds of the process and its waited-for children, during the call
+    cpu: float  # CPU seconds of the process and all its descendants, during the call
     detail: str
     self_mb: float
     children_mb: float
     tree_mb: float
+    process_mb: float  # largest high-water mark of any descendant, sampled from outside
 
     @property
     def peak_mb(self) -> float:
-        return max(self.self_mb, self.children_mb)
+        return max(self.self_mb, self.children_mb, self.process_mb)
 
     @property
     def peak_source(self) -> str:
-        return "self" if self.self_mb >= self.children_mb else "children"
+        sources = {"self": self.self_mb, "children": self.children_mb, "sampled": self.process_mb}
+        return max(sources, key=sources.get)
 
 
 @dataclass(frozen=True)
@@ -317,27 +324,33 @@ def _measure_size(data: Dataset, base: Path, workers: int, rounds: int) -> dict[
         for key, step in STEPS.items():
             _log(f"forged {data.forged}, round {i}/{rounds}: {step.label} ...")
             spec = {"data": data.root, "work": str(folder), "workers": workers}
-            values, tree_mb = _child(key, spec, folder / f"{key}.json")
-            runs[key].append(Run(**values, tree_mb=tree_mb))
+            values, tree_mb, process_mb = _child(key, spec, folder / f"{key}.json")
+            runs[key].append(Run(**values, tree_mb=tree_mb, process_mb=process_mb))
     return {key: Measured(tuple(r)) for key, r in runs.items()}
 
 
-def _child(task: str, spec: dict, out: Path) -> tuple[dict, float]:
-    """Run one task in a fresh interpreter; return what it wrote and its tree's peak MB."""
+def _child(task: str, spec: dict, out: Path) -> tuple[dict, float, float]:
+    """Run one task in a fresh interpreter; return what it wrote, its tree's peak MB and
+    the largest high-water mark of one of its processes (MB)."""
     spec = {**spec, "task": task, "out": str(out)}
     with subprocess.Popen([sys.executable, str(Path(__file__).resolve()), CHILD_FLAG,
                            json.dumps(spec)]) as proc:
-        tree_mb = _tree_peak_mb(proc)
+        tree_mb, process_mb = _tree_peak_mb(proc)
     if proc.returncode != 0:
         raise SystemExit(f"{task!r} failed with exit status {proc.returncode} "
                          "(its error is printed above); no report")
-    return json.loads(out.read_text(encoding="utf-8")), tree_mb
+    return json.loads(out.read_text(encoding="utf-8")), tree_mb, process_mb
 
 
-def _tree_peak_mb(proc: subprocess.Popen) -> float:
-    """Largest summed RSS of ``proc`` and its descendants, sampled until it exits."""
+def _tree_peak_mb(proc: subprocess.Popen) -> tuple[float, float]:
+    """Sampled until ``proc`` exits: the largest summed RSS of it and its descendants,
+    and the largest high-water mark (``VmHWM``) of any one of them, in MB.
+
+    The high-water mark covers the processes ``getrusage`` cannot see: pool workers
+    forked by a forkserver are the server's children, not the step's.
+    """
     root = psutil.Process(proc.pid)
-    peak = 0
+    peak = hwm = 0
     while proc.poll() is None:
         try:
             tree = [root, *root.children(recursive=True)]
@@ -347,12 +360,21 @@ def _tree_peak_mb(proc: subprocess.Popen) -> float:
         for p in tree:
             try:
                 total += p.memory_info().rss
-            except psutil.Error:  # it ended between the listing and the reading
+                hwm = max(hwm, _high_water_kb(p.pid) * 1024)
+            except (psutil.Error, OSError):  # it ended between the listing and the reading
                 pass
         peak = max(peak, total)
         time.sleep(SAMPLE_SECONDS)
     proc.wait()
-    return peak / 2**20
+    return peak / 2**20, hwm / 2**20
+
+
+def _high_water_kb(pid: int) -> int:
+    """Peak resident set size of a live process (``VmHWM`` of /proc/PID/status), in kB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return 0
 
 
 def _run_child(spec: dict) -> int:
@@ -374,9 +396,21 @@ def _run_child(spec: dict) -> int:
 
 
 def _cpu_seconds() -> float:
-    """User and system CPU time of this process and of its waited-for children."""
-    return sum(r.ru_utime + r.ru_stime for r in (resource.getrusage(resource.RUSAGE_SELF),
-                                                 resource.getrusage(resource.RUSAGE_CHILDREN)))
+    """User and system CPU time of this process and all its descendants.
+
+    ``getrusage`` counts this process and its children once waited for; a child still
+    alive (a forkserver, which lives as long as this process) is read with psutil,
+    with the time of the children it has waited for (the pool workers it forked).
+    """
+    total = sum(r.ru_utime + r.ru_stime for r in (resource.getrusage(resource.RUSAGE_SELF),
+                                                  resource.getrusage(resource.RUSAGE_CHILDREN)))
+    for child in psutil.Process().children():
+        try:
+            t = child.cpu_times()
+            total += t.user + t.system + t.children_user + t.children_system
+        except psutil.Error:  # it ended, and was waited for, meanwhile
+            pass
+    return total
 
 
 def _load_file(path: Path) -> int:
@@ -389,14 +423,19 @@ def _load_file(path: Path) -> int:
 
 
 def _decode_floor(data: Path, work: Path, workers: int) -> Call:
-    """Every file of the index, one per task, on a spawn pool of ``workers`` processes."""
+    """Every file of the index, one per task, on ``workers`` processes started as the data
+    pass starts its own (a forkserver that has imported the pass's modules, or spawn)."""
     from eda_lib.index import scan
+    from eda_lib.measure import _pool_context
 
     index = scan(data)
     paths = [data / e.path for e in index.images] + [data / m.path for m in index.masks]
 
     def call() -> str:
-        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+        context = _pool_context()
+        if context.get_start_method() == "forkserver":  # _load_file lives in this script
+            context.set_forkserver_preload(["__main__", "eda_lib.measure"])
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
             nbytes = sum(pool.map(_load_file, paths))
         return f"{len(paths)} files, {nbytes / 1e6:,.0f} MB in memory"
 

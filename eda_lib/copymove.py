@@ -73,6 +73,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
@@ -656,13 +657,29 @@ def _seam_strength(gray: np.ndarray, comp: _Component) -> float:
 
 @dataclass(frozen=True)
 class _Template:
-    """The target's content brought back into the source frame under one hypothesis."""
+    """The target's content brought back into the source frame under one hypothesis.
+
+    Its noise residual and probe window are made on first use: most hypotheses of a
+    search are dropped after the coarse match.
+    """
 
     transform: str
     scale: float
     gray: np.ndarray  # (h, w) float32
-    resid: np.ndarray  # (h, w) float32
     mask: np.ndarray  # (h, w) uint8 0/1
+    sigma: float  # of the residual's blur
+
+    @cached_property
+    def resid(self) -> np.ndarray:
+        """(h, w) float32 noise residual (:func:`_residual`)."""
+        return _residual(self.gray, self.mask, self.sigma)
+
+    def probe(self, side: int) -> tuple[int, int, int, int]:
+        """The probe window of :func:`_probe_window`, computed once per side."""
+        cache = self.__dict__.setdefault("_probes", {})
+        if side not in cache:
+            cache[side] = _probe_window(self.mask, side)
+        return cache[side]
 
 
 class _Candidate(NamedTuple):
@@ -697,8 +714,7 @@ def _make_template(
         mask = (cv2.resize(mask.astype(np.float32), size) > 0.5).astype(np.uint8)
     if mask.sum() < 4:
         return None
-    resid = _residual(gray, mask, ctx.params["residual_sigma"])
-    return _Template(transform, scale, gray, resid, mask)
+    return _Template(transform, scale, gray, mask, ctx.params["residual_sigma"])
 
 
 # --------------------------------------------------------------------------- matching
@@ -866,7 +882,7 @@ def _refine(
     p = ctx.params
     th, tw = t.mask.shape
     h, w = ctx.gray.shape
-    py1, px1, py2, px2 = _probe_window(t.mask, p["probe_side"])
+    py1, px1, py2, px2 = t.probe(p["probe_side"])
     probe, pmask = t.gray[py1:py2, px1:px2], t.mask[py1:py2, px1:px2]
     # template top-left positions searched: [x - r, x + r] clipped so the template fits
     lx, hx = max(0, x - radius), min(w - tw, x + radius)

@@ -297,7 +297,7 @@ class _BrightnessKeys:
     """Order statistics of the integer brightness keys ``241 R^2 + 691 G^2 + 68 B^2``.
 
     Brightness is ``sqrt(key / 1000) / 255``. Keys (< 2**26) are computed exactly, in
-    row blocks that stay in cache: squares in int32 by ``cv2.multiply``, their weighted
+    row blocks that stay in cache: squares in int32 by ``numpy.multiply``, their weighted
     sum by ``cv2.transform`` (which sums 32-bit integers in double precision). Each
     block's keys are split into two uint16 planes, ``key = high * 65536 + low``; a rank
     is found in the histogram of ``high`` (1024 bins, counted block by block), then in
@@ -313,7 +313,7 @@ class _BrightnessKeys:
         rows = max(1, _CHUNK_PIXELS // w)
         for y in range(0, h, rows):
             block = a[y:y + rows]
-            keys = cv2.transform(cv2.multiply(block, block, dtype=cv2.CV_32S), weights)
+            keys = cv2.transform(np.multiply(block, block, dtype=np.int32), weights)
             # little-endian int32 seen as (low, high) uint16 pairs
             halves = keys.astype("<i4", copy=False).view(np.uint16).reshape(len(keys), w, 2)
             self.low[y:y + rows], self.high[y:y + rows] = cv2.split(halves)

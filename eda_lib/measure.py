@@ -9,10 +9,12 @@ progress bar. Rows come back as plain dicts and become the tables of
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from multiprocessing import get_context
+from multiprocessing.context import BaseContext
 from pathlib import Path
 
 import cv2
@@ -20,7 +22,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from . import cache, copymove, health, images, masks, metric
+from . import cache, copymove, health, images, masks, metric, trace
 from .config import Config
 from .errors import DataError
 from .index import ImageEntry, Index, MaskEntry, scan
@@ -198,9 +200,33 @@ def _copy_move(forged, twin, mask, cfg: Config, key: dict, mask_path: str, rows:
         rows.add("label_check", {**key, **check.as_row()})
 
 
-def _init_worker() -> None:
-    """One OpenCV thread per worker process: the processes already use every core."""
+def _init_worker(trace_target: str | None) -> None:
+    """One OpenCV thread per worker process (the processes already use every core), and
+    the caller's trace setting (a forkserver's workers inherit the server's environment,
+    not the caller's)."""
     cv2.setNumThreads(1)
+    if trace_target:
+        os.environ[trace.ENV] = trace_target
+    else:
+        os.environ.pop(trace.ENV, None)
+
+
+def _pool_context() -> BaseContext:
+    """How worker processes start: ``forkserver`` where the platform has it, else spawn.
+
+    Never plain fork: a forked child can deadlock on OpenCV's thread pool when the
+    parent used OpenCV first (in a notebook kernel, say). A forkserver is a fresh
+    process that imports this module once, before any OpenCV call; each worker is
+    then forked from it already imported, which saves every worker the second or so
+    of imports that spawn costs. The server lives as long as the calling process, so
+    a later pass in the same kernel starts its workers at once (and with the code
+    imported then: restart the kernel after editing ``eda_lib``).
+    """
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload([__name__])
+        return context
+    return multiprocessing.get_context("spawn")
 
 
 def _measure_chunk(args: tuple[Path, list[Case], Config]) -> Rows:
@@ -276,10 +302,9 @@ def _measure_cases(root: Path, cases: list[Case], cfg: Config, progress: bool) -
                 rows.extend(result)
                 bar.update(_n_files(job[1]))
         else:
-            # spawn, not fork: a forked child can deadlock on OpenCV's thread pool when
-            # the parent process used OpenCV first (in a notebook kernel, say)
-            with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
-                                     initializer=_init_worker) as pool:
+            with ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context(),
+                                     initializer=_init_worker,
+                                     initargs=(os.environ.get(trace.ENV),)) as pool:
                 for job, result in zip(jobs, pool.map(_measure_chunk, jobs)):
                     rows.extend(result)
                     bar.update(_n_files(job[1]))

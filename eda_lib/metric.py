@@ -35,7 +35,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pandas as pd
-from scipy.optimize import linear_sum_assignment
 
 from .errors import DataError
 
@@ -330,10 +329,24 @@ def of1(truth: Sequence[np.ndarray] | np.ndarray | str,
         return float(not truth_masks and not pred_masks)
     _same_shape(truth_masks + pred_masks)
     f1 = _f1_matrix(pred_masks, truth_masks)
-    rows, cols = linear_sum_assignment(-f1)
     n_truth = len(truth_masks)
-    mean = f1[rows, cols].sum() / n_truth
+    mean = _matched_sum(f1) / n_truth
     return float(mean * (n_truth / max(len(pred_masks), n_truth)))
+
+
+def _matched_sum(f1: np.ndarray) -> float:
+    """Largest sum of F1 over one-to-one (prediction, truth) pairs (Hungarian matching).
+
+    With one prediction or one truth the best pair is the matching: the data pass
+    scores every mask against its union that way, without loading SciPy's solver in
+    each worker.
+    """
+    if min(f1.shape) == 1:
+        return float(f1.max())
+    from scipy.optimize import linear_sum_assignment
+
+    rows, cols = linear_sum_assignment(-f1)
+    return float(f1[rows, cols].sum())
 
 
 def score_details(solution: pd.DataFrame, submission: pd.DataFrame) -> pd.DataFrame:

@@ -97,7 +97,7 @@ TARGETS = {
     "pass_plain_floor": 1.5,   # pass without copy-move / decode floor
     "pass_cm_floor": 3.0,      # pass with copy-move / decode floor
     "run_warm_cold": 0.25,     # warm full run / cold full run
-    "peak_mb": 1536.0,         # peak memory of the full run (getrusage, max of self/children)
+    "peak_mb": 1536.0,         # peak memory of the full run (largest single process)
 }
 #: Largest growth from the smallest to the largest size still called linear (time per
 #: megapixel) or flat (peak memory).

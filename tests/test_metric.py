@@ -90,6 +90,15 @@ def test_rle_on_hand_made_masks(name, mask, rle):
                                   mask.astype(bool))
 
 
+@pytest.mark.parametrize("shape", [(1, 1), (1, 5), (4, 1), (3, 3), (2, 5), (6, 2)])
+def test_matching_equals_the_hungarian_solution(shape):
+    from scipy.optimize import linear_sum_assignment
+
+    f1 = np.random.default_rng(sum(shape)).random(shape)
+    rows, cols = linear_sum_assignment(-f1)
+    assert metric._matched_sum(f1) == pytest.approx(f1[rows, cols].sum(), abs=1e-12)
+
+
 def test_parse_runs_reads_what_format_runs_writes_without_drawing():
     runs = [[2, 3, 12, 1], [5, 2]]
     assert [r.tolist() for r in metric.parse_runs(metric.format_runs(runs), (3, 4))] == runs

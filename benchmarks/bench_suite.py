@@ -164,7 +164,7 @@ class Measured:
 
     @property
     def peak(self) -> Run:
-        """The round with the largest getrusage peak."""
+        """The round with the largest peak."""
         return max(self.runs, key=lambda r: r.peak_mb)
 
     @property

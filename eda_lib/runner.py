@@ -22,7 +22,7 @@ import hashlib
 import json
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -256,20 +256,25 @@ def run_notebooks(
     parallel = max(1, min(cfg.n_workers, len(sources)))
     with tqdm(total=len(sources), desc="notebooks", unit="nb", file=sys.stderr,
               disable=not show) as bar, ThreadPoolExecutor(parallel) as pool:
-        futures = {pool.submit(run_notebook, source, cfg, reuse): source for source in sources}
+        pages = {p.stem for p in (cfg.out_dir / "html").glob("*.html")}
+        available = pages | {source.stem for source in sources}
+        futures = {pool.submit(run_notebook, source, cfg, reuse, available): source
+                   for source in sources}
         for future in as_completed(futures):
             bar.set_postfix_str(futures[future].stem)
             bar.update()
         return tuple(future.result() for future in futures)
 
 
-def run_notebook(source: Path, cfg: Config, reuse: bool = True) -> NotebookRecord:
+def run_notebook(source: Path, cfg: Config, reuse: bool = True,
+                 available: Collection[str] | None = None) -> NotebookRecord:
     """Execute one ``.py`` notebook, save it and render it to HTML.
 
     A failure inside the notebook is recorded, not raised: the executed notebook,
     with papermill's error banner, is saved and rendered all the same. With
     ``reuse``, a notebook whose inputs are those of its last successful run is not
-    executed again: its saved notebook and HTML are kept.
+    executed again: its saved notebook and HTML are kept. ``available`` names the
+    section pages the page may link to (see :func:`section_nav`).
     """
     start = time.perf_counter()
     nb = read_source(source)
@@ -282,7 +287,7 @@ def run_notebook(source: Path, cfg: Config, reuse: bool = True) -> NotebookRecor
     if not reused:
         nb.metadata["eda_lib"] = {"inputs": key}
         executed, error = execute(nb, source, cfg, notebook_path)
-        render_html(executed, html_path, title, show_code=cfg.show_code, nav=section_nav(source))
+        render_html(executed, html_path, title, show_code=cfg.show_code, nav=section_nav(source, available))
     return NotebookRecord(
         name=source.stem,
         title=title,
@@ -433,20 +438,26 @@ def render_html(
     return report.write_text_atomic(target, page)
 
 
-def section_nav(source: Path) -> report.SectionNav:
+def section_nav(source: Path, available: Collection[str] | None = None) -> report.SectionNav:
     """Links of a section page: the index and the sections before and after it.
 
     Neighbours are taken in the order of the notebooks folder, which is the order of
-    the index after a full run; their pages sit next to this one in ``html/``.
+    the index after a full run; their pages sit next to this one in ``html/``. With
+    ``available`` (the names of the pages that exist or are being written), a
+    neighbour without a page is skipped for the next one that has one, so that a run
+    with ``--only`` into a fresh folder links no missing page.
     """
     suite = select_notebooks(source.parent)
     position = suite.index(source)
+    has_page = [available is None or path.stem in available for path in suite]
 
     def link(path: Path) -> report.Link:
         title = notebook_title(jupytext.read(path), default=path.stem)
         return report.Link(title, f"{path.stem}.html")
 
+    before = [p for p, ok in zip(suite[:position], has_page[:position]) if ok]
+    after = [p for p, ok in zip(suite[position + 1:], has_page[position + 1:]) if ok]
     return report.SectionNav(
-        previous=link(suite[position - 1]) if position > 0 else None,
-        next=link(suite[position + 1]) if position + 1 < len(suite) else None,
+        previous=link(before[-1]) if before else None,
+        next=link(after[0]) if after else None,
     )

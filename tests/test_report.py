@@ -319,7 +319,25 @@ def test_section_nav_follows_the_notebooks_folder():
         previous=report.Link("Breaks on purpose", "01_broken.html"))
 
 
+def test_section_nav_skips_sections_without_a_page():
+    broken, ok = runner.select_notebooks(FIXTURES)
+    assert runner.section_nav(ok, available={"02_ok"}) == report.SectionNav()
+    assert runner.section_nav(broken, available={"01_broken", "02_ok"}) == report.SectionNav(
+        next=report.Link("Runs to the end", "02_ok.html"))
+
+
 # --------------------------------------------------------------------------- through the runner
+
+
+def test_only_into_a_fresh_folder_links_no_missing_page(tmp_path, monkeypatch):
+    monkeypatch.setattr(tables, "ensure_tables", lambda cfg, progress, use_cache=True: None)
+    monkeypatch.setattr(index, "fingerprint", lambda data_dir: FINGERPRINT)
+    cfg = make_config({"data_dir": tmp_path / "data", "out_dir": tmp_path / "out"})
+    (ok,) = runner.run(cfg, only=["ok"], notebooks_dir=FIXTURES, progress=False).records
+    page = ok.html.read_text(encoding="utf-8")
+    assert "01_broken.html" not in page and 'rel="prev"' not in page
+    (broken,) = runner.run(cfg, only=["broken"], notebooks_dir=FIXTURES, progress=False).records
+    assert "02_ok.html" in broken.html.read_text(encoding="utf-8")  # that page exists now
 
 
 @pytest.mark.parametrize("show_code", [False, True])

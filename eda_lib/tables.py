@@ -23,7 +23,7 @@ from .config import Config
 from .errors import ConfigError
 
 #: Bump when a measurement changes, so stored tables are recomputed.
-ANALYSIS_VERSION = "5"
+ANALYSIS_VERSION = "6"
 #: Parameters whose value changes what the data pass measures.
 PASS_PARAMS = ("max_image_pixels", "copy_move", "copy_move_max_side", "allow_pickle")
 #: Parameters of the dataset-level tables (they do not change per-file results).

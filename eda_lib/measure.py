@@ -217,8 +217,8 @@ def _pool_context() -> BaseContext:
     Never plain fork: a forked child can deadlock on OpenCV's thread pool when the
     parent used OpenCV first (in a notebook kernel, say). A forkserver is a fresh
     process that imports this module once, before any OpenCV call; each worker is
-    then forked from it already imported, which saves every worker the second or so
-    of imports that spawn costs. The server lives as long as the calling process, so
+    then forked from it already imported, which saves every worker the imports that
+    spawn costs (about 0.7 s of CPU each). The server lives as long as the calling process, so
     a later pass in the same kernel starts its workers at once (and with the code
     imported then: restart the kernel after editing ``eda_lib``).
     """

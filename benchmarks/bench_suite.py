@@ -432,10 +432,8 @@ def _decode_floor(data: Path, work: Path, workers: int) -> Call:
     paths = [data / e.path for e in index.images] + [data / m.path for m in index.masks]
 
     def call() -> str:
-        context = _pool_context()
-        if context.get_start_method() == "forkserver":  # _load_file lives in this script
-            context.set_forkserver_preload(["__main__", "eda_lib.measure"])
-        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        # _load_file lives in this script, which a forkserver imports as __main__
+        with ProcessPoolExecutor(workers, mp_context=_pool_context(("__main__",))) as pool:
             nbytes = sum(pool.map(_load_file, paths))
         return f"{len(paths)} files, {nbytes / 1e6:,.0f} MB in memory"
 

@@ -668,18 +668,17 @@ class _Template:
     gray: np.ndarray  # (h, w) float32
     mask: np.ndarray  # (h, w) uint8 0/1
     sigma: float  # of the residual's blur
+    probe_side: int  # longest side of the refinement probe
 
     @cached_property
     def resid(self) -> np.ndarray:
         """(h, w) float32 noise residual (:func:`_residual`)."""
         return _residual(self.gray, self.mask, self.sigma)
 
-    def probe(self, side: int) -> tuple[int, int, int, int]:
-        """The probe window of :func:`_probe_window`, computed once per side."""
-        cache = self.__dict__.setdefault("_probes", {})
-        if side not in cache:
-            cache[side] = _probe_window(self.mask, side)
-        return cache[side]
+    @cached_property
+    def probe(self) -> tuple[int, int, int, int]:
+        """The refinement probe window (:func:`_probe_window`)."""
+        return _probe_window(self.mask, self.probe_side)
 
 
 class _Candidate(NamedTuple):
@@ -714,7 +713,8 @@ def _make_template(
         mask = (cv2.resize(mask.astype(np.float32), size) > 0.5).astype(np.uint8)
     if mask.sum() < 4:
         return None
-    return _Template(transform, scale, gray, mask, ctx.params["residual_sigma"])
+    return _Template(transform, scale, gray, mask, ctx.params["residual_sigma"],
+                     ctx.params["probe_side"])
 
 
 # --------------------------------------------------------------------------- matching
@@ -882,7 +882,7 @@ def _refine(
     p = ctx.params
     th, tw = t.mask.shape
     h, w = ctx.gray.shape
-    py1, px1, py2, px2 = t.probe(p["probe_side"])
+    py1, px1, py2, px2 = t.probe
     probe, pmask = t.gray[py1:py2, px1:px2], t.mask[py1:py2, px1:px2]
     # template top-left positions searched: [x - r, x + r] clipped so the template fits
     lx, hx = max(0, x - radius), min(w - tw, x + radius)

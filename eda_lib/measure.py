@@ -211,8 +211,10 @@ def _init_worker(trace_target: str | None) -> None:
         os.environ.pop(trace.ENV, None)
 
 
-def _pool_context() -> BaseContext:
+def _pool_context(preload: tuple[str, ...] = ()) -> BaseContext:
     """How worker processes start: ``forkserver`` where the platform has it, else spawn.
+
+    A forkserver imports this module and the ``preload`` ones.
 
     Never plain fork: a forked child can deadlock on OpenCV's thread pool when the
     parent used OpenCV first (in a notebook kernel, say). A forkserver is a fresh
@@ -224,7 +226,7 @@ def _pool_context() -> BaseContext:
     """
     if "forkserver" in multiprocessing.get_all_start_methods():
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload([__name__])
+        context.set_forkserver_preload([__name__, *preload])
         return context
     return multiprocessing.get_context("spawn")
 

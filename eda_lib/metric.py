@@ -181,9 +181,14 @@ def rle_decode(rle: Sequence[int] | np.ndarray | str, shape: Sequence[int] | str
     overlapping_rle - run 2 (start 4, length 1) starts inside run 1 (start 3, length 2, last
     pixel 4); merge overlapping runs
     """
-    h, w = _shape(shape)
+    hw = _shape(shape)
     values = _rle_values(rle) if isinstance(rle, str) else rle
-    starts, lengths = _runs(_integers(values), (h, w))
+    return _draw(*_runs(_integers(values), hw), hw)
+
+
+def _draw(starts: np.ndarray, lengths: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
+    """The (H, W) bool mask of checked runs (see :func:`_runs`), C-contiguous."""
+    h, w = hw
     marks = np.zeros(h * w + 1, np.int8)
     marks[starts - 1] = 1
     marks[starts - 1 + lengths] -= 1  # ends are distinct; an end may be the next start
@@ -243,8 +248,7 @@ def parse_runs(text: str, shape: Sequence[int] | str) -> list[np.ndarray] | str:
 
     What :func:`parse_annotation` reads before it draws the masks: one int64 array of
     ``start, length`` pairs per instance (``authentic`` as is). Cheap for large images,
-    since no pixel array is made; two annotations describe the same masks exactly when
-    their lists are equal, as :func:`rle_encode` merges touching runs.
+    since no pixel array is made.
 
     Examples
     --------
@@ -285,15 +289,11 @@ def parse_annotation(text: str, shape: Sequence[int] | str) -> list[np.ndarray] 
     >>> parse_annotation("authentic", (2, 2))
     'authentic'
     """
-    if _is_authentic(text):
-        return AUTHENTIC
+    runs = parse_runs(text, shape)
+    if isinstance(runs, str):
+        return runs
     hw = _shape(shape)
-    parts = text.split(";")
-    masks = []
-    for number, part in enumerate(parts, 1):
-        with _context(f"instance {number} of {len(parts)}"):
-            masks.append(rle_decode(part, hw))
-    return masks
+    return [_draw(r[0::2], r[1::2], hw) for r in runs]
 
 
 # --- scoring --------------------------------------------------------------------------

@@ -12,7 +12,9 @@ from __future__ import annotations
 import multiprocessing
 import os
 from collections import defaultdict
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from multiprocessing.context import BaseContext
 from pathlib import Path
@@ -211,6 +213,26 @@ def _init_worker(trace_target: str | None) -> None:
         os.environ.pop(trace.ENV, None)
 
 
+_BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+@contextmanager
+def _one_blas_thread() -> Iterator[None]:
+    """While workers start: one BLAS thread per worker, unless the caller chose a count.
+
+    A BLAS library reads these variables once, when numpy loads (in the forkserver or
+    in a spawned worker). The workers already use every core; BLAS threads of their own
+    (OpenBLAS's wait by spinning) would take CPU from the other workers.
+    """
+    unset = [name for name in _BLAS_THREADS if name not in os.environ]
+    os.environ.update(dict.fromkeys(unset, "1"))
+    try:
+        yield
+    finally:
+        for name in unset:
+            os.environ.pop(name, None)
+
+
 def _pool_context(preload: tuple[str, ...] = ()) -> BaseContext:
     """How worker processes start: ``forkserver`` where the platform has it, else spawn.
 
@@ -304,9 +326,9 @@ def _measure_cases(root: Path, cases: list[Case], cfg: Config, progress: bool) -
                 rows.extend(result)
                 bar.update(_n_files(job[1]))
         else:
-            with ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context(),
-                                     initializer=_init_worker,
-                                     initargs=(os.environ.get(trace.ENV),)) as pool:
+            with _one_blas_thread(), ProcessPoolExecutor(
+                    max_workers=workers, mp_context=_pool_context(), initializer=_init_worker,
+                    initargs=(os.environ.get(trace.ENV),)) as pool:
                 for job, result in zip(jobs, pool.map(_measure_chunk, jobs)):
                     rows.extend(result)
                     bar.update(_n_files(job[1]))

@@ -267,8 +267,38 @@ def _measure_chunk(args: tuple[Path, list[Case], Config]) -> Rows:
     return out
 
 
-def _chunks(cases: list[Case], size: int) -> list[list[Case]]:
-    return [cases[i : i + size] for i in range(0, len(cases), size)]
+_CHUNKS_PER_WORKER = 8
+_MAX_CHUNK_CASES = 16
+
+
+def _schedule(root: Path, cases: list[Case], workers: int) -> list[list[Case]]:
+    """Cases in tasks for the workers: the largest first, small ones grouped.
+
+    A case's cost is estimated by its files' bytes on disk (decoding dominates). Cases
+    go out largest first and a task takes cases until it holds ``1 / (8 workers)`` of
+    the total bytes (at most 16 cases), so the pass ends on small tasks rather than
+    with one worker busy on a large one while the others wait.
+    """
+    def cost(case: Case) -> int:
+        total = 0
+        for rel in case.paths:
+            try:
+                total += os.stat(root / rel).st_size
+            except OSError:  # reported when the case is measured
+                pass
+        return total
+
+    costs = {id(c): cost(c) for c in cases}
+    budget = sum(costs.values()) / (workers * _CHUNKS_PER_WORKER)
+    tasks: list[list[Case]] = []
+    held = 0.0
+    for case in sorted(cases, key=lambda c: costs[id(c)], reverse=True):
+        if not tasks or held >= budget or len(tasks[-1]) >= _MAX_CHUNK_CASES:
+            tasks.append([])
+            held = 0.0
+        tasks[-1].append(case)
+        held += costs[id(case)]
+    return tasks
 
 
 def measure_dataset(
@@ -317,8 +347,8 @@ def _measure_cases(root: Path, cases: list[Case], cfg: Config, progress: bool) -
     bar = tqdm(total=_n_files(cases), desc="data pass", unit="file", disable=not progress,
                dynamic_ncols=True, mininterval=0.5)
     workers = min(cfg.n_workers, max(1, len(cases) // 8))
-    chunk = max(1, min(16, len(cases) // (workers * 4) if workers > 1 else 16))
-    jobs = [(root, c, cfg) for c in _chunks(cases, chunk)]
+    tasks = _schedule(root, cases, workers) if workers > 1 else [[c] for c in cases]
+    jobs = [(root, task, cfg) for task in tasks]
     with bar:
         if workers <= 1:
             results = map(_measure_chunk, jobs)

@@ -319,20 +319,22 @@ class _BrightnessKeys:
             halves = keys.astype("<i4", copy=False).view(np.uint16).reshape(len(keys), w, 2)
             self.low[y:y + rows], self.high[y:y + rows] = cv2.split(halves)
             self.high_counts += _histogram(self.high[y:y + rows], 0, _HIGH_BINS)
-        self._low_counts: dict[int, np.ndarray] = {}
+        self._high_cumulative = np.cumsum(self.high_counts)
+        self._low_cumulative: dict[int, np.ndarray] = {}  # per high bin, counted once
 
     def of_rank(self, rank: int) -> int:
         """The ``rank``-th smallest key (0-based)."""
-        high = _bin_of_rank(self.high_counts, rank)
-        if high not in self._low_counts:
+        high = int(np.searchsorted(self._high_cumulative, rank, side="right"))
+        if high not in self._low_cumulative:
             if self.high_counts[high] * 8 < self.high.size:  # a few pixels: gather them
-                self._low_counts[high] = np.bincount(self.low[self.high == high],
-                                                     minlength=1 << 16)
+                counts = np.bincount(self.low[self.high == high], minlength=1 << 16)
             else:  # a plateau (a white background, say): count in place
                 in_bin = cv2.inRange(self.high, high, high)
-                self._low_counts[high] = _histogram(self.low, 0, 1 << 16, mask=in_bin)
-        below = int(self.high_counts[:high].sum())
-        return (high << 16) + _bin_of_rank(self._low_counts[high], rank - below)
+                counts = _histogram(self.low, 0, 1 << 16, mask=in_bin)
+            self._low_cumulative[high] = np.cumsum(counts)
+        below = int(self._high_cumulative[high - 1]) if high else 0
+        low = np.searchsorted(self._low_cumulative[high], rank - below, side="right")
+        return (high << 16) + int(low)
 
 
 def entropy(pixels: np.ndarray) -> float:

@@ -110,14 +110,15 @@ def _measure_mask(root: Path, m: MaskEntry, image, rows: Rows, allow_pickle: boo
     hw = (image.height, image.width) if image is not None else None
     row = {"case_id": m.case_id, "split": m.split, "path": m.path}
     try:
-        shape, dtype = masks.read_header(root / m.path)
-        row.update(shape="x".join(map(str, shape)), dtype=str(dtype))
         mask = masks.load_mask(root / m.path, hw, allow_pickle)
     except DataError as exc:
-        row["status"] = exc.kind
+        row.update(_stored_as(root / m.path), status=exc.kind)
         rows.add("masks", row)
         _problem(rows, m.path, m.case_id, exc.kind, _short(exc, root))
         return None
+    # shape and dtype as stored: the loaded array's, or the header's for an unpickled one
+    row.update(_stored_as(root / m.path) if "unpickled" in mask.notes else
+               {"shape": "x".join(map(str, mask.raw_shape)), "dtype": mask.raw_dtype})
     h, w = mask.instances.shape[1:]
     areas = np.array([np.count_nonzero(m) for m in mask.instances], np.int64)
     union_px = np.count_nonzero(mask.union)
@@ -143,6 +144,15 @@ def _measure_mask(root: Path, m: MaskEntry, image, rows: Rows, allow_pickle: boo
     if union_px == 0 and image is not None:
         _problem(rows, m.path, m.case_id, "empty_mask", "no pixel is marked in any channel")
     return mask
+
+
+def _stored_as(path: Path) -> dict:
+    """Shape and dtype from a mask file's header; nothing when it cannot be read."""
+    try:
+        shape, dtype = masks.read_header(path)
+    except DataError:
+        return {}
+    return {"shape": "x".join(map(str, shape)), "dtype": str(dtype)}
 
 
 def _submission_checks(mask: masks.Mask) -> dict:

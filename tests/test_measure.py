@@ -74,3 +74,25 @@ def test_schedule_sends_large_cases_first_and_groups_small_ones(tmp_path):
     assert [c.case_id for c in flat[:4]] == ["3", "0", "6", "5"]  # largest first
     assert [len(t) for t in tasks[:2]] == [1, 1]  # a large case is a task of its own
     assert all(len(t) <= 16 for t in tasks) and len(tasks[-1]) > 1  # small ones grouped
+
+
+def test_mask_rows_keep_the_stored_shape_and_dtype(tiny_dataset, tmp_path):
+    import numpy as np
+
+    stored = np.empty(2, dtype=object)  # two instances, only loadable through pickle
+    stored[0], stored[1] = np.zeros((30, 30), np.uint8), np.eye(30, dtype=np.uint8)
+    np.save(tiny_dataset / "train_masks/25.npy", stored, allow_pickle=True)
+    (tiny_dataset / "train_masks/10.npy").write_bytes(b"not a npy file")
+
+    def rows(**kw):
+        masks = measure_dataset(_cfg(tiny_dataset, tmp_path, **kw), progress=False,
+                                use_cache=False)["masks"]
+        return masks.set_index("case_id")[["shape", "dtype", "status"]]
+
+    refused = rows()
+    assert refused.loc["25"].tolist() == ["2", "object", "pickled_mask"]
+    assert refused.loc["10", "status"] == "unreadable_mask"
+    assert pd.isna(refused.loc["10", "shape"]) and pd.isna(refused.loc["10", "dtype"])
+    assert refused.loc["77"].tolist() == ["1x8x8", "uint8", "orphan"]
+    unpickled = rows(allow_pickle=True)
+    assert unpickled.loc["25"].tolist() == ["2", "object", "normalized"]

@@ -130,6 +130,19 @@ class InterpreterKernelManager(AsyncKernelManager):
             self._kernel_spec = interpreter_kernel_spec()
         return self._kernel_spec
 
+    async def _async_interrupt_kernel(self) -> None:
+        """Interrupt the kernel, except as part of shutting it down.
+
+        jupyter_client interrupts a kernel before asking it to shut down. After a
+        notebook run the kernel is idle, so there is nothing to stop, and a SIGINT that
+        lands while the kernel handles a message is logged on the console as an error
+        ("KeyboardInterrupt caught in kernel"). A kernel that ignores the shutdown
+        request is still killed after ``shutdown_wait_time``.
+        """
+        if self.shutting_down:
+            return
+        await super()._async_interrupt_kernel()
+
 
 def interpreter_kernel_spec() -> KernelSpec:
     """Spec of an IPython kernel started with :data:`sys.executable`, built in memory."""

@@ -275,3 +275,30 @@ def test_unchanged_notebooks_are_kept_and_changed_inputs_rerun(tmp_path, no_data
     forced = runner.run(cfg.replace(seed=7), notebooks_dir=FIXTURES, progress=False,
                         use_cache=False)
     assert not any(r.reused for r in forced.records)
+
+
+def test_kernel_shutdown_sends_no_interrupt_but_interrupts_still_work():
+    """jupyter_client interrupts before shutting down; an idle kernel then logs
+    "KeyboardInterrupt caught in kernel" as an error on the console."""
+    import asyncio
+    import signal
+
+    async def scenario() -> list[int]:
+        km = runner.InterpreterKernelManager()
+        sent: list[int] = []
+        send = km._async_signal_kernel
+
+        async def spy(signum: int) -> None:
+            sent.append(signum)
+            await send(signum)
+
+        km._async_signal_kernel = spy
+        await km.start_kernel()
+        try:
+            await km.interrupt_kernel()  # an explicit interrupt is still sent
+        finally:
+            await km.shutdown_kernel()
+        assert not km.has_kernel
+        return sent
+
+    assert asyncio.run(scenario()) == [signal.SIGINT]

@@ -10,8 +10,9 @@ Conventions shared by every figure:
   ``pyplot``: they are not registered with a GUI backend, so a notebook shows a returned
   figure exactly once (no second copy from the inline backend's auto-display), nothing
   piles up in ``pyplot``'s figure list, and no ``close`` is needed.
-* Colours: one per label (:data:`LABEL_COLORS`) and one per instance (:func:`instance_color`,
-  the tab10 palette, instance ``k`` is ``masks[k - 1]`` and is labelled ``"k"``).
+* Colours: one per label (:data:`LABEL_COLORS`), one per copy-move verdict
+  (:data:`VERDICT_COLORS`) and one per instance (:func:`instance_color`, the tab10
+  palette, instance ``k`` is ``masks[k - 1]`` and is labelled ``"k"``).
 * Images are shown as aspect-preserving thumbnails, never squashed to a square.
 * Masks are shrunk for display with "any" pooling (a display pixel is on when any pixel
   it covers is on) so that small instances never vanish from a thumbnail; masks are
@@ -39,6 +40,8 @@ from .errors import ImageError, MaskError
 
 #: Colour of each image label, used by every table plot.
 LABEL_COLORS: dict[str, str] = {"authentic": "#4477AA", "forged": "#EE6677"}
+#: Colour of each copy-move verdict, in every plot that groups by verdict.
+VERDICT_COLORS: dict[str, str] = {"copy": "#228833", "unsure": "#CCBB44", "undecidable": "#BBBBBB"}
 #: Colours of groups that are not labels (e.g. a ``mode`` or ``split`` column), in order.
 OTHER_GROUP_COLORS: tuple[str, ...] = ("#228833", "#CCBB44", "#66CCEE", "#AA3377", "#BBBBBB")
 #: Instance colours as uint8 RGB (tab10): instance k uses entry (k - 1) mod 10.
@@ -67,8 +70,9 @@ def instance_color(k: int) -> tuple[int, int, int]:
 
 
 def group_color(name: str, index: int) -> str:
-    """Colour of a group: its label colour, else the ``index``-th other colour."""
-    return LABEL_COLORS.get(name, OTHER_GROUP_COLORS[index % len(OTHER_GROUP_COLORS)])
+    """Colour of a group: its label or verdict colour, else the ``index``-th other colour."""
+    known = LABEL_COLORS.get(name) or VERDICT_COLORS.get(name)
+    return known or OTHER_GROUP_COLORS[index % len(OTHER_GROUP_COLORS)]
 
 
 def _mpl_color(rgb: tuple[int, int, int]) -> tuple[float, float, float]:
@@ -968,8 +972,6 @@ def copy_move_panel(
 
 # ----------------------------------------------------------------------------- copy-move
 
-#: Colour of each copy-move verdict.
-VERDICT_COLORS: dict[str, str] = {"copy": "#228833", "unsure": "#CCBB44", "undecidable": "#BBBBBB"}
 
 
 def score_scatter(cm: pd.DataFrame, x: str = "ncc", y: str = "residual_ncc", *,

@@ -341,3 +341,24 @@ def test_bar_counts_whole_floats_read_as_integers():
     df = pd.DataFrame({"n_instances": [1.0, 2.0, 2.0, np.nan]})
     ax = plots.bar_counts(df, "n_instances", title="t", xlabel="n").get_axes()[0]
     assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "2", "(missing)"]
+
+
+def test_a_verdict_has_one_colour_in_every_plot():
+    from matplotlib.colors import to_hex
+
+    cm = pd.DataFrame({"verdict": ["undecidable", "copy", "copy", "unsure"],
+                       "method": ["twin", "twin", "search", "search"],
+                       "ncc": [0.2, 0.9, 0.95, 0.6], "residual_ncc": [0.1, 0.8, 0.9, 0.3]})
+    want = {v: c.lower() for v, c in plots.VERDICT_COLORS.items()}
+
+    def legend_colours(ax, artist_color) -> dict[str, str]:
+        legend = ax.get_legend()
+        names = [t.get_text().split(" (")[0] for t in legend.get_texts()]
+        return dict(zip(names, (to_hex(artist_color(h)) for h in legend.legend_handles)))
+
+    bars = plots.bar_counts(cm, "method", hue="verdict", title="t", xlabel="m").get_axes()[0]
+    hist = plots.hist_by_label(cm, "ncc", by="verdict", title="t", xlabel="x").get_axes()[0]
+    dots = plots.score_scatter(cm).get_axes()[0]
+    assert legend_colours(bars, lambda h: h.get_facecolor()) == want
+    assert legend_colours(hist, lambda h: h.get_edgecolor()) == want
+    assert legend_colours(dots, lambda h: h.get_facecolor()[0]) == want

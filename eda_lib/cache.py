@@ -28,17 +28,26 @@ from .tables import ANALYSIS_VERSION, MEASURED_TABLES, PASS_PARAMS, SCHEMAS
 KEY_COLUMNS = ("_split", "_case", "_sig")
 
 
-def signature(root: Path, paths: list[str], cfg: Config) -> str:
-    """Hash of a case's files (path, size, mtime) and of the pass's settings."""
+def stat_files(root: Path, paths: list[str]) -> list[tuple[str, os.stat_result | None]]:
+    """Each of a case's files with its ``os.stat`` (None when missing), sorted by path."""
+    out = []
+    for rel in sorted(paths):
+        try:
+            out.append((rel, os.stat(root / rel)))
+        except OSError:
+            out.append((rel, None))
+    return out
+
+
+def signature(files: list[tuple[str, os.stat_result | None]], cfg: Config) -> str:
+    """Hash of a case's files (path, size, mtime; see :func:`stat_files`) and of the
+    pass's settings."""
     h = hashlib.sha256(ANALYSIS_VERSION.encode())
     for key in PASS_PARAMS:
         h.update(f"{key}={getattr(cfg, key)!r}\n".encode())
-    for rel in sorted(paths):
-        try:
-            st = os.stat(root / rel)
-            h.update(f"{rel}\0{st.st_size}\0{st.st_mtime_ns}\n".encode("utf-8", "surrogateescape"))
-        except OSError:
-            h.update(f"{rel}\0missing\n".encode("utf-8", "surrogateescape"))
+    for rel, st in files:
+        state = "missing" if st is None else f"{st.st_size}\0{st.st_mtime_ns}"
+        h.update(f"{rel}\0{state}\n".encode("utf-8", "surrogateescape"))
     return h.hexdigest()
 
 

@@ -266,10 +266,10 @@ def _brightness_percentiles(a: np.ndarray, gray_like: bool,
                             percentiles: Sequence[float]) -> tuple[float, ...]:
     n = a.shape[0] * a.shape[1]
     if gray_like:
-        counts = _histogram(a, 0, 256)
+        cumulative = np.cumsum(_histogram(a, 0, 256))
 
         def value(rank: int) -> float:
-            return _bin_of_rank(counts, rank) / 255.0
+            return _bin_of_rank(cumulative, rank) / 255.0
     else:
         keys = _BrightnessKeys(a)
 
@@ -289,9 +289,10 @@ def _percentile(value: Callable[[int], float], n: int, q: float) -> float:
     return b - (b - a) * (1 - t) if t >= 0.5 else a + (b - a) * t
 
 
-def _bin_of_rank(counts: np.ndarray, rank: int) -> int:
-    """Value of the ``rank``-th smallest element (0-based) of a histogram."""
-    return int(np.searchsorted(np.cumsum(counts), rank, side="right"))
+def _bin_of_rank(cumulative: np.ndarray, rank: int) -> int:
+    """Value of the ``rank``-th smallest element (0-based) of a histogram, given as its
+    cumulative counts."""
+    return int(np.searchsorted(cumulative, rank, side="right"))
 
 
 class _BrightnessKeys:
@@ -324,7 +325,7 @@ class _BrightnessKeys:
 
     def of_rank(self, rank: int) -> int:
         """The ``rank``-th smallest key (0-based)."""
-        high = int(np.searchsorted(self._high_cumulative, rank, side="right"))
+        high = _bin_of_rank(self._high_cumulative, rank)
         if high not in self._low_cumulative:
             if self.high_counts[high] * 8 < self.high.size:  # a few pixels: gather them
                 counts = np.bincount(self.low[self.high == high], minlength=1 << 16)
@@ -333,8 +334,7 @@ class _BrightnessKeys:
                 counts = _histogram(self.low, 0, 1 << 16, mask=in_bin)
             self._low_cumulative[high] = np.cumsum(counts)
         below = int(self._high_cumulative[high - 1]) if high else 0
-        low = np.searchsorted(self._low_cumulative[high], rank - below, side="right")
-        return (high << 16) + int(low)
+        return (high << 16) + _bin_of_rank(self._low_cumulative[high], rank - below)
 
 
 def entropy(pixels: np.ndarray) -> float:

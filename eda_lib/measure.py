@@ -41,6 +41,7 @@ class Case:
     images: list[ImageEntry] = field(default_factory=list)
     mask: MaskEntry | None = None
     sig: str = ""  # cache signature (eda_lib.cache.signature)
+    nbytes: int = 0  # bytes of its files on disk, the cost estimate of the schedule
 
     @property
     def paths(self) -> list[str]:
@@ -116,9 +117,7 @@ def _measure_mask(root: Path, m: MaskEntry, image, rows: Rows, allow_pickle: boo
         rows.add("masks", row)
         _problem(rows, m.path, m.case_id, exc.kind, _short(exc, root))
         return None
-    # shape and dtype as stored: the loaded array's, or the header's for an unpickled one
-    row.update(_stored_as(root / m.path) if "unpickled" in mask.notes else
-               {"shape": "x".join(map(str, mask.raw_shape)), "dtype": mask.raw_dtype})
+    row.update(_stored_as(root / m.path, mask))
     h, w = mask.instances.shape[1:]
     areas = np.array([np.count_nonzero(m) for m in mask.instances], np.int64)
     union_px = np.count_nonzero(mask.union)
@@ -146,12 +145,16 @@ def _measure_mask(root: Path, m: MaskEntry, image, rows: Rows, allow_pickle: boo
     return mask
 
 
-def _stored_as(path: Path) -> dict:
-    """Shape and dtype from a mask file's header; nothing when it cannot be read."""
-    try:
-        shape, dtype = masks.read_header(path)
-    except DataError:
-        return {}
+def _stored_as(path: Path, mask: masks.Mask | None = None) -> dict:
+    """A mask file's shape and dtype as stored: the loaded array's, else (a refused or
+    unpickled file) its header's; nothing when even the header cannot be read."""
+    if mask is not None and "unpickled" not in mask.notes:
+        shape, dtype = mask.raw_shape, mask.raw_dtype
+    else:
+        try:
+            shape, dtype = masks.read_header(path)
+        except DataError:
+            return {}
     return {"shape": "x".join(map(str, shape)), "dtype": str(dtype)}
 
 
@@ -281,7 +284,7 @@ _CHUNKS_PER_WORKER = 8
 _MAX_CHUNK_CASES = 16
 
 
-def _schedule(root: Path, cases: list[Case], workers: int) -> list[list[Case]]:
+def _schedule(cases: list[Case], workers: int) -> list[list[Case]]:
     """Cases in tasks for the workers: the largest first, small ones grouped.
 
     A case's cost is estimated by its files' bytes on disk (decoding dominates). Cases
@@ -289,25 +292,15 @@ def _schedule(root: Path, cases: list[Case], workers: int) -> list[list[Case]]:
     the total bytes (at most 16 cases), so the pass ends on small tasks rather than
     with one worker busy on a large one while the others wait.
     """
-    def cost(case: Case) -> int:
-        total = 0
-        for rel in case.paths:
-            try:
-                total += os.stat(root / rel).st_size
-            except OSError:  # reported when the case is measured
-                pass
-        return total
-
-    costs = {id(c): cost(c) for c in cases}
-    budget = sum(costs.values()) / (workers * _CHUNKS_PER_WORKER)
+    budget = sum(c.nbytes for c in cases) / (workers * _CHUNKS_PER_WORKER)
     tasks: list[list[Case]] = []
     held = 0.0
-    for case in sorted(cases, key=lambda c: costs[id(c)], reverse=True):
+    for case in sorted(cases, key=lambda c: c.nbytes, reverse=True):
         if not tasks or held >= budget or len(tasks[-1]) >= _MAX_CHUNK_CASES:
             tasks.append([])
             held = 0.0
         tasks[-1].append(case)
-        held += costs[id(case)]
+        held += case.nbytes
     return tasks
 
 
@@ -330,7 +323,9 @@ def measure_dataset(
     index = index or scan(cfg.data_dir)
     cases = group_cases(index)
     for case in cases:
-        case.sig = cache.signature(index.root, case.paths, cfg)
+        files = cache.stat_files(index.root, case.paths)
+        case.sig = cache.signature(files, cfg)
+        case.nbytes = sum(st.st_size for _, st in files if st is not None)
     stored = cache.load(cfg.cache_path) if use_cache else None
     reused = {name: pd.DataFrame() for name in MEASURED_TABLES}
     if stored is not None:
@@ -357,7 +352,7 @@ def _measure_cases(root: Path, cases: list[Case], cfg: Config, progress: bool) -
     bar = tqdm(total=_n_files(cases), desc="data pass", unit="file", disable=not progress,
                dynamic_ncols=True, mininterval=0.5)
     workers = min(cfg.n_workers, max(1, len(cases) // 8))
-    tasks = _schedule(root, cases, workers) if workers > 1 else [[c] for c in cases]
+    tasks = _schedule(cases, workers) if workers > 1 else [[c] for c in cases]
     jobs = [(root, task, cfg) for task in tasks]
     with bar:
         if workers <= 1:

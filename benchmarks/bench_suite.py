@@ -60,12 +60,13 @@ one run on one machine: compare them with each other, not with another machine.
 Usage::
 
     .venv/bin/python benchmarks/bench_suite.py [--forged 100 200] [--size-scale 1.0]
-        [--workers N] [--repeat 3] [--seed 0] [--keep DIR] [--quick]
+        [--workers N] [--repeat 3] [--seed 0] [--png-level L] [--keep DIR] [--quick]
 
 ``--quick`` is a smoke run (forged 20 and 40 at size_scale 0.5, two rounds: about two
 minutes); ``--keep DIR`` writes the datasets and outputs under DIR and keeps them, reusing a
-dataset generated there before with the same arguments. The exit status is 0 when every
-target is met, 1 otherwise.
+dataset generated there before with the same arguments; ``--png-level L`` writes the
+datasets' PNGs at zlib level L (see benchmarks/README.md on why it matters). The exit
+status is 0 when every target is met, 1 otherwise.
 """
 
 from __future__ import annotations
@@ -186,6 +187,8 @@ class Dataset:
     n_masks: int
     megapixels: float
     disk_mb: float
+    image_mb: float  # the PNG files alone
+    largest_file_mb: float
     largest: tuple[int, int]  # (width, height) of the largest image
     generated_s: float | None  # None when an earlier dataset was reused (--keep)
 
@@ -203,9 +206,12 @@ def main(argv: list[str] | None = None) -> int:
         measured = []
         for forged in args.forged:
             name = f"data-f{forged}-x{args.size_scale:g}-seed{args.seed}"
+            if args.png_level is not None:
+                name += f"-png{args.png_level}"
             data = Dataset(**_child("dataset", {
                 "root": str(base / name), "forged": forged, "seed": args.seed,
-                "size_scale": args.size_scale}, base / f"{name}.json")[0])
+                "size_scale": args.size_scale, "png_level": args.png_level},
+                base / f"{name}.json")[0])
             results = _measure_size(data, base, args.workers, args.repeat)
             _print_size(data, results)
             measured.append((data, results))
@@ -228,6 +234,9 @@ def _parse(argv: list[str]) -> argparse.Namespace:
                         help="rounds of the six steps; each step's fastest time is kept "
                              "(default 3; quick 2)")
     parser.add_argument("--seed", type=int, default=0, help="demo seed (default 0)")
+    parser.add_argument("--png-level", type=int, choices=range(10), metavar="L",
+                        help="zlib level of the demo PNGs, 0 to 9 (default: the generator's, "
+                             "1); how well files compress changes how fast they decode")
     parser.add_argument("--keep", metavar="DIR",
                         help="write datasets and outputs under DIR and keep them; a dataset "
                              "made there before with the same arguments is reused")
@@ -249,8 +258,9 @@ def _print_header(args: argparse.Namespace) -> None:
     print(f"command: {shlex.join([sys.executable, *sys.argv])}")
     print(f"workers: {args.workers} (data pass and decode floor; machine has "
           f"{os.cpu_count()} cores, load average {_load()})")
-    print(f"datasets: forged {args.forged}, size_scale {args.size_scale:g}, seed {args.seed}; "
-          f"{args.repeat} round(s) of every step")
+    level = "the generator's" if args.png_level is None else args.png_level
+    print(f"datasets: forged {args.forged}, size_scale {args.size_scale:g}, seed {args.seed}, "
+          f"png level {level}; {args.repeat} round(s) of every step")
     print(f"eda_lib: {package} ({_code_state(package.parent)})")
     sys.stdout.flush()
 
@@ -292,8 +302,9 @@ def _make_dataset(spec: dict) -> dict:
         shutil.rmtree(root, ignore_errors=True)  # a generation of ours that was interrupted
         _log(f"generating {root.name} ...")
         t0 = time.perf_counter()
+        level = {} if spec.get("png_level") is None else {"png_level": spec["png_level"]}
         demo.generate(root, forged=spec["forged"], seed=spec["seed"],
-                      size_scale=spec["size_scale"])
+                      size_scale=spec["size_scale"], **level)
         generated_s = time.perf_counter() - t0
         done.write_text("complete\n", encoding="utf-8")
     index = scan(root)
@@ -303,6 +314,8 @@ def _make_dataset(spec: dict) -> dict:
         "forged": spec["forged"], "root": str(root), "n_images": len(index.images),
         "n_masks": len(index.masks), "megapixels": sum(w * h for w, h in sizes) / 1e6,
         "disk_mb": sum(p.stat().st_size for p in paths) / 1e6,
+        "image_mb": sum((root / e.path).stat().st_size for e in index.images) / 1e6,
+        "largest_file_mb": max((root / e.path).stat().st_size for e in index.images) / 1e6,
         "largest": max(sizes, key=lambda s: s[0] * s[1]), "generated_s": generated_s,
     }
 
@@ -504,8 +517,9 @@ def _print_size(data: Dataset, results: dict[str, Measured]) -> None:
             else "reused")
     print(f"\n== forged {data.forged}: {data.n_images} images + {data.n_masks} masks = "
           f"{data.n_images + data.n_masks} files, {data.megapixels:.1f} MP, "
-          f"{data.disk_mb:.0f} MB on disk, largest {data.largest[0]}x{data.largest[1]} "
-          f"({made}; load average {_load()})")
+          f"{data.disk_mb:.0f} MB on disk (PNGs {data.image_mb / data.megapixels:.2f} bytes per "
+          f"pixel, largest {data.largest_file_mb:.1f} MB), largest image "
+          f"{data.largest[0]}x{data.largest[1]} ({made}; load average {_load()})")
     floor = results["floor"].seconds
     print(f"{'step':<20}{'seconds':>9}{'spread':>7}{'cpu s':>8}{'s/MP':>8}{'x floor':>9}"
           f"{'peak MB':>9}  {'of':<9}{'tree MB':>8}  detail")

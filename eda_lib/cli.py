@@ -84,6 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="seed of every random draw (default: %(default)s)")
     demo.add_argument("--size-scale", type=float, default=0.35, metavar="F",
                       help="factor on the real image sizes (default: %(default)s)")
+    demo.add_argument("--png-level", type=int, default=1, metavar="L",
+                      help="zlib level of the PNG files, 0 to 9 (default: %(default)s)")
     demo.set_defaults(command=cmd_demo_data)
 
     params = commands.add_parser("params", help="list the parameters with defaults and help")
@@ -173,7 +175,8 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
 
     start = time.perf_counter()
     truth = demo.generate(args.dir, forged=args.forged, seed=args.seed,
-                          size_scale=args.size_scale, progress=True)
+                          size_scale=args.size_scale, png_level=args.png_level,
+                          progress=True)
     seconds = time.perf_counter() - start
     splits = Counter(r["split"] for r in truth["images"])
     per_split = ", ".join(f"{n} {split}" for split, n in sorted(splits.items()))

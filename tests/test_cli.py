@@ -120,8 +120,8 @@ def test_help_exits_0(capsys):
 def test_demo_data_passes_options_and_counts_what_it_wrote(tmp_path, monkeypatch, capsys):
     calls = []
 
-    def generate(root, forged, seed, *, size_scale, progress):
-        calls.append((root, forged, seed, size_scale))
+    def generate(root, forged, seed, *, size_scale, png_level, progress):
+        calls.append((root, forged, seed, size_scale, png_level))
         return {
             "params": {},
             "images": [{"split": "train"}] * 3 + [{"split": "test"}],
@@ -130,9 +130,10 @@ def test_demo_data_passes_options_and_counts_what_it_wrote(tmp_path, monkeypatch
         }
 
     monkeypatch.setattr(demo, "generate", generate)
-    code = run("demo-data", tmp_path / "d", "--forged", "2", "--seed", "3", "--size-scale", "0.1")
+    code = run("demo-data", tmp_path / "d", "--forged", "2", "--seed", "3", "--size-scale", "0.1",
+               "--png-level", "6")
     assert code == cli.EXIT_OK
-    assert calls == [(tmp_path / "d", 2, 3, 0.1)]
+    assert calls == [(tmp_path / "d", 2, 3, 0.1, 6)]
     out = capsys.readouterr().out
     assert "4 images (1 test, 3 train)" in out
     assert "2 masks with 5 instances" in out
@@ -145,10 +146,16 @@ def test_demo_data_into_a_non_empty_folder_is_a_usage_error(tmp_path, capsys):
     assert [p.name for p in tmp_path.iterdir()] == ["keep.txt"]
 
 
+def test_demo_data_refuses_a_png_level_zlib_has_not(tmp_path, capsys):
+    assert run("demo-data", tmp_path / "d", "--png-level", "10") == cli.EXIT_USAGE
+    assert_usage_error(capsys, "png_level", "0 to 9")
+    assert not (tmp_path / "d").exists()
+
+
 def test_demo_data_defaults_are_the_generator_defaults():
     args = cli.build_parser().parse_args(["demo-data", "d"])
     signature = inspect.signature(demo.generate).parameters
-    for name in ("forged", "seed", "size_scale"):
+    for name in ("forged", "seed", "size_scale", "png_level"):
         assert getattr(args, name) == signature[name].default
 
 

@@ -60,6 +60,19 @@ def test_same_arguments_give_identical_files_and_truth(tmp_path):
     assert _files(tmp_path / "a") == _files(tmp_path / "b")
 
 
+def test_png_level_changes_the_files_bytes_never_their_pixels(tmp_path):
+    fast = demo.generate(tmp_path / "a", forged=3, seed=4, size_scale=0.15, png_level=0)
+    small = demo.generate(tmp_path / "b", forged=3, seed=4, size_scale=0.15, png_level=9)
+    assert [r["path"] for r in fast["images"]] == [r["path"] for r in small["images"]]
+    for a, b in zip(fast["images"], small["images"]):
+        stored = tmp_path / "a" / a["path"], tmp_path / "b" / b["path"]
+        assert [p.stat().st_size for p in stored] == [a["file_bytes"], b["file_bytes"]]
+        assert b["file_bytes"] < a["file_bytes"]  # level 0 stores the pixels uncompressed
+        with Image.open(stored[0]) as first, Image.open(stored[1]) as second:
+            assert first.mode == second.mode
+            assert np.array_equal(np.asarray(first), np.asarray(second))
+
+
 def test_another_seed_gives_other_data(tmp_path):
     first = demo.generate(tmp_path / "a", forged=3, seed=1, size_scale=0.15, supplemental=0)
     second = demo.generate(tmp_path / "b", forged=3, seed=2, size_scale=0.15, supplemental=0)
@@ -90,7 +103,7 @@ def test_counts_follow_the_arguments(dataset):
     assert counts[("test", "")] == 1
     assert len(truth["masks"]) == FORGED + 2
     assert truth["params"] == {"forged": FORGED, "seed": 7, "size_scale": 0.2,
-                               "supplemental": 2, "test": 1}
+                               "supplemental": 2, "test": 1, "png_level": demo.PNG_LEVEL}
 
 
 def test_sample_submission_lists_the_test_images_as_authentic(dataset):
@@ -270,7 +283,8 @@ def test_accepts_an_existing_empty_folder(tmp_path):
 
 
 @pytest.mark.parametrize("kwargs", [{"forged": 0}, {"forged": 2.5}, {"test": -1},
-                                    {"size_scale": 0}, {"supplemental": True}])
+                                    {"size_scale": 0}, {"supplemental": True},
+                                    {"png_level": 10}, {"png_level": -1}, {"png_level": 6.0}])
 def test_refuses_bad_arguments_before_writing(tmp_path, kwargs):
     with pytest.raises(ConfigError):
         demo.generate(tmp_path / "data", **kwargs)

@@ -34,8 +34,9 @@ from tqdm import tqdm
 
 from eda_lib.errors import ConfigError, DataError
 
-__all__ = ["MIN_SIDE", "PAINTERS", "PNG_LEVEL", "TEXTURE_STD", "TRANSFORMS", "generate", "paint_blot",
-           "paint_chart", "paint_compound", "paint_fluorescence", "paint_histology"]
+__all__ = ["MIN_SIDE", "PAINTERS", "PNG_LEVEL", "TEXTURE_STD", "TRANSFORMS", "generate",
+           "paint_blot", "paint_chart", "paint_compound", "paint_fluorescence",
+           "paint_histology"]
 
 # --------------------------------------------------------------------------- transforms
 
@@ -81,8 +82,8 @@ MIN_SIDE = 48
 
 PNG_LEVEL = 1
 """Default zlib level of the written PNGs, OpenCV's default: quick to write. Level 6
-(Pillow's and zlib's default) writes the real size mix about 9 % smaller, at twice the
-time; the pixels are the same."""
+(Pillow's and zlib's default) writes the real size mix about 9 % smaller, taking two to
+five times as long; the pixels are the same."""
 _WORK_SIDE = 640  # painters draw smooth structure at most this large, then upsample
 
 # Height x width of the common real sizes, with rough shares; "other", "wide" and "tall"

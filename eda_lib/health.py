@@ -300,10 +300,11 @@ class _BrightnessKeys:
 
     Brightness is ``sqrt(key / 1000) / 255``. Keys (< 2**26) are computed exactly, in
     row blocks that stay in cache: squares in int32 by ``numpy.multiply``, their weighted
-    sum by ``cv2.transform`` (which sums 32-bit integers in double precision). Each
-    block's keys are split into two uint16 planes, ``key = high * 65536 + low``; a rank
-    is found in the histogram of ``high`` (1024 bins, counted block by block), then in
-    the histogram of ``low`` among the pixels of that ``high`` bin.
+    sum by ``cv2.transform`` (which sums 32-bit integers in double precision), both into
+    buffers reused from block to block. Each block's keys are split into two uint16
+    planes, ``key = high * 65536 + low``; a rank is found in the histogram of ``high``
+    (1024 bins, counted block by block), then in the histogram of ``low`` among the
+    pixels of that ``high`` bin.
     """
 
     def __init__(self, a: np.ndarray):
@@ -313,13 +314,18 @@ class _BrightnessKeys:
         self.high = np.empty((h, w), np.uint16)
         self.high_counts = np.zeros(_HIGH_BINS, np.int64)
         rows = max(1, _CHUNK_PIXELS // w)
+        squares = np.empty((min(rows, h), w, a.shape[2]), np.int32)
+        keys = np.empty((min(rows, h), w), np.int32)
         for y in range(0, h, rows):
             block = a[y:y + rows]
-            keys = cv2.transform(np.multiply(block, block, dtype=np.int32), weights)
+            n = len(block)
+            np.multiply(block, block, out=squares[:n], dtype=np.int32)
+            cv2.transform(squares[:n], weights, dst=keys[:n])
             # little-endian int32 seen as (low, high) uint16 pairs
-            halves = keys.astype("<i4", copy=False).view(np.uint16).reshape(len(keys), w, 2)
-            self.low[y:y + rows], self.high[y:y + rows] = cv2.split(halves)
-            self.high_counts += _histogram(self.high[y:y + rows], 0, _HIGH_BINS)
+            halves = keys[:n].astype("<i4", copy=False).view(np.uint16).reshape(n, w, 2)
+            high = self.high[y:y + rows]
+            cv2.split(halves, [self.low[y:y + rows], high])
+            self.high_counts += _histogram(high, 0, _HIGH_BINS)
         self._high_cumulative = np.cumsum(self.high_counts)
         self._low_cumulative: dict[int, np.ndarray] = {}  # per high bin, counted once
 

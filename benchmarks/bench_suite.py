@@ -439,14 +439,14 @@ def _decode_floor(data: Path, work: Path, workers: int) -> Call:
     """Every file of the index, one per task, on ``workers`` processes started as the data
     pass starts its own (a forkserver that has imported the pass's modules, or spawn)."""
     from eda_lib.index import scan
-    from eda_lib.measure import _one_blas_thread, _pool_context
+    from eda_lib.measure import _pool_context, _worker_environment
 
     index = scan(data)
     paths = [data / e.path for e in index.images] + [data / m.path for m in index.masks]
 
     def call() -> str:
         # _load_file lives in this script, which a forkserver imports as __main__
-        with _one_blas_thread(), ProcessPoolExecutor(
+        with _worker_environment(), ProcessPoolExecutor(
                 workers, mp_context=_pool_context(("__main__",))) as pool:
             nbytes = sum(pool.map(_load_file, paths))
         return f"{len(paths)} files, {nbytes / 1e6:,.0f} MB in memory"

@@ -226,19 +226,27 @@ def _init_worker(trace_target: str | None) -> None:
         os.environ.pop(trace.ENV, None)
 
 
-_BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+#: Environment of the pass's worker processes, each variable unless the caller set it.
+#: One BLAS thread: a BLAS library reads its variable once, when numpy loads (in the
+#: forkserver or a spawned worker); the workers already use every core, and BLAS threads
+#: of their own (OpenBLAS's wait by spinning) would take CPU from the other workers.
+#: glibc's malloc keeps freed memory (up to 512 MiB) instead of returning it to the system
+#: and taking it back zeroed, page by page, for the next image: every image's arrays
+#: would otherwise cost their size in page faults. Other C libraries ignore these names.
+_WORKER_ENVIRONMENT = {
+    "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+    "MALLOC_MMAP_THRESHOLD_": str(256 << 20), "MALLOC_TRIM_THRESHOLD_": str(512 << 20),
+}
 
 
 @contextmanager
-def _one_blas_thread() -> Iterator[None]:
-    """While workers start: one BLAS thread per worker, unless the caller chose a count.
-
-    A BLAS library reads these variables once, when numpy loads (in the forkserver or
-    in a spawned worker). The workers already use every core; BLAS threads of their own
-    (OpenBLAS's wait by spinning) would take CPU from the other workers.
+def _worker_environment() -> Iterator[None]:
+    """Set :data:`_WORKER_ENVIRONMENT` (each variable unless already set) while workers
+    start; the processes read it as they start (the forkserver, or each spawned worker).
     """
-    unset = [name for name in _BLAS_THREADS if name not in os.environ]
-    os.environ.update(dict.fromkeys(unset, "1"))
+    unset = {name: value for name, value in _WORKER_ENVIRONMENT.items()
+             if name not in os.environ}
+    os.environ.update(unset)
     try:
         yield
     finally:
@@ -361,7 +369,7 @@ def _measure_cases(root: Path, cases: list[Case], cfg: Config, progress: bool) -
                 rows.extend(result)
                 bar.update(_n_files(job[1]))
         else:
-            with _one_blas_thread(), ProcessPoolExecutor(
+            with _worker_environment(), ProcessPoolExecutor(
                     max_workers=workers, mp_context=_pool_context(), initializer=_init_worker,
                     initargs=(os.environ.get(trace.ENV),)) as pool:
                 for job, result in zip(jobs, pool.map(_measure_chunk, jobs)):

@@ -1,7 +1,15 @@
+import os
+from concurrent.futures import ProcessPoolExecutor
+
 import pandas as pd
 
 from eda_lib.config import make_config
-from eda_lib.measure import measure_dataset
+from eda_lib.measure import (
+    _WORKER_ENVIRONMENT,
+    _pool_context,
+    _worker_environment,
+    measure_dataset,
+)
 from eda_lib.tables import MEASURED_TABLES, SCHEMAS, ensure_tables, frame, load_tables
 
 
@@ -95,3 +103,24 @@ def test_mask_rows_keep_the_stored_shape_and_dtype(tiny_dataset, tmp_path):
     assert refused.loc["77"].tolist() == ["1x8x8", "uint8", "orphan"]
     unpickled = rows(allow_pickle=True)
     assert unpickled.loc["25"].tolist() == ["2", "object", "normalized"]
+
+
+def test_worker_environment_fills_in_only_what_the_caller_left_unset(monkeypatch):
+    for name in _WORKER_ENVIRONMENT:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "4")
+    with _worker_environment():
+        inside = {name: os.environ.get(name) for name in _WORKER_ENVIRONMENT}
+    after = {name: os.environ.get(name) for name in _WORKER_ENVIRONMENT}
+    assert inside == {**_WORKER_ENVIRONMENT, "OPENBLAS_NUM_THREADS": "4"}
+    assert after == {name: "4" if name == "OPENBLAS_NUM_THREADS" else None
+                     for name in _WORKER_ENVIRONMENT}
+
+
+def test_pass_workers_run_in_the_worker_environment():
+    names = sorted(_WORKER_ENVIRONMENT)
+    with _worker_environment():
+        expected = [os.environ[name] for name in names]
+        with ProcessPoolExecutor(2, mp_context=_pool_context()) as pool:
+            seen = list(pool.map(os.getenv, names))
+    assert seen == expected

@@ -309,13 +309,13 @@ def _make_dataset(spec: dict) -> dict:
         done.write_text("complete\n", encoding="utf-8")
     index = scan(root)
     sizes = [images.png_size(root / e.path) for e in index.images]
-    paths = [root / e.path for e in index.images] + [root / m.path for m in index.masks]
+    image_bytes = [(root / e.path).stat().st_size for e in index.images]
+    mask_bytes = [(root / m.path).stat().st_size for m in index.masks]
     return {
         "forged": spec["forged"], "root": str(root), "n_images": len(index.images),
         "n_masks": len(index.masks), "megapixels": sum(w * h for w, h in sizes) / 1e6,
-        "disk_mb": sum(p.stat().st_size for p in paths) / 1e6,
-        "image_mb": sum((root / e.path).stat().st_size for e in index.images) / 1e6,
-        "largest_file_mb": max((root / e.path).stat().st_size for e in index.images) / 1e6,
+        "disk_mb": (sum(image_bytes) + sum(mask_bytes)) / 1e6,
+        "image_mb": sum(image_bytes) / 1e6, "largest_file_mb": max(image_bytes) / 1e6,
         "largest": max(sizes, key=lambda s: s[0] * s[1]), "generated_s": generated_s,
     }
 

@@ -119,7 +119,7 @@ def _measure_mask(root: Path, m: MaskEntry, image, rows: Rows, allow_pickle: boo
         return None
     row.update(_stored_as(root / m.path, mask))
     h, w = mask.instances.shape[1:]
-    areas = np.array([np.count_nonzero(m) for m in mask.instances], np.int64)
+    areas = np.array([np.count_nonzero(channel) for channel in mask.instances], np.int64)
     union_px = np.count_nonzero(mask.union)
     if m.image_path is None:
         status = "orphan"

@@ -973,7 +973,6 @@ def copy_move_panel(
 # ----------------------------------------------------------------------------- copy-move
 
 
-
 def score_scatter(cm: pd.DataFrame, x: str = "ncc", y: str = "residual_ncc", *,
                   title: str = "Copy-move evidence per instance") -> Figure:
     """Scatter of two copy-move scores, one point per instance, coloured by verdict.

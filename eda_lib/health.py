@@ -4,9 +4,10 @@ The checks, scores and default thresholds are those of cleanvision 0.3.7
 (cleanlab/cleanvision, ``issue_managers/image_property.py``,
 ``image_property_issue_manager.py`` and ``duplicate_issue_manager.py``), so that a
 user who knows cleanvision reads the same numbers here. :func:`image_scores` measures
-one image in the data pass; :func:`flag_issues` then takes the whole table, computes
-the scores that depend on the dataset (odd size, duplicate sets) and marks every
-issue; :func:`duplicate_groups` lists the duplicate sets.
+one image (:func:`score_image` in the data pass, which measures an authentic twin from
+its forgery where the two are the same); :func:`flag_issues` then takes the whole table,
+computes the scores that depend on the dataset (odd size, duplicate sets) and marks
+every issue; :func:`duplicate_groups` lists the duplicate sets.
 
 Every score is "low = issue": an image has the issue when its score is below the
 threshold (cleanvision's convention).
@@ -83,6 +84,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -95,8 +97,9 @@ from .errors import ConfigError, ImageError
 
 __all__ = [
     "BLUR_MAX_SIDE", "DEFAULTS", "ISSUES", "RAW_COLUMNS", "aspect_ratio", "blurriness",
-    "brightness_percentiles", "duplicate_groups", "entropy", "flag_issues", "image_scores",
-    "is_grayscale", "merged_thresholds", "perceptual_hash", "pixel_hash", "to_gray",
+    "Measured", "brightness_percentiles", "duplicate_groups", "entropy", "flag_issues",
+    "image_scores", "is_grayscale", "merged_thresholds", "perceptual_hash", "pixel_hash",
+    "score_image", "to_gray",
 ]
 
 ISSUES = ("dark", "light", "odd_aspect_ratio", "low_information", "exact_duplicates",
@@ -262,16 +265,20 @@ def brightness_percentiles(pixels: np.ndarray,
     return _brightness_percentiles(a, _is_gray(a), percentiles)
 
 
-def _brightness_percentiles(a: np.ndarray, gray_like: bool,
-                            percentiles: Sequence[float]) -> tuple[float, ...]:
+def _brightness_percentiles(a: np.ndarray, gray_like: bool, percentiles: Sequence[float],
+                            keys: _BrightnessKeys | None = None,
+                            band_counts: np.ndarray | None = None) -> tuple[float, ...]:
+    """Brightness percentiles of ``a``; colour images from ``keys`` (the keys of ``a``)
+    when given, gray ones from ``band_counts`` (its band histograms) when given."""
     n = a.shape[0] * a.shape[1]
     if gray_like:
-        cumulative = np.cumsum(_histogram(a, 0, 256))
+        counts = band_counts[0] if band_counts is not None else _histogram(a, 0, 256)
+        cumulative = np.cumsum(counts)
 
         def value(rank: int) -> float:
             return _bin_of_rank(cumulative, rank) / 255.0
     else:
-        keys = _BrightnessKeys(a)
+        keys = keys if keys is not None else _BrightnessKeys(a)
 
         def value(rank: int) -> float:
             return math.sqrt(keys.of_rank(rank) / 1000) / 255
@@ -305,39 +312,65 @@ class _BrightnessKeys:
     planes, ``key = high * 65536 + low``; a rank is found in the histogram of ``high``
     (1024 bins, counted block by block), then in the histogram of ``low`` among the
     pixels of that ``high`` bin.
+
+    :meth:`patch` makes the keys those of another image of the same size by recomputing
+    the rows where the two differ (an authentic twin and its forgery).
     """
 
     def __init__(self, a: np.ndarray):
         h, w = a.shape[:2]
-        weights = np.array([_BRIGHTNESS_WEIGHTS + (0,) * (_bands(a) - 3)], np.float64)
         self.low = np.empty((h, w), np.uint16)
         self.high = np.empty((h, w), np.uint16)
         self.high_counts = np.zeros(_HIGH_BINS, np.int64)
+        self._fill(a, 0, h)
+
+    def _fill(self, a: np.ndarray, start: int, stop: int) -> None:
+        """Compute the keys of rows ``start:stop`` of ``a`` into the planes and add them
+        to the high-bin counts."""
+        w = a.shape[1]
+        weights = np.array([_BRIGHTNESS_WEIGHTS + (0,) * (_bands(a) - 3)], np.float64)
         rows = max(1, _CHUNK_PIXELS // w)
-        squares = np.empty((min(rows, h), w, a.shape[2]), np.int32)
-        keys = np.empty((min(rows, h), w), np.int32)
-        for y in range(0, h, rows):
-            block = a[y:y + rows]
+        squares = np.empty((min(rows, stop - start), w, a.shape[2]), np.int32)
+        keys = np.empty((min(rows, stop - start), w), np.int32)
+        for y in range(start, stop, rows):
+            block = a[y:min(y + rows, stop)]
             n = len(block)
             np.multiply(block, block, out=squares[:n], dtype=np.int32)
             cv2.transform(squares[:n], weights, dst=keys[:n])
             # little-endian int32 seen as (low, high) uint16 pairs
             halves = keys[:n].astype("<i4", copy=False).view(np.uint16).reshape(n, w, 2)
-            high = self.high[y:y + rows]
-            cv2.split(halves, [self.low[y:y + rows], high])
+            high = self.high[y:y + n]
+            cv2.split(halves, [self.low[y:y + n], high])
             self.high_counts += _histogram(high, 0, _HIGH_BINS)
         self._high_cumulative = np.cumsum(self.high_counts)
         self._low_cumulative: dict[int, np.ndarray] = {}  # per high bin, counted once
+
+    def patch(self, a: np.ndarray, rows: np.ndarray) -> None:
+        """Become the keys of ``a`` (same height and width), which differs from the
+        image measured so far in the given rows (sorted indices) only."""
+        if not rows.size:
+            return
+        for run in np.split(rows, np.flatnonzero(np.diff(rows) != 1) + 1):
+            start, stop = int(run[0]), int(run[-1]) + 1
+            self.high_counts -= _histogram(self.high[start:stop], 0, _HIGH_BINS)
+            self._fill(a, start, stop)
 
     def of_rank(self, rank: int) -> int:
         """The ``rank``-th smallest key (0-based)."""
         high = _bin_of_rank(self._high_cumulative, rank)
         if high not in self._low_cumulative:
             if self.high_counts[high] * 8 < self.high.size:  # a few pixels: gather them
-                counts = np.bincount(self.low[self.high == high], minlength=1 << 16)
+                # np.compress, unlike a boolean index, does not branch on every pixel
+                in_bin = np.compress((self.high == high).ravel(), self.low.ravel())
+                counts = np.bincount(in_bin, minlength=1 << 16)
             else:  # a plateau (a white background, say): count in place
                 in_bin = cv2.inRange(self.high, high, high)
-                counts = _histogram(self.low, 0, 1 << 16, mask=in_bin)
+                least, most, _, _ = cv2.minMaxLoc(self.low, mask=in_bin)
+                if least == most:  # one key only (a flat colour): nothing to count
+                    counts = np.zeros(1 << 16, np.int64)
+                    counts[int(least)] = self.high_counts[high]
+                else:
+                    counts = _histogram(self.low, 0, 1 << 16, mask=in_bin)
             self._low_cumulative[high] = np.cumsum(counts)
         below = int(self._high_cumulative[high - 1]) if high else 0
         return (high << 16) + _bin_of_rank(self._low_cumulative[high], rank - below)
@@ -359,17 +392,19 @@ def entropy(pixels: np.ndarray) -> float:
 
 
 def _entropy(a: np.ndarray, gray_like: bool, band_counts: np.ndarray | None = None) -> float:
-    bands = _bands(a)
-    if band_counts is not None:
-        counts = list(band_counts)
-    elif gray_like and bands >= 3:  # three equal colour bands: one histogram, thrice
-        colour = _histogram(a, 0, 256)
-        counts = [colour] * 3 + [_histogram(a, b, 256) for b in range(3, bands)]
-    else:
-        counts = [_histogram(a, b, 256) for b in range(bands)]
-    pooled = np.concatenate(counts)
+    counts = band_counts if band_counts is not None else _band_counts(a, gray_like)
+    pooled = counts.ravel()
     p = pooled[pooled > 0] / pooled.sum()
     return float(-(p * np.log2(p)).sum()) + 0.0  # + 0.0: a constant image gives 0, not -0
+
+
+def _band_counts(a: np.ndarray, gray_like: bool) -> np.ndarray:
+    """(bands, 256) int64 histogram of each band of ``a``."""
+    bands = _bands(a)
+    if gray_like and bands >= 3:  # three equal colour bands: one histogram, thrice
+        colour = _histogram(a, 0, 256)
+        return np.stack([colour] * 3 + [_histogram(a, b, 256) for b in range(3, bands)])
+    return np.stack([_histogram(a, b, 256) for b in range(bands)])
 
 
 def aspect_ratio(height: int, width: int) -> float:
@@ -541,7 +576,7 @@ def _image_issue_scores(raw: Mapping, params: Mapping[str, Mapping]) -> dict:
 
 def image_scores(pixels: np.ndarray, gray: np.ndarray | None = None,
                  band_counts: np.ndarray | None = None) -> dict:
-    """Every per-image health value of one image, in one call (the data pass).
+    """Every per-image health value of one image, in one call.
 
     Parameters
     ----------
@@ -561,6 +596,52 @@ def image_scores(pixels: np.ndarray, gray: np.ndarray | None = None,
         ``blurry_score``, ``odd_aspect_ratio_score``); see the module table.
         :func:`flag_issues` recomputes the scores with the user's parameters.
     """
+    return score_image(pixels, gray, band_counts)[0]
+
+
+@dataclass(eq=False)
+class Measured:
+    """What :func:`score_image` keeps of an image for a near copy of it measured next.
+
+    ``keys`` (the brightness keys of a colour image) is handed on: the next image
+    patches it into its own, after which it no longer describes this one.
+    """
+
+    pixels: np.ndarray  # uint8, as checked
+    gray: np.ndarray  # Pillow's "L" of the pixels
+    band_counts: np.ndarray  # (bands, 256) int64
+    keys: _BrightnessKeys | None = None
+
+
+def score_image(pixels: np.ndarray, gray: np.ndarray | None = None,
+                band_counts: np.ndarray | None = None, like: Measured | None = None
+                ) -> tuple[dict, Measured]:
+    """:func:`image_scores` of one image, and what a near copy of it can reuse.
+
+    A forged image and its authentic twin are the same picture except where the
+    forgery was pasted. Given ``like`` (the :class:`Measured` of the other one, of the
+    same height and width, both in colour), the rows where the two differ are found
+    and only those are measured again: the band histograms, the gray levels and the
+    brightness keys of ``like`` are corrected there, and the rest of its work is
+    reused. The values are the same as without ``like``; only the pixel hash, the
+    blur and perceptual-hash thumbnails and the percentile lookups are redone in full.
+    ``like`` gives its brightness keys away: pass each :class:`Measured` once.
+
+    Parameters
+    ----------
+    pixels, gray, band_counts
+        As :func:`image_scores`. With ``like``, ``gray`` and ``band_counts`` are best
+        left out: they are then derived from ``like``.
+    like : Measured, optional
+        The image measured just before, when it is a near copy of this one. Ignored
+        when the sizes differ, when either image is gray or gray + alpha, or when more
+        than half the rows differ.
+
+    Returns
+    -------
+    (dict, Measured)
+        The values of :func:`image_scores`, and this image's :class:`Measured`.
+    """
     a = _checked(pixels)
     h, w = a.shape[:2]
     if band_counts is not None:
@@ -569,13 +650,25 @@ def image_scores(pixels: np.ndarray, gray: np.ndarray | None = None,
             raise ImageError(f"band histograms have shape {band_counts.shape} and total "
                              f"{band_counts.sum()}, which do not fit pixels of shape {a.shape}",
                              kind="image_shape")
-    gray_like = _is_gray(a, band_counts)
-    if gray is None:
-        gray = _gray(a, gray_like)
-    elif _checked_gray(gray).shape != (h, w):
+    if gray is not None and _checked_gray(gray).shape != (h, w):
         raise ImageError(f"gray levels have shape {gray.shape}, the pixels {a.shape}: pass the "
                          "gray levels of the same image", kind="image_shape")
-    perc_5, perc_99 = _brightness_percentiles(a, gray_like, (5, 99))
+    changed = _changed_rows(like, a) if like is not None else None
+    if changed is not None and band_counts is None:
+        band_counts = _patched_counts(like, a, changed)
+    gray_like = _is_gray(a, band_counts)
+    if band_counts is None:
+        band_counts = _band_counts(a, gray_like)
+    if gray is None:
+        gray = _patched_gray(like, a, changed) if changed is not None else _gray(a, gray_like)
+    keys = None
+    if not gray_like:
+        if changed is not None and like.keys is not None:
+            keys, like.keys = like.keys, None
+            keys.patch(a, changed)
+        else:
+            keys = _BrightnessKeys(a)
+    perc_5, perc_99 = _brightness_percentiles(a, gray_like, (5, 99), keys, band_counts)
     blur, spread = blurriness(gray)
     raw = {
         "brightness_perc_5": perc_5,
@@ -590,7 +683,60 @@ def image_scores(pixels: np.ndarray, gray: np.ndarray | None = None,
         "phash": perceptual_hash(gray),
     }
     scores = _image_issue_scores(raw, DEFAULTS)
-    return raw | {name: float(value) for name, value in scores.items()}
+    values = raw | {name: float(value) for name, value in scores.items()}
+    return values, Measured(a, np.asarray(gray), band_counts, keys)
+
+
+def _changed_rows(like: Measured, a: np.ndarray) -> np.ndarray | None:
+    """Sorted indices of the rows where ``a`` differs from ``like.pixels`` (in every
+    band when both have the same bands, else in colour), or None when ``like`` cannot
+    stand in for ``a`` (see :func:`score_image`)."""
+    b = like.pixels
+    h, w = a.shape[:2]
+    if b.shape[:2] != (h, w) or _bands(a) < 3 or _bands(b) < 3:
+        return None
+    same_bands = _bands(a) == _bands(b)
+    rows = max(1, _CHUNK_PIXELS // w)
+    changed = []
+    for y in range(0, h, rows):
+        x, z = b[y:y + rows], a[y:y + rows]
+        if not same_bands:
+            x, z = _colour(x), _colour(z)
+        d = cv2.absdiff(x.reshape(len(x), -1), z.reshape(len(z), -1))
+        if cv2.countNonZero(d):
+            changed.append(y + np.flatnonzero(d.max(axis=1)))  # (cv2.reduce is slow)
+    out = np.concatenate(changed) if changed else np.empty(0, np.intp)
+    return out if out.size * 2 <= h else None
+
+
+def _colour(block: np.ndarray) -> np.ndarray:
+    """The RGB bands of an RGB or RGBA block, C-contiguous."""
+    return cv2.cvtColor(block, cv2.COLOR_RGBA2RGB) if _bands(block) == 4 else block
+
+
+def _patched_counts(like: Measured, a: np.ndarray, changed: np.ndarray) -> np.ndarray:
+    """Band histograms of ``a``: those of ``like`` corrected on the changed rows, and
+    counted afresh for an alpha band ``like`` does not have (or has, differently)."""
+    bands = _bands(a)
+    shared = bands if _bands(like.pixels) == bands else 3
+    counts = np.empty((bands, 256), np.int64)
+    counts[:shared] = like.band_counts[:shared]
+    if changed.size:
+        old, new = like.pixels[changed], a[changed]
+        for band in range(shared):
+            counts[band] += _histogram(new, band, 256) - _histogram(old, band, 256)
+    for band in range(shared, bands):
+        counts[band] = _histogram(a, band, 256)
+    return counts
+
+
+def _patched_gray(like: Measured, a: np.ndarray, changed: np.ndarray) -> np.ndarray:
+    """Pillow's gray levels of ``a``: those of ``like``, converted again on the changed
+    rows (Pillow's conversion is pixel by pixel)."""
+    gray = like.gray.copy()
+    if changed.size:
+        gray[changed] = _gray(np.ascontiguousarray(a[changed]), False)
+    return gray
 
 
 def _odd_size_scores(size: pd.Series, iqr_factor: float) -> tuple[pd.Series, float]:

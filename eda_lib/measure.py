@@ -2,9 +2,10 @@
 
 Work is grouped by case: a forged image, its authentic twin and its mask are
 measured together by one worker, so each is decoded once and the pair is at hand
-for the analyses that need both. Cases run on ``cfg.workers`` processes with a
-progress bar. Rows come back as plain dicts and become the tables of
-:mod:`eda_lib.tables`.
+for the analyses that need both; the second image's health measurements reuse the
+first's where the two are the same (:func:`eda_lib.health.score_image`). Cases run
+on ``cfg.workers`` processes with a progress bar. Rows come back as plain dicts and
+become the tables of :mod:`eda_lib.tables`.
 """
 
 from __future__ import annotations
@@ -76,8 +77,17 @@ def _problem(rows: Rows, path: str, case_id: str, kind: str, detail: str) -> Non
     rows.add("problems", {"path": path, "case_id": case_id, "kind": kind, "detail": detail})
 
 
-def _measure_image(root: Path, e: ImageEntry, cfg: Config, rows: Rows):
-    """Decode one image, add its row, and return the decoded image (or None)."""
+def _measure_image(root: Path, e: ImageEntry, cfg: Config, rows: Rows,
+                   like: health.Measured | None = None
+                   ) -> tuple[images.Decoded | None, health.Measured | None]:
+    """Decode one image and add its rows; return the decoded image and its health
+    measurements (both None when it cannot be decoded).
+
+    ``like`` is the other image of the case, measured just before: a forgery and its
+    twin differ only where the forgery was pasted, so the health measurements reuse
+    the other's work on the rows they share (:func:`eda_lib.health.score_image`), and
+    Pillow's band histograms and gray levels are not made at decoding.
+    """
     row = {
         "case_id": e.case_id, "split": e.split, "label": e.label, "path": e.path,
         "has_mask": e.mask_path is not None, "twin": e.twin, "status": "ok",
@@ -85,20 +95,20 @@ def _measure_image(root: Path, e: ImageEntry, cfg: Config, rows: Rows):
     path = root / e.path
     try:
         row["file_bytes"] = path.stat().st_size
-        decoded = images.decode(path, cfg.max_image_pixels, with_stats=True)
+        decoded = images.decode(path, cfg.max_image_pixels, with_stats=like is None)
     except (DataError, OSError) as exc:
         kind = getattr(exc, "kind", "unreadable_image")
         row["status"] = kind
         rows.add("images", row)
         _problem(rows, e.path, e.case_id, kind, _short(exc, root))
-        return None
+        return None, None
     row.update(width=decoded.width, height=decoded.height,
                aspect=decoded.width / decoded.height, mode=decoded.mode)
     rows.add("images", row)
-    scores = health.image_scores(images.to_uint8(decoded.pixels), decoded.gray,
-                                 decoded.band_counts)
+    scores, measured = health.score_image(images.to_uint8(decoded.pixels), decoded.gray,
+                                          decoded.band_counts, like=like)
     rows.add("image_scores", {"case_id": e.case_id, "split": e.split, "label": e.label, **scores})
-    return decoded
+    return decoded, measured
 
 
 def _short(exc: Exception, root: Path) -> str:
@@ -178,7 +188,10 @@ def _submission_checks(mask: masks.Mask) -> dict:
 def measure_case(root: Path, case: Case, cfg: Config) -> Rows:
     """Measure every file of one case: images decoded once, the mask loaded once."""
     rows = Rows()
-    decoded = {e.label: _measure_image(root, e, cfg, rows) for e in case.images}
+    decoded: dict[str, images.Decoded | None] = {}
+    measured = None
+    for e in case.images:
+        decoded[e.label], measured = _measure_image(root, e, cfg, rows, measured)
     if case.mask is None:
         return rows
     forged = decoded.get("forged")

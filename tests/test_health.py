@@ -32,6 +32,7 @@ from eda_lib.health import (
     merged_thresholds,
     perceptual_hash,
     pixel_hash,
+    score_image,
     to_gray,
 )
 
@@ -127,6 +128,17 @@ def test_brightness_of_a_plateau_and_of_scattered_values_agree_with_numpy():
     np.testing.assert_allclose(brightness_percentiles(a, [1, 5, 99]), expected, rtol=0, atol=1e-15)
 
 
+def test_brightness_of_a_plateau_of_several_keys_agrees_with_numpy():
+    # (0, 0, b) with b < 31 has keys 68 b^2 < 65536: one high bin, many low values
+    rng = np.random.default_rng(8)
+    a = np.zeros((80, 60, 3), np.uint8)
+    a[..., 2] = rng.integers(0, 31, (80, 60))
+    a[:8] = rng.integers(0, 256, (8, 60, 3), dtype=np.uint8)
+    q = [1, 5, 50, 99]
+    np.testing.assert_allclose(brightness_percentiles(a, q),
+                               np.percentile(cleanvision_brightness(a), q), rtol=0, atol=1e-15)
+
+
 def test_brightness_of_equal_channels_is_the_gray_level():
     gray = pattern(30, 40, 1)
     rgb = np.repeat(gray[..., None], 3, axis=2)
@@ -169,6 +181,81 @@ def test_scores_from_decoder_stats_equal_scores_from_pixels():
         bands = a.shape[2]
         counts = np.stack([np.bincount(a[..., b].ravel(), minlength=256) for b in range(bands)])
         assert image_scores(a, to_gray(a), counts) == image_scores(a)
+
+
+def pillow_stats(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pillow's gray levels and band histograms of ``a``, as the decoder gives them."""
+    image = Image.fromarray(a)
+    counts = np.array(image.histogram(), np.int64).reshape(len(image.getbands()), 256)
+    return np.asarray(image.convert("L")), counts
+
+
+def with_alpha(a: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
+    return a if alpha is None else np.dstack([a, alpha])
+
+
+def twin_pairs():
+    """(reference, near copy) pairs: pasted patches, alpha gained or lost, a flat
+    background, equal channels, identical images and unrelated ones."""
+    rng = np.random.default_rng(11)
+    base = smooth(3, (90, 70))
+    base[:30] = 255  # a white band: a brightness plateau
+    forged = base.copy()
+    forged[40:52, 10:30] = base[5:17, 40:60]  # a copy-move patch
+    forged[70, 3] = [1, 2, 3]  # and one lone pixel
+    opaque = np.full((90, 70), 255, np.uint8)
+    ragged = rng.integers(0, 256, (90, 70), dtype=np.uint8)
+    gray = np.repeat(base[..., :1], 3, axis=2)
+    gray_forged = gray.copy()
+    gray_forged[50:60, 20:40] = 7
+    return {
+        "rgb": (base, forged),
+        "rgb to rgba": (base, with_alpha(forged, opaque)),
+        "rgba to rgb": (with_alpha(base, ragged), forged),
+        "rgba to rgba, alpha changed": (with_alpha(base, opaque), with_alpha(forged, ragged)),
+        "identical": (base, base.copy()),
+        "equal channels": (gray, gray_forged),
+        "colour to equal channels": (base, gray),
+        "equal channels to colour": (gray, base),
+        "unrelated": (base, smooth(4, (90, 70))),
+        "other size": (base, smooth(4, (70, 90))),
+        "gray file": (base, base[..., 1].copy()),
+    }
+
+
+@pytest.mark.parametrize("name", list(twin_pairs()))
+def test_scores_of_a_near_copy_equal_its_own_scores(name):
+    reference, copy_ = twin_pairs()[name]
+    _, measured = score_image(reference, *pillow_stats(reference))
+    scores, twin = score_image(copy_, like=measured)
+    assert scores == image_scores(copy_, *pillow_stats(copy_))
+    gray, counts = pillow_stats(copy_)
+    np.testing.assert_array_equal(twin.gray, gray if copy_.ndim == 3 else copy_)
+    np.testing.assert_array_equal(twin.band_counts, counts)
+    # and a third image measured like the second, whose keys it took over
+    third = copy_.copy()
+    third[0] = 0
+    assert score_image(third, like=twin)[0] == image_scores(third)
+
+
+def test_a_near_copy_takes_the_brightness_keys_over():
+    reference, copy_ = twin_pairs()["rgb"]
+    _, measured = score_image(reference)
+    keys = measured.keys
+    _, twin = score_image(copy_, like=measured)
+    assert twin.keys is keys and measured.keys is None
+    # unrelated images (more than half the rows differ) are measured afresh
+    _, other = score_image(smooth(5, (90, 70)), like=twin)
+    assert other.keys is not keys and twin.keys is keys
+
+
+def test_changed_rows_are_the_rows_that_differ():
+    reference, copy_ = twin_pairs()["rgb"]
+    _, measured = score_image(reference)
+    expected = np.flatnonzero((reference != copy_).any(axis=(1, 2)))
+    np.testing.assert_array_equal(health._changed_rows(measured, copy_), expected)
+    opaque = with_alpha(copy_, np.full(copy_.shape[:2], 255, np.uint8))
+    np.testing.assert_array_equal(health._changed_rows(measured, opaque), expected)
 
 
 def test_decoder_stats_that_do_not_fit_are_refused():

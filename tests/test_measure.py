@@ -3,6 +3,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 import pandas as pd
 
+from eda_lib import health
 from eda_lib.config import make_config
 from eda_lib.measure import (
     _WORKER_ENVIRONMENT,
@@ -45,6 +46,27 @@ def test_parallel_equals_serial(tiny_dataset, tmp_path):
     b = measure_dataset(_cfg(tiny_dataset, tmp_path, workers=2), progress=False)
     for name in MEASURED_TABLES:
         pd.testing.assert_frame_equal(a[name], b[name])
+
+
+def test_a_twin_measured_from_its_forgery_equals_the_twin_measured_alone(
+        tiny_dataset, tmp_path, monkeypatch):
+    used = []
+    changed_rows = health._changed_rows
+
+    def spy(like, a):
+        rows = changed_rows(like, a)
+        used.append(rows is not None)
+        return rows
+
+    monkeypatch.setattr(health, "_changed_rows", spy)
+    together = measure_dataset(_cfg(tiny_dataset, tmp_path), progress=False, use_cache=False)
+    assert used.count(True) == 1  # case 10 (RGB forgery, RGBA twin); case 25 is gray
+    score_image = health.score_image
+    monkeypatch.setattr(health, "score_image",
+                        lambda pixels, gray=None, band_counts=None, like=None:
+                        score_image(pixels, gray, band_counts))
+    alone = measure_dataset(_cfg(tiny_dataset, tmp_path), progress=False, use_cache=False)
+    pd.testing.assert_frame_equal(together["image_scores"], alone["image_scores"])
 
 
 def test_ensure_tables_reuses_until_data_changes(tiny_dataset, tmp_path):

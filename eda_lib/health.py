@@ -493,11 +493,19 @@ def perceptual_hash(gray: np.ndarray, hash_size: int = 8) -> str:
     if hash_size < 2:
         raise ConfigError(f"hash_size is {hash_size}, expected an int >= 2 (cleanvision "
                           "uses 8)", key="hash_size")
+    return _perceptual_hash(gray, hash_size)[0]
+
+
+def _perceptual_hash(gray: np.ndarray, hash_size: int = 8, like: resample.Resized | None = None,
+                     changed: np.ndarray | None = None) -> tuple[str, resample.Resized]:
+    """:func:`perceptual_hash` and its thumbnail, resized reusing ``like`` (the thumbnail
+    of gray levels that differ from ``gray`` in the ``changed`` rows only)."""
     side = 4 * hash_size
-    small = resample.resize(gray, (side, side), Image.Resampling.LANCZOS).astype(np.float64)
+    thumb = resample.resize_reusing(gray, (side, side), Image.Resampling.LANCZOS, like, changed)
+    small = thumb.pixels.astype(np.float64)
     dct = scipy.fft.dct(scipy.fft.dct(small, axis=0), axis=1)[:hash_size, :hash_size]
     bits = "".join("1" if b else "0" for b in (dct > np.median(dct)).ravel())
-    return f"{int(bits, 2):0{-(-len(bits) // 4)}x}"
+    return f"{int(bits, 2):0{-(-len(bits) // 4)}x}", thumb
 
 
 def pixel_hash(pixels: np.ndarray) -> str:
@@ -611,6 +619,7 @@ class Measured:
     gray: np.ndarray  # Pillow's "L" of the pixels
     band_counts: np.ndarray  # (bands, 256) int64
     keys: _BrightnessKeys | None = None
+    thumb: resample.Resized | None = None  # the perceptual hash's
 
 
 def score_image(pixels: np.ndarray, gray: np.ndarray | None = None,
@@ -622,9 +631,10 @@ def score_image(pixels: np.ndarray, gray: np.ndarray | None = None,
     forgery was pasted. Given ``like`` (the :class:`Measured` of the other one, of the
     same height and width, both in colour), the rows where the two differ are found
     and only those are measured again: the band histograms, the gray levels and the
-    brightness keys of ``like`` are corrected there, and the rest of its work is
-    reused. The values are the same as without ``like``; only the pixel hash, the
-    blur and perceptual-hash thumbnails and the percentile lookups are redone in full.
+    brightness keys of ``like`` and the first pass of its perceptual-hash thumbnail are
+    corrected there, and the rest of its work is reused. The values are the same as
+    without ``like``; the pixel hash, the blur thumbnail and the percentile lookups are
+    redone in full.
     ``like`` gives its brightness keys away: pass each :class:`Measured` once.
 
     Parameters
@@ -670,6 +680,8 @@ def score_image(pixels: np.ndarray, gray: np.ndarray | None = None,
             keys = _BrightnessKeys(a)
     perc_5, perc_99 = _brightness_percentiles(a, gray_like, (5, 99), keys, band_counts)
     blur, spread = blurriness(gray)
+    phash, thumb = _perceptual_hash(gray, 8, *((like.thumb, changed) if changed is not None
+                                                else (None, None)))
     raw = {
         "brightness_perc_5": perc_5,
         "brightness_perc_99": perc_99,
@@ -680,11 +692,11 @@ def score_image(pixels: np.ndarray, gray: np.ndarray | None = None,
         "size": math.sqrt(w) * math.sqrt(h),
         "grayscale": gray_like,
         "pixel_hash": pixel_hash(a),
-        "phash": perceptual_hash(gray),
+        "phash": phash,
     }
     scores = _image_issue_scores(raw, DEFAULTS)
     values = raw | {name: float(value) for name, value in scores.items()}
-    return values, Measured(a, np.asarray(gray), band_counts, keys)
+    return values, Measured(a, np.asarray(gray), band_counts, keys, thumb)
 
 
 def _changed_rows(like: Measured, a: np.ndarray) -> np.ndarray | None:

@@ -140,12 +140,14 @@ def _to_binary(a: np.ndarray, path: Path, notes: list[str]) -> np.ndarray:
     if not np.issubdtype(a.dtype, np.integer):
         raise MaskError(f"{path}: mask dtype {a.dtype} is not bool, integer or float",
                         path, "bad_mask_dtype")
-    if a.size and a.min() < 0:
+    if a.size and np.issubdtype(a.dtype, np.signedinteger) and a.min() < 0:
         raise MaskError(f"{path}: mask holds negative values", path, "bad_mask_values")
     hi = int(a.max()) if a.size else 0
     if hi > 1:
         values = np.unique(a)
         notes.append("values_0_255" if set(values.tolist()) <= {0, 255} else "nonbinary_values")
+    elif a.dtype.itemsize == 1:  # bytes of 0 and 1 (the competition's uint8) are bools
+        return a.view(bool)
     return a > 0
 
 

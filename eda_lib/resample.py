@@ -24,7 +24,9 @@ size:
 Here the coefficients are computed with the same double-precision operations in the
 same order (``math.sin`` is the C library's ``sin``, as in Pillow), and each pass is a
 float64 matrix product: every product and partial sum is an integer below ``2**31``,
-so the result is exact whatever order BLAS adds in.
+so the result is exact whatever order BLAS adds in. :func:`resize_reusing` also
+returns the horizontal pass, so that a near copy of the image (an authentic twin and
+its forgery) passes only the rows where the two differ.
 """
 from __future__ import annotations
 
@@ -34,7 +36,7 @@ from typing import NamedTuple
 import numpy as np
 from PIL import Image
 
-__all__ = ["FILTERS", "resize"]
+__all__ = ["FILTERS", "Resized", "resize", "resize_reusing"]
 
 _PRECISION_BITS = 22  # Pillow's 8-bit fixed point: 32 - 8 - 2
 _HALF = float(1 << (_PRECISION_BITS - 1))
@@ -174,31 +176,70 @@ def resize(gray: np.ndarray, size: tuple[int, int],
     >>> bool((resize(g, (8, 8)) == pillow).all())
     True
     """
+    return resize_reusing(gray, size, resample).pixels
+
+
+class Resized(NamedTuple):
+    """A :func:`resize_reusing` result: the image, and what a near copy can reuse."""
+
+    pixels: np.ndarray  # (height, width) uint8
+    rows: np.ndarray | None  # the horizontal pass, one row per input row it covers
+    first: int  # input row of rows[0]
+    key: tuple  # (input height, input width, output size, filter)
+
+
+def resize_reusing(gray: np.ndarray, size: tuple[int, int],
+                   resample: Image.Resampling = Image.Resampling.LANCZOS,
+                   like: Resized | None = None, changed: np.ndarray | None = None
+                   ) -> Resized:
+    """:func:`resize`, reusing the horizontal pass of a near copy of ``gray``.
+
+    When Pillow runs the horizontal pass first, each of its output rows depends on one
+    input row only. Given ``like`` (this function's result for an image of the same
+    size and filter) and ``changed`` (the sorted rows where that image differs from
+    ``gray``), only the changed rows go through the horizontal pass again.
+    """
     if gray.dtype != np.uint8 or gray.ndim != 2:
         raise ValueError(f"expected an (H, W) uint8 image, got {gray.dtype} {gray.shape}")
     if resample not in FILTERS:
         raise ValueError(f"resample {resample!r} is not one of {sorted(FILTERS)}")
     width, height = size
     h, w = gray.shape
+    key = (h, w, (width, height), resample)
     axes = _cached_axes(h, w, height, width, resample) if (width, height) != (w, h) else None
     if axes is None:
-        return np.asarray(Image.fromarray(gray).resize(size, resample))
+        return Resized(np.asarray(Image.fromarray(gray).resize(size, resample)), None, 0, key)
+    if like is not None and like.key != key:
+        like = None
     rows, columns = axes
     out: np.ndarray = gray
+    first, passed = 0, None
     if h - height > 0 and h - height > (w - width) * 2:  # Pillow: vertical pass first
         if rows is not None:
             out = _vertical(out, rows, 0)
         if columns is not None:
             out = _horizontal(out, columns)
     else:
-        offset = 0
         if columns is not None:
             if rows is not None:  # only the input rows the vertical pass reads
-                out, offset = out[rows.first:rows.last], rows.first
-            out = _horizontal(out, columns)
+                out, first = out[rows.first:rows.last], rows.first
+            passed = out = _horizontal_reusing(out, columns, first, like, changed)
         if rows is not None:
-            out = _vertical(out, rows, offset)
-    return out.astype(np.uint8)
+            out = _vertical(out, rows, first)
+    return Resized(out.astype(np.uint8), passed, first, key)
+
+
+def _horizontal_reusing(a: np.ndarray, axis: _Axis, first: int, like: Resized | None,
+                        changed: np.ndarray | None) -> np.ndarray:
+    """:func:`_horizontal` of ``a`` (input rows ``first:first + len(a)``), taken from
+    ``like`` (of an image of the same size) except on the ``changed`` rows."""
+    if like is None or changed is None or like.rows is None:
+        return _horizontal(a, axis)
+    out = like.rows.copy()
+    inside = changed[(changed >= first) & (changed < first + len(a))] - first
+    if inside.size:
+        out[inside] = _horizontal(a[inside], axis)
+    return out
 
 
 def _horizontal(a: np.ndarray, axis: _Axis) -> np.ndarray:

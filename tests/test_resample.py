@@ -64,6 +64,32 @@ def test_matrix_route_equals_pillow_on_pass_orders_and_edge_sizes(matrices_alway
         np.testing.assert_array_equal(resize(gray, size, filt), pillow(gray, size, filt))
 
 
+@pytest.mark.parametrize("shape", [(300, 200), (400, 60)])  # horizontal, vertical first
+def test_a_near_copy_reuses_the_horizontal_pass_and_still_equals_pillow(matrices_always,
+                                                                      monkeypatch, shape):
+    rng = np.random.default_rng(5)
+    gray = rng.integers(0, 256, shape, dtype=np.uint8)
+    near = gray.copy()
+    near[40:55, 10:50] = 0
+    near[-1] = 7
+    changed = np.flatnonzero((gray != near).any(axis=1))
+    first = resample.resize_reusing(gray, (32, 32), LANCZOS)
+    rows_passed = []
+    horizontal = resample._horizontal
+    monkeypatch.setattr(resample, "_horizontal",
+                        lambda a, axis: rows_passed.append(len(a)) or horizontal(a, axis))
+    again = resample.resize_reusing(near, (32, 32), LANCZOS, first, changed)
+    np.testing.assert_array_equal(again.pixels, pillow(near, (32, 32), LANCZOS))
+    horizontal_first = shape == (300, 200)
+    assert (first.rows is not None) == horizontal_first
+    assert rows_passed == [changed.size if horizontal_first else 32]
+    # another image of another size is resized afresh
+    other = rng.integers(0, 256, (shape[0], shape[1] + 1), dtype=np.uint8)
+    np.testing.assert_array_equal(
+        resample.resize_reusing(other, (32, 32), LANCZOS, first, changed).pixels,
+        pillow(other, (32, 32), LANCZOS))
+
+
 def test_a_photo_sized_image_hashes_as_pillow():
     """The default policy at a real size (1200 x 1600, the matrix route at first sight)."""
     rng = np.random.default_rng(0)

@@ -54,7 +54,8 @@ Raw values (one row per image, from :func:`image_scores`):
 - ``aspect_ratio`` in (0, 1]: ``min(W / H, H / W)``.
 - ``size`` > 0: ``sqrt(W * H)``.
 - ``grayscale`` (bool): one band, gray + alpha, or three colour bands that are equal.
-- ``pixel_hash``: SHA-1 (40 hex digits) of the shape, dtype and pixel bytes.
+- ``pixel_hash``: SHA-1 (40 hex digits) of the shape, dtype and pixel bytes (hashed in
+  blocks of rows, see :func:`pixel_hash`).
 - ``phash``: 64-bit DCT perceptual hash (16 hex digits) as ``imagehash.phash``.
 
 Where this differs from cleanvision 0.3.7, and why:
@@ -99,7 +100,7 @@ __all__ = [
     "BLUR_MAX_SIDE", "DEFAULTS", "ISSUES", "RAW_COLUMNS", "aspect_ratio", "blurriness",
     "Measured", "brightness_percentiles", "duplicate_groups", "entropy", "flag_issues",
     "image_scores", "is_grayscale", "merged_thresholds", "perceptual_hash", "pixel_hash",
-    "score_image", "to_gray",
+    "HASH_BLOCK_BYTES", "score_image", "to_gray",
 ]
 
 ISSUES = ("dark", "light", "odd_aspect_ratio", "low_information", "exact_duplicates",
@@ -314,7 +315,9 @@ class _BrightnessKeys:
     pixels of that ``high`` bin.
 
     :meth:`patch` makes the keys those of another image of the same size by recomputing
-    the rows where the two differ (an authentic twin and its forgery).
+    the rows where the two differ (an authentic twin and its forgery); the ``low``
+    histograms counted so far are corrected on those rows, since the other image's
+    percentiles tend to fall in the same ``high`` bins.
     """
 
     def __init__(self, a: np.ndarray):
@@ -322,7 +325,13 @@ class _BrightnessKeys:
         self.low = np.empty((h, w), np.uint16)
         self.high = np.empty((h, w), np.uint16)
         self.high_counts = np.zeros(_HIGH_BINS, np.int64)
+        self._low_counts: dict[int, np.ndarray] = {}  # per high bin, counted once
         self._fill(a, 0, h)
+        self._cumulate()
+
+    def _cumulate(self) -> None:
+        self._high_cumulative = np.cumsum(self.high_counts)
+        self._low_cumulative = {high: np.cumsum(c) for high, c in self._low_counts.items()}
 
     def _fill(self, a: np.ndarray, start: int, stop: int) -> None:
         """Compute the keys of rows ``start:stop`` of ``a`` into the planes and add them
@@ -342,8 +351,6 @@ class _BrightnessKeys:
             high = self.high[y:y + n]
             cv2.split(halves, [self.low[y:y + n], high])
             self.high_counts += _histogram(high, 0, _HIGH_BINS)
-        self._high_cumulative = np.cumsum(self.high_counts)
-        self._low_cumulative: dict[int, np.ndarray] = {}  # per high bin, counted once
 
     def patch(self, a: np.ndarray, rows: np.ndarray) -> None:
         """Become the keys of ``a`` (same height and width), which differs from the
@@ -353,12 +360,24 @@ class _BrightnessKeys:
         for run in np.split(rows, np.flatnonzero(np.diff(rows) != 1) + 1):
             start, stop = int(run[0]), int(run[-1]) + 1
             self.high_counts -= _histogram(self.high[start:stop], 0, _HIGH_BINS)
+            self._count_lows(start, stop, np.subtract)
             self._fill(a, start, stop)
+            self._count_lows(start, stop, np.add)
+        self._cumulate()
+
+    def _count_lows(self, start: int, stop: int, op: np.ufunc) -> None:
+        """Add (or subtract) the ``low`` values of rows ``start:stop`` to the ``low``
+        histograms counted so far, each among the pixels of its ``high`` bin."""
+        high, low = self.high[start:stop].ravel(), self.low[start:stop].ravel()
+        for bin_, counts in self._low_counts.items():
+            in_bin = np.compress(high == bin_, low)
+            if in_bin.size:
+                op(counts, np.bincount(in_bin, minlength=1 << 16), out=counts)
 
     def of_rank(self, rank: int) -> int:
         """The ``rank``-th smallest key (0-based)."""
         high = _bin_of_rank(self._high_cumulative, rank)
-        if high not in self._low_cumulative:
+        if high not in self._low_counts:
             if self.high_counts[high] * 8 < self.high.size:  # a few pixels: gather them
                 # np.compress, unlike a boolean index, does not branch on every pixel
                 in_bin = np.compress((self.high == high).ravel(), self.low.ravel())
@@ -371,6 +390,7 @@ class _BrightnessKeys:
                     counts[int(least)] = self.high_counts[high]
                 else:
                     counts = _histogram(self.low, 0, 1 << 16, mask=in_bin)
+            self._low_counts[high] = counts.astype(np.int64, copy=False)
             self._low_cumulative[high] = np.cumsum(counts)
         below = int(self._high_cumulative[high - 1]) if high else 0
         return (high << 16) + _bin_of_rank(self._low_cumulative[high], rank - below)
@@ -511,17 +531,45 @@ def _perceptual_hash(gray: np.ndarray, hash_size: int = 8, like: resample.Resize
 def pixel_hash(pixels: np.ndarray) -> str:
     """SHA-1 hex digest of the shape, dtype and bytes of the pixels (exact-duplicate key).
 
-    Stable across runs and machines; equal only for arrays equal in shape and values.
+    The bytes are hashed in blocks of whole rows (:data:`HASH_BLOCK_BYTES` or one row,
+    whichever is more), and the hash is the SHA-1 of ``"{shape}|{dtype}|"`` followed by
+    the blocks' 20-byte SHA-1 digests: a near copy of an image then needs only its
+    changed blocks hashed (see :func:`score_image`). Stable across runs and machines;
+    equal only for arrays equal in shape and values.
 
     Examples
     --------
     >>> pixel_hash(np.zeros((1, 1), np.uint8))
-    '92680031b1a00201ba242579b874136e38cf2ff9'
+    '55c783fd1ad474c22fe3067e597b2ca9a57fc0ba'
     """
-    a = np.ascontiguousarray(pixels)
+    return _pixel_hash(np.ascontiguousarray(pixels))[0]
+
+
+HASH_BLOCK_BYTES = 1 << 20
+"""Bytes of pixels (whole rows) per block of :func:`pixel_hash`."""
+
+
+def _hash_rows(a: np.ndarray) -> int:
+    """Rows per block of :func:`pixel_hash`."""
+    row_bytes = a.nbytes // a.shape[0] if a.ndim and a.shape[0] else a.nbytes
+    return max(1, HASH_BLOCK_BYTES // max(1, row_bytes))
+
+
+def _pixel_hash(a: np.ndarray, like: list[bytes] | None = None,
+                changed: np.ndarray | None = None) -> tuple[str, list[bytes]]:
+    """:func:`pixel_hash` of C-contiguous ``a`` and its block digests; with ``like``
+    (the block digests of an array of the same shape and dtype) and ``changed`` (the
+    rows where the two differ), the other blocks' digests are taken from ``like``."""
     digest = hashlib.sha1(f"{a.shape}|{a.dtype.str}|".encode())
-    digest.update(a)
-    return digest.hexdigest()
+    rows = _hash_rows(a)
+    dirty = None if like is None or changed is None else set((changed // rows).tolist())
+    blocks = [a[y:y + rows] for y in range(0, a.shape[0], rows)] if a.ndim else [a]
+    digests = []
+    for i, block in enumerate(blocks):
+        d = like[i] if dirty is not None and i not in dirty else hashlib.sha1(block).digest()
+        digests.append(d)
+        digest.update(d)
+    return digest.hexdigest(), digests
 
 
 # --------------------------------------------------------------------------- scores
@@ -620,6 +668,7 @@ class Measured:
     band_counts: np.ndarray  # (bands, 256) int64
     keys: _BrightnessKeys | None = None
     thumb: resample.Resized | None = None  # the perceptual hash's
+    hash_blocks: list[bytes] | None = None  # the pixel hash's block digests
 
 
 def score_image(pixels: np.ndarray, gray: np.ndarray | None = None,
@@ -631,11 +680,11 @@ def score_image(pixels: np.ndarray, gray: np.ndarray | None = None,
     forgery was pasted. Given ``like`` (the :class:`Measured` of the other one, of the
     same height and width, both in colour), the rows where the two differ are found
     and only those are measured again: the band histograms, the gray levels and the
-    brightness keys of ``like`` and the first pass of its perceptual-hash thumbnail are
-    corrected there, and the rest of its work is reused. The values are the same as
-    without ``like``; the pixel hash, the blur thumbnail and the percentile lookups are
-    redone in full.
-    ``like`` gives its brightness keys away: pass each :class:`Measured` once.
+    brightness keys of ``like``, the first pass of its perceptual-hash thumbnail and
+    (same bands) the row blocks of its pixel hash are corrected there, and the rest of
+    its work is reused. The values are the same as without ``like``; the blur thumbnail
+    and the percentile lookups are redone in full. ``like`` gives its brightness keys away: pass each
+    :class:`Measured` once.
 
     Parameters
     ----------
@@ -680,8 +729,11 @@ def score_image(pixels: np.ndarray, gray: np.ndarray | None = None,
             keys = _BrightnessKeys(a)
     perc_5, perc_99 = _brightness_percentiles(a, gray_like, (5, 99), keys, band_counts)
     blur, spread = blurriness(gray)
-    phash, thumb = _perceptual_hash(gray, 8, *((like.thumb, changed) if changed is not None
-                                                else (None, None)))
+    phash, thumb = _perceptual_hash(gray, 8, like.thumb if changed is not None else None,
+                                    changed)
+    same_layout = changed is not None and like.pixels.shape == a.shape
+    pixel_hash_, hash_blocks = _pixel_hash(a, like.hash_blocks if same_layout else None,
+                                           changed)
     raw = {
         "brightness_perc_5": perc_5,
         "brightness_perc_99": perc_99,
@@ -691,12 +743,12 @@ def score_image(pixels: np.ndarray, gray: np.ndarray | None = None,
         "aspect_ratio": aspect_ratio(h, w),
         "size": math.sqrt(w) * math.sqrt(h),
         "grayscale": gray_like,
-        "pixel_hash": pixel_hash(a),
+        "pixel_hash": pixel_hash_,
         "phash": phash,
     }
     scores = _image_issue_scores(raw, DEFAULTS)
     values = raw | {name: float(value) for name, value in scores.items()}
-    return values, Measured(a, np.asarray(gray), band_counts, keys, thumb)
+    return values, Measured(a, np.asarray(gray), band_counts, keys, thumb, hash_blocks)
 
 
 def _changed_rows(like: Measured, a: np.ndarray) -> np.ndarray | None:

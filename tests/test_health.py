@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import doctest
+import hashlib
 
 import cv2
 import numpy as np
@@ -224,7 +225,8 @@ def twin_pairs():
 
 
 @pytest.mark.parametrize("name", list(twin_pairs()))
-def test_scores_of_a_near_copy_equal_its_own_scores(name):
+def test_scores_of_a_near_copy_equal_its_own_scores(name, monkeypatch):
+    monkeypatch.setattr(health, "HASH_BLOCK_BYTES", 1000)  # several blocks per image
     reference, copy_ = twin_pairs()[name]
     _, measured = score_image(reference, *pillow_stats(reference))
     scores, twin = score_image(copy_, like=measured)
@@ -309,8 +311,25 @@ def test_strip_has_odd_aspect_ratio():
 def test_pixel_hash_is_pinned_and_sees_shape():
     a = pattern(4, 6, 1)
     assert pixel_hash(a) == pixel_hash(a.copy()) == pixel_hash(np.asfortranarray(a))
-    assert pixel_hash(a) == "482475f70cd2e9d8210350c10d44fb341f6e2c8c"
+    # one block: SHA-1 of the header and the block's digest
+    block = hashlib.sha1(a.tobytes()).digest()
+    assert pixel_hash(a) == hashlib.sha1(b"(4, 6)|" + b"|u1|" + block).hexdigest()
+    assert pixel_hash(a) == "c84dc6abbf9ee6e2b8166bfbfaf067e99ebc480f"
     assert pixel_hash(a.reshape(6, 4)) != pixel_hash(a)
+
+
+def test_pixel_hash_hashes_blocks_of_whole_rows(monkeypatch):
+    monkeypatch.setattr(health, "HASH_BLOCK_BYTES", 10)  # rows of 6 bytes: 1 per block
+    a = pattern(3, 2)
+    blocks = [hashlib.sha1(a[y].tobytes()).digest() for y in range(3)]
+    assert pixel_hash(a) == hashlib.sha1(b"(3, 2, 3)|" + b"|u1|" + b"".join(blocks)).hexdigest()
+    monkeypatch.setattr(health, "HASH_BLOCK_BYTES", 12)  # two rows per block
+    b = a.copy()
+    b[2] = 0
+    _, digests = health._pixel_hash(a)
+    assert health._pixel_hash(b, digests, np.array([2]))[0] == pixel_hash(b) != pixel_hash(a)
+    # a digest taken from the other image where the rows differ would give it away
+    assert health._pixel_hash(b, digests, np.array([0]))[0] != pixel_hash(b)
 
 
 @pytest.mark.parametrize("channels, expected", [

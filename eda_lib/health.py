@@ -63,9 +63,10 @@ Where this differs from cleanvision 0.3.7, and why:
 - ``grayscale``: cleanvision flags only files of Pillow mode ``L``; an RGB file whose
   channels are equal is flagged here too (cleanvision's own fallback test for
   images without a mode, which never runs for files). Gray + alpha counts as gray.
-- ``pixel_hash`` is SHA-1 over shape, dtype and pixel bytes; cleanvision hashes the
-  bytes alone with MD5, so two images with the same bytes and different shapes are
-  duplicates there, not here.
+- ``pixel_hash`` is SHA-1 over shape, dtype and pixel bytes (in row blocks);
+  cleanvision hashes the bytes alone with MD5, so two images with the same bytes and
+  different shapes are duplicates there, not here. Either way a set is images with equal
+  pixels.
 - Thumbnails for blurriness are made from the gray image, with Pillow's
   ``reducing_gap`` of :data:`BLUR_REDUCING_GAP` (an image more than four times the
   thumbnail is first box-averaged by an integer factor); cleanvision resizes the

@@ -172,7 +172,7 @@ SCHEMAS: dict[str, list[Column]] = {
         _c("aspect_ratio", "float64", "min(W/H, H/W), (0, 1]"),
         _c("size", "float64", "sqrt(W * H)"),
         _c("grayscale", "boolean", "one band, gray + alpha, or equal colour channels"),
-        _c("pixel_hash", "str", "SHA-1 of shape, dtype and pixels (in row blocks): exact duplicate key"),
+        _c("pixel_hash", "str", "SHA-1 of shape, dtype and pixel row blocks: exact duplicate key"),
         _c("phash", "str", "64-bit DCT perceptual hash: near duplicate key"),
         _c("dark_score", "float64", "[0, 1]; low = dark (eda_lib.health)"),
         _c("light_score", "float64", "[0, 1]; low = light, washed out"),

@@ -192,6 +192,7 @@ def measure_case(root: Path, case: Case, cfg: Config) -> Rows:
     measured = None
     for e in case.images:
         decoded[e.label], measured = _measure_image(root, e, cfg, rows, measured)
+    del measured  # its brightness keys and thumbnails: not needed past this point
     if case.mask is None:
         return rows
     forged = decoded.get("forged")

@@ -141,6 +141,7 @@ times the thumbnail's size is first box-averaged by an integer factor, keeping i
 least four times the thumbnail, then filtered (a sixth of the cost on 2592 x 3888)."""
 
 _BRIGHTNESS_WEIGHTS = (241, 691, 68)  # cleanvision's 0.241, 0.691, 0.068, times 1000
+_SQUARES = (np.arange(256, dtype=np.int32) ** 2).reshape(1, 256)  # a cv2.LUT table
 _HIGH_BINS = 1 << 10  # keys are < 2**26: their high 16 bits are < 1024
 _CHUNK_PIXELS = 1 << 18  # pixels per block of the brightness pass (stays in cache)
 _MAX_HIST_PIXELS = 1 << 24  # cv2.calcHist counts in float32: exact below 2**24
@@ -308,7 +309,7 @@ class _BrightnessKeys:
     """Order statistics of the integer brightness keys ``241 R^2 + 691 G^2 + 68 B^2``.
 
     Brightness is ``sqrt(key / 1000) / 255``. Keys (< 2**26) are computed exactly, in
-    row blocks that stay in cache: squares in int32 by ``numpy.multiply``, their weighted
+    row blocks that stay in cache: squares in int32 by ``cv2.LUT``, their weighted
     sum by ``cv2.transform`` (which sums 32-bit integers in double precision), both into
     buffers reused from block to block. Each block's keys are split into two uint16
     planes, ``key = high * 65536 + low``; a rank is found in the histogram of ``high``
@@ -345,7 +346,7 @@ class _BrightnessKeys:
         for y in range(start, stop, rows):
             block = a[y:min(y + rows, stop)]
             n = len(block)
-            np.multiply(block, block, out=squares[:n], dtype=np.int32)
+            cv2.LUT(block, _SQUARES, dst=squares[:n])
             cv2.transform(squares[:n], weights, dst=keys[:n])
             # little-endian int32 seen as (low, high) uint16 pairs
             halves = keys[:n].astype("<i4", copy=False).view(np.uint16).reshape(n, w, 2)

@@ -136,14 +136,32 @@ def rle_encode(mask: np.ndarray) -> list[int]:
     >>> rle_encode(m)
     [2, 3, 12, 1]
     """
-    flat = cv2.transpose(_as_mask(mask).view(np.uint8)).ravel()  # column-major order
+    m = _as_mask(mask)
+    rows = np.flatnonzero(m.any(axis=1))
+    if rows.size == 0:
+        return []
+    cols = np.flatnonzero(m.any(axis=0))
+    # only the columns with marked pixels, and their rows with marked pixels plus one
+    # unmarked row (unless they span the height), so that no run crosses a column there
+    h = m.shape[0]
+    top, bottom = int(rows[0]), int(rows[-1]) + 1
+    if bottom < h:
+        bottom += 1
+    elif top > 0:
+        top -= 1
+    left = int(cols[0])
+    box = m[top:bottom, left:int(cols[-1]) + 1]
+    flat = cv2.transpose(np.ascontiguousarray(box).view(np.uint8)).ravel()  # column-major
     edges = np.flatnonzero(flat[1:] != flat[:-1]) + 1
-    if flat.size and flat[0]:
+    if flat[0]:
         edges = np.concatenate(([0], edges))
-    if flat.size and flat[-1]:
+    if flat[-1]:
         edges = np.concatenate((edges, [flat.size]))
+    # position in the box -> pixel number in the image (a box as high as the image
+    # is a run of whole columns, numbered on from one to the next)
+    column, row = np.divmod(edges[0::2], bottom - top)
     runs = np.empty(edges.size, np.int64)
-    runs[0::2] = edges[0::2] + 1
+    runs[0::2] = (left + column) * h + top + row + 1
     runs[1::2] = edges[1::2] - edges[0::2]
     return runs.tolist()
 

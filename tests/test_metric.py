@@ -129,6 +129,24 @@ def test_round_trip_on_a_full_size_mask():
     np.testing.assert_array_equal(metric.rle_decode(rle, mask.shape), mask)
 
 
+def column_major_runs(mask: np.ndarray) -> list[int]:
+    """The runs by their definition: over the whole image, column by column."""
+    flat = np.concatenate(([0], mask.T.ravel().astype(np.int8), [0]))
+    edges = np.flatnonzero(np.diff(flat))
+    starts, ends = edges[0::2], edges[1::2]
+    return np.column_stack([starts + 1, ends - starts]).ravel().tolist()
+
+
+@pytest.mark.parametrize("rows", [(2, 5), (0, 5), (4, 9), (0, 9)])  # inside, top, bottom, all
+def test_rle_of_a_mask_that_touches_the_top_bottom_or_both(rows):
+    rng = np.random.default_rng(sum(rows))
+    for _ in range(40):
+        mask = np.zeros((9, 7), bool)
+        mask[rows[0]:rows[1], 1:6] = rng.random((rows[1] - rows[0], 5)) < 0.6
+        mask[rows[0], 3] = mask[rows[1] - 1, 2] = True  # the box spans exactly these rows
+        assert metric.rle_encode(mask) == column_major_runs(mask)
+
+
 # --- the decoder's rules --------------------------------------------------------------------
 
 BROKEN = [

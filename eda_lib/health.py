@@ -98,10 +98,10 @@ from . import resample
 from .errors import ConfigError, ImageError
 
 __all__ = [
-    "BLUR_MAX_SIDE", "DEFAULTS", "ISSUES", "RAW_COLUMNS", "aspect_ratio", "blurriness",
-    "Measured", "brightness_percentiles", "duplicate_groups", "entropy", "flag_issues",
-    "image_scores", "is_grayscale", "merged_thresholds", "perceptual_hash", "pixel_hash",
-    "HASH_BLOCK_BYTES", "score_image", "to_gray",
+    "BLUR_MAX_SIDE", "DEFAULTS", "HASH_BLOCK_BYTES", "ISSUES", "RAW_COLUMNS", "Measured",
+    "aspect_ratio", "blurriness", "brightness_percentiles", "duplicate_groups", "entropy",
+    "flag_issues", "image_scores", "is_grayscale", "merged_thresholds", "perceptual_hash",
+    "pixel_hash", "score_image", "to_gray",
 ]
 
 ISSUES = ("dark", "light", "odd_aspect_ratio", "low_information", "exact_duplicates",
@@ -392,7 +392,7 @@ class _BrightnessKeys:
                     counts[int(least)] = self.high_counts[high]
                 else:
                     counts = _histogram(self.low, 0, 1 << 16, mask=in_bin)
-            self._low_counts[high] = counts.astype(np.int64, copy=False)
+            self._low_counts[high] = counts
             self._low_cumulative[high] = np.cumsum(counts)
         below = int(self._high_cumulative[high - 1]) if high else 0
         return (high << 16) + _bin_of_rank(self._low_cumulative[high], rank - below)
@@ -685,8 +685,8 @@ def score_image(pixels: np.ndarray, gray: np.ndarray | None = None,
     brightness keys of ``like``, the first pass of its perceptual-hash thumbnail and
     (same bands) the row blocks of its pixel hash are corrected there, and the rest of
     its work is reused. The values are the same as without ``like``; the blur thumbnail
-    and the percentile lookups are redone in full. ``like`` gives its brightness keys away: pass each
-    :class:`Measured` once.
+    and the percentile lookups are redone in full. ``like`` gives its brightness keys
+    away: pass each :class:`Measured` once.
 
     Parameters
     ----------
@@ -782,7 +782,7 @@ def _colour(block: np.ndarray) -> np.ndarray:
 
 def _patched_counts(like: Measured, a: np.ndarray, changed: np.ndarray) -> np.ndarray:
     """Band histograms of ``a``: those of ``like`` corrected on the changed rows, and
-    counted afresh for an alpha band ``like`` does not have (or has, differently)."""
+    counted afresh for an alpha band when only one of the two images has one."""
     bands = _bands(a)
     shared = bands if _bands(like.pixels) == bands else 3
     counts = np.empty((bands, 256), np.int64)

@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import DataError
+from .instances import bbox
 
 AUTHENTIC = "authentic"
 #: The columns of a submission, in order.
@@ -137,20 +138,18 @@ def rle_encode(mask: np.ndarray) -> list[int]:
     [2, 3, 12, 1]
     """
     m = _as_mask(mask)
-    rows = np.flatnonzero(m.any(axis=1))
-    if rows.size == 0:
+    marked = bbox(m)
+    if marked is None:
         return []
-    cols = np.flatnonzero(m.any(axis=0))
+    left, top, right, bottom = marked[0], marked[1], marked[2] + 1, marked[3] + 1
     # only the columns with marked pixels, and their rows with marked pixels plus one
     # unmarked row (unless they span the height), so that no run crosses a column there
     h = m.shape[0]
-    top, bottom = int(rows[0]), int(rows[-1]) + 1
     if bottom < h:
         bottom += 1
     elif top > 0:
         top -= 1
-    left = int(cols[0])
-    box = m[top:bottom, left:int(cols[-1]) + 1]
+    box = m[top:bottom, left:right]
     flat = cv2.transpose(np.ascontiguousarray(box).view(np.uint8)).ravel()  # column-major
     edges = np.flatnonzero(flat[1:] != flat[:-1]) + 1
     if flat[0]:

@@ -184,7 +184,6 @@ class Resized(NamedTuple):
 
     pixels: np.ndarray  # (height, width) uint8
     rows: np.ndarray | None  # the horizontal pass, one row per input row it covers
-    first: int  # input row of rows[0]
     key: tuple  # (input height, input width, output size, filter)
 
 
@@ -208,7 +207,7 @@ def resize_reusing(gray: np.ndarray, size: tuple[int, int],
     key = (h, w, (width, height), resample)
     axes = _cached_axes(h, w, height, width, resample) if (width, height) != (w, h) else None
     if axes is None:
-        return Resized(np.asarray(Image.fromarray(gray).resize(size, resample)), None, 0, key)
+        return Resized(np.asarray(Image.fromarray(gray).resize(size, resample)), None, key)
     if like is not None and like.key != key:
         like = None
     rows, columns = axes
@@ -226,7 +225,7 @@ def resize_reusing(gray: np.ndarray, size: tuple[int, int],
             passed = out = _horizontal_reusing(out, columns, first, like, changed)
         if rows is not None:
             out = _vertical(out, rows, first)
-    return Resized(out.astype(np.uint8), passed, first, key)
+    return Resized(out.astype(np.uint8), passed, key)
 
 
 def _horizontal_reusing(a: np.ndarray, axis: _Axis, first: int, like: Resized | None,

@@ -1,11 +1,11 @@
-"""Benchmark of :mod:`eda_lib.copymove` on the demo dataset.
+"""Benchmark of :mod:`eda_lib.measure.copymove` on the demo dataset.
 
-Generates the demo data (:func:`eda_lib.demo.generate`) into a temporary folder and
+Generates the demo data (:func:`eda_lib.dataset.demo.generate`) into a temporary folder and
 
-1. runs :func:`~eda_lib.copymove.analyze_image` on every forged image with its authentic
+1. runs :func:`~eda_lib.measure.copymove.analyze_image` on every forged image with its authentic
    twin where the file exists ("with twins"), then again on every image without twin
    ("no twins");
-2. runs :func:`~eda_lib.copymove.search_source` on random regions of every authentic
+2. runs :func:`~eda_lib.measure.copymove.search_source` on random regions of every authentic
    image, the same search a target-only instance gets.
 
 It prints, per run: the share of textured instances whose source was found (IoU >= 0.5
@@ -42,8 +42,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from eda_lib import demo
-from eda_lib.copymove import CopyMoveResult, analyze_image, inverse_transform, search_source
+from eda_lib.dataset import demo
+from eda_lib.measure.copymove import CopyMoveResult, analyze_image, inverse_transform, search_source
 
 #: What the module must reach on the default demo.
 TARGETS = {

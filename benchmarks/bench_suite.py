@@ -1,29 +1,29 @@
 """End-to-end benchmark of the data pass and the notebook suite, against their targets.
 
-For each dataset size the demo generator (:func:`eda_lib.demo.generate`, on the real size
+For each dataset size the demo generator (:func:`eda_lib.dataset.demo.generate`, on the real size
 mix by default) writes a dataset once; then six steps are measured on it, in this order,
 each in a fresh Python process, and the six are repeated ``--repeat`` times (rounds, each
 in fresh output and cache folders):
 
 ``decode floor``
-    Every image decoded (``eda_lib.images.decode(path).pixels``) and every mask loaded
-    (``eda_lib.masks.load``), once each, one file per task on a pool of ``--workers``
+    Every image decoded (``eda_lib.dataset.images.decode(path).pixels``) and every mask loaded
+    (``eda_lib.dataset.masks.load``), once each, one file per task on a pool of ``--workers``
     processes started as the data pass starts its own (forked by a forkserver that has
     imported the pass's modules, or spawned where there is no forkserver), and nothing
     else. No pass that reads every file is faster.
     (The pass itself starts fewer processes when it has under 8 cases per worker, and
     none below 16 cases: on datasets that small it can beat the floor.)
 ``pass, no copy-move``
-    :func:`eda_lib.measure.measure_dataset` with ``copy_move=False``, ``use_cache=False``
+    :func:`eda_lib.datapass.measure_dataset` with ``copy_move=False``, ``use_cache=False``
     and an empty ``cache_dir``: the cold data pass without the copy-move analysis.
 ``pass, copy-move``
     The same with ``copy_move=True``: the cold data pass as ``run`` makes it.
 ``pass, warm``
     The same call again with ``use_cache=True``, on the cache the previous step wrote.
 ``full run, cold``
-    :func:`eda_lib.runner.run` into an empty ``out_dir``: data pass, every notebook, HTML.
+    :func:`eda_lib.report.runner.run` into an empty ``out_dir``: data pass, every notebook, HTML.
 ``full run, warm``
-    :func:`eda_lib.runner.run` again into the same ``out_dir``, the data unchanged.
+    :func:`eda_lib.report.runner.run` again into the same ``out_dir``, the data unchanged.
 
 Seconds are timed inside the step's process around the one call (interpreter start-up
 and imports excluded; pool and kernel start-up included). On a shared machine other load
@@ -292,8 +292,8 @@ def _make_dataset(spec: dict) -> dict:
     The helper-process task behind :class:`Dataset`; a ``.done`` file next to the
     dataset (outside it: the data folder holds only its own files) marks it complete.
     """
-    from eda_lib import demo, images
-    from eda_lib.index import scan
+    from eda_lib.dataset import demo, images
+    from eda_lib.dataset.index import scan
 
     root = Path(spec["root"])
     done = root.with_name(root.name + ".done")
@@ -428,7 +428,7 @@ def _cpu_seconds() -> float:
 
 def _load_file(path: Path) -> int:
     """Decode one image or load one mask; return its size in bytes (decode floor task)."""
-    from eda_lib import images, masks
+    from eda_lib.dataset import images, masks
 
     if path.suffix == ".npy":
         return masks.load(path).nbytes
@@ -438,8 +438,8 @@ def _load_file(path: Path) -> int:
 def _decode_floor(data: Path, work: Path, workers: int) -> Call:
     """Every file of the index, one per task, on ``workers`` processes started as the data
     pass starts its own (a forkserver that has imported the pass's modules, or spawn)."""
-    from eda_lib.index import scan
-    from eda_lib.measure import _pool_context, _worker_environment
+    from eda_lib.datapass import _pool_context, _worker_environment
+    from eda_lib.dataset.index import scan
 
     index = scan(data)
     paths = [data / e.path for e in index.images] + [data / m.path for m in index.masks]
@@ -464,7 +464,7 @@ def _config(data: Path, out: Path, workers: int, **values):
 def _data_pass(copy_move: bool, use_cache: bool) -> Callable[[Path, Path, int], Call]:
     """A data-pass step; passes with the same ``copy_move`` share one cache folder."""
     def prepare(data: Path, work: Path, workers: int) -> Call:
-        from eda_lib.measure import measure_dataset
+        from eda_lib.datapass import measure_dataset
 
         name = "copy-move" if copy_move else "no-copy-move"
         cfg = _config(data, work / f"pass-{name}", workers, copy_move=copy_move,
@@ -482,7 +482,7 @@ def _data_pass(copy_move: bool, use_cache: bool) -> Callable[[Path, Path, int], 
 
 def _full_run(data: Path, work: Path, workers: int) -> Call:
     """``runner.run`` into ``work/run``: cold the first time in a round, warm the second."""
-    from eda_lib.runner import run
+    from eda_lib.report.runner import run
 
     cfg = _config(data, work / "run", workers)
 

@@ -14,8 +14,8 @@ __version__ = "0.1.0"
 
 # Imported on first use: worker processes of the data pass import this package and
 # should not pay for matplotlib (session) or the table machinery they do not need.
-_LAZY = {"Session": "session", "start": "session", "Tables": "tables",
-         "ensure_tables": "tables", "load_tables": "tables"}
+_LAZY = {"Session": "report.session", "start": "report.session", "Tables": "tables",
+         "ensure_tables": "datapass", "load_tables": "datapass"}
 
 
 def __getattr__(name: str):

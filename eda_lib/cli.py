@@ -121,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """``run``: validate the parameters, run the suite, print where the report is."""
-    from . import runner
+    from .report import runner
 
     overrides = {key: config.parse_override(key, text) for key, text in args.param}
     cfg = config.load_config(args.file, overrides)
@@ -136,7 +136,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_score(args: argparse.Namespace) -> int:
     """``score``: the mean oF1 of a submission over training images."""
-    from . import scoring
+    from .analysis import scoring
 
     value, details = scoring.score_file(args.submission, args.data_dir, args.fold, args.folds)
     if args.details is not None:
@@ -150,7 +150,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     """``validate``: list every problem of a submission file; exit 1 when there is one."""
     import pandas as pd
 
-    from . import scoring
+    from .analysis import scoring
 
     problems = scoring.validate_file(args.submission, args.data_dir, args.split)
     for p in problems.itertuples():
@@ -162,7 +162,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_diff(args: argparse.Namespace) -> int:
     """``diff``: what changed between two output folders; exit 1 when something did."""
-    from . import diff
+    from .report import diff
 
     d = diff.diff_runs(args.old, args.new)
     print(diff.format_diff(d))
@@ -171,7 +171,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 def cmd_demo_data(args: argparse.Namespace) -> int:
     """``demo-data``: write the synthetic dataset and count what was written."""
-    from . import demo
+    from .dataset import demo
 
     start = time.perf_counter()
     truth = demo.generate(args.dir, forged=args.forged, seed=args.seed,

@@ -55,3 +55,17 @@ class ImageError(DataError):
 
 class MaskError(DataError):
     """A mask file cannot be loaded or is refused."""
+
+
+class TablesError(EdaError):
+    """The stored tables of a run are missing, incomplete or made from other inputs.
+
+    Attributes
+    ----------
+    folder : Path or None
+        The tables folder.
+    """
+
+    def __init__(self, message: str, folder: Path | str | None = None):
+        super().__init__(message)
+        self.folder = Path(folder) if folder is not None else None

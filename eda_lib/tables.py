@@ -1,18 +1,16 @@
-"""The tidy tables of a run: their schema, in one place, and their storage.
+"""The tidy tables of a run: their schema, their versions, and their storage.
 
 Each table has one row per thing (image, mask file, instance, problem, ...), its
 columns declared here with a dtype and a sentence, and the same names in CSV,
 Parquet and the notebooks. :func:`frame` builds a DataFrame that follows the
-schema (empty tables keep their columns and dtypes); :func:`ensure_tables` runs
-the data pass when the stored tables are missing or out of date, and
-:func:`load_tables` reads them back.
+schema (empty tables keep their columns and dtypes); :func:`write_tables` stores a
+run's tables and :func:`read_tables` reads them back as :class:`Tables`.
+:data:`ANALYSIS_VERSION` and the parameter lists say when stored results are stale;
+the data pass that makes the tables is :mod:`eda_lib.datapass`.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from .config import Config
-from .errors import ConfigError
+from .files import atomic_write
 
 #: Bump when a measurement changes, so stored tables are recomputed.
 ANALYSIS_VERSION = "7"
@@ -261,22 +259,6 @@ def tables_dir(cfg: Config) -> Path:
     return cfg.out_dir / "tables"
 
 
-def atomic_write(path: Path, write) -> None:
-    """Call ``write(tmp)`` on a temporary file in ``path``'s folder, then rename it to ``path``.
-
-    The rename is atomic: a reader (or a crash) never finds a half-written file under
-    the final name.
-    """
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def write_tables(tables: Mapping[str, pd.DataFrame], folder: Path) -> None:
     """Write each table as ``NAME.csv`` and ``NAME.parquet``, and the schema as SCHEMA.md."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -284,67 +266,6 @@ def write_tables(tables: Mapping[str, pd.DataFrame], folder: Path) -> None:
         atomic_write(folder / f"{name}.csv", lambda p, df=df: df.to_csv(p, index=False))
         atomic_write(folder / f"{name}.parquet", lambda p, df=df: df.to_parquet(p, index=False))
     atomic_write(folder / "SCHEMA.md", lambda p: p.write_text(schema_markdown(), encoding="utf-8"))
-
-
-def _manifest(cfg: Config) -> dict:
-    from .index import fingerprint
-
-    return {
-        "analysis_version": ANALYSIS_VERSION,
-        "data_dir": str(cfg.data_dir),
-        "data": fingerprint(cfg.data_dir),
-        "params": {k: getattr(cfg, k) for k in PASS_PARAMS + DERIVED_PARAMS},
-        "tables": sorted(SCHEMAS),
-    }
-
-
-def check_paths(cfg: Config) -> None:
-    """Refuse an out_dir inside the data folder: the data folder is only ever read."""
-    data, out = cfg.data_dir.resolve(), cfg.out_dir.resolve()
-    if out == data or data in out.parents:
-        raise ConfigError(
-            f"out_dir {out} is inside data_dir {data}; the data folder is never written. "
-            "Choose an out_dir outside the data folder.",
-            key="out_dir",
-        )
-
-
-def ensure_tables(cfg: Config, progress: bool | None = None, use_cache: bool = True) -> bool:
-    """Run the data pass unless stored tables match the data and parameters.
-
-    Returns True when the pass ran, False when the stored tables were reused.
-    The manifest is written last, so an interrupted pass is never taken as complete.
-    With ``use_cache=False`` the pass runs from scratch: neither the stored tables
-    nor the per-case cache are read.
-    """
-    from .index import check_layout
-    from .measure import measure_dataset
-
-    check_paths(cfg)
-    check_layout(cfg.data_dir)
-    folder = tables_dir(cfg)
-    manifest_path = folder / "manifest.json"
-    wanted = _manifest(cfg)
-    if use_cache and manifest_path.exists() and all(
-            (folder / f"{n}.parquet").exists() for n in SCHEMAS):
-        try:
-            if json.loads(manifest_path.read_text(encoding="utf-8")) == wanted:
-                return False
-        except (OSError, ValueError):
-            pass  # unreadable manifest: recompute
-    folder.mkdir(parents=True, exist_ok=True)
-    manifest_path.unlink(missing_ok=True)
-    from .derive import derive
-
-    tables = measure_dataset(cfg, progress=cfg.progress if progress is None else progress,
-                             use_cache=use_cache)
-    tables.update(derive(tables, cfg))
-    write_tables(tables, folder)
-    atomic_write(
-        manifest_path,
-        lambda p: p.write_text(json.dumps(wanted, indent=2, sort_keys=True), encoding="utf-8"),
-    )
-    return True
 
 
 @dataclass(frozen=True)
@@ -363,8 +284,7 @@ class Tables:
     problems: pd.DataFrame
 
 
-def load_tables(cfg: Config, progress: bool | None = None) -> Tables:
-    """Tables of the dataset named by ``cfg``, computing them first if needed."""
-    ensure_tables(cfg, progress)
-    folder = tables_dir(cfg)
+
+def read_tables(folder: Path) -> Tables:
+    """The tables stored in ``folder`` by :func:`write_tables`."""
     return Tables(**{n: pd.read_parquet(folder / f"{n}.parquet") for n in SCHEMAS})

@@ -41,7 +41,8 @@ from pathlib import Path
 
 sys.path.append(str(Path.cwd().parent))  # finds eda_lib next to notebooks/ when not installed
 import eda_lib
-from eda_lib import plots, stats
+from eda_lib.analysis import stats
+from eda_lib.report import plots
 
 s = eda_lib.start(globals(), "02")
 t = s.tables

@@ -22,7 +22,7 @@
 #
 # Masks are loaded with `allow_pickle=False`: a file holding Python objects is refused,
 # never unpickled. Accepted files that needed a normalisation are listed with the rule
-# applied (see `eda_lib.masks.RULES`).
+# applied (see `eda_lib.dataset.masks.RULES`).
 
 # %% tags=["parameters"]
 data_dir: str = "../data/demo"  # dataset folder in the competition layout (read only)
@@ -47,7 +47,8 @@ from pathlib import Path
 
 sys.path.append(str(Path.cwd().parent))  # finds eda_lib next to notebooks/ when not installed
 import eda_lib
-from eda_lib import plots, stats
+from eda_lib.analysis import stats
+from eda_lib.report import plots
 from eda_lib.tables import MASK_MEASURED
 
 s = eda_lib.start(globals(), "03")

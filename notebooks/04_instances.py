@@ -17,7 +17,7 @@
 # One row per instance (mask channel) of every measured forged image: area in pixels
 # and as a fraction of the image, bounding box (inclusive corners), box aspect and fill,
 # connected components, and compactness, the isoperimetric quotient 4πA/P² in (0, 1]
-# (1 for a disc, lower for elongated or ragged shapes; see `eda_lib.instances`).
+# (1 for a disc, lower for elongated or ragged shapes; see `eda_lib.measure.instances`).
 
 # %% tags=["parameters"]
 data_dir: str = "../data/demo"  # dataset folder in the competition layout (read only)
@@ -42,7 +42,8 @@ from pathlib import Path
 
 sys.path.append(str(Path.cwd().parent))  # finds eda_lib next to notebooks/ when not installed
 import eda_lib
-from eda_lib import plots, stats
+from eda_lib.analysis import stats
+from eda_lib.report import plots
 
 s = eda_lib.start(globals(), "04")
 inst = s.tables.instances.assign(label="forged")

@@ -42,12 +42,13 @@ from pathlib import Path
 
 sys.path.append(str(Path.cwd().parent))  # finds eda_lib next to notebooks/ when not installed
 import eda_lib
-from eda_lib import gallery, plots
+from eda_lib.analysis import stats
+from eda_lib.report import gallery, plots
 
 s = eda_lib.start(globals(), "05")
 t = s.tables
 cfg = s.cfg
-forged = gallery.measurable_forged(t)
+forged = stats.measurable_forged(t)
 print(f"{len(forged)} forged images with a usable mask")
 
 # %% [markdown]

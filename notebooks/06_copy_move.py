@@ -16,7 +16,7 @@
 #
 # For every instance of every forged image: where was it copied from, under which flip
 # or rotation, how sure are we, and does the mask agree with the pixels. The analysis
-# ran once per forged image in the data pass (`eda_lib.copymove`); this section reads
+# ran once per forged image in the data pass (`eda_lib.measure.copymove`); this section reads
 # its table, `tables/copy_move.csv`, and draws the evidence.
 #
 # Three routes, chosen per instance:
@@ -57,7 +57,8 @@ from pathlib import Path
 
 sys.path.append(str(Path.cwd().parent))  # finds eda_lib next to notebooks/ when not installed
 import eda_lib
-from eda_lib import gallery, plots, stats
+from eda_lib.analysis import stats
+from eda_lib.report import gallery, plots
 
 s = eda_lib.start(globals(), "06")
 t, cfg = s.tables, s.cfg

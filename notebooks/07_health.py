@@ -15,7 +15,7 @@
 # # 7. Image health
 #
 # The per-image checks of cleanvision, with its definitions and default thresholds
-# (`eda_lib.health` documents each score): dark, light, blurry, low information,
+# (`eda_lib.measure.health` documents each score): dark, light, blurry, low information,
 # grayscale, odd aspect ratio, odd size, exact duplicates (same pixels) and near
 # duplicates (same perceptual hash). Every score is *low = issue*. Scores were
 # measured in the data pass; the flags that depend on the whole dataset (odd size,
@@ -48,7 +48,8 @@ from pathlib import Path
 
 sys.path.append(str(Path.cwd().parent))  # finds eda_lib next to notebooks/ when not installed
 import eda_lib
-from eda_lib import gallery, plots, stats
+from eda_lib.analysis import stats
+from eda_lib.report import gallery, plots
 
 s = eda_lib.start(globals(), "07")
 t, cfg = s.tables, s.cfg

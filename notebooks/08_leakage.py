@@ -44,8 +44,9 @@ from pathlib import Path
 
 sys.path.append(str(Path.cwd().parent))  # finds eda_lib next to notebooks/ when not installed
 import eda_lib
-from eda_lib import plots, stats
-from eda_lib.folds import fold_balance
+from eda_lib.analysis import stats
+from eda_lib.analysis.folds import fold_balance
+from eda_lib.report import plots
 
 s = eda_lib.start(globals(), "08")
 t = s.tables

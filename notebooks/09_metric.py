@@ -16,7 +16,7 @@
 #
 # Submissions encode each forged instance as a run-length list (column-major, 1-based
 # starts), instances joined by `;`, or the word `authentic`; the score is the mean over
-# images of the instance-matched F1, *oF1* (`eda_lib.metric`). This section checks
+# images of the instance-matched F1, *oF1* (`eda_lib.dataset.metric`). This section checks
 # that every training mask survives the round trip through that encoding, shows how
 # long the encoded strings get, and scores simple baselines on the training data, so
 # the floor and the ceiling of the score are known before any model is trained.
@@ -49,7 +49,8 @@ from pathlib import Path
 
 sys.path.append(str(Path.cwd().parent))  # finds eda_lib next to notebooks/ when not installed
 import eda_lib
-from eda_lib import plots, stats
+from eda_lib.analysis import stats
+from eda_lib.report import plots
 from eda_lib.tables import MASK_MEASURED
 
 s = eda_lib.start(globals(), "09")

@@ -42,7 +42,7 @@ from IPython.display import Markdown
 
 sys.path.append(str(Path.cwd().parent))  # finds eda_lib next to notebooks/ when not installed
 import eda_lib
-from eda_lib import summary
+from eda_lib.analysis import summary
 
 s = eda_lib.start(globals(), "10")
 

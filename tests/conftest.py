@@ -69,7 +69,9 @@ def demo_report(tmp_path_factory):
     Returns ``(cfg, truth, result)``: the run's config, the generator's ground truth
     and the runner's result.
     """
-    from eda_lib import config, demo, runner
+    from eda_lib import config
+    from eda_lib.dataset import demo
+    from eda_lib.report import runner
 
     tmp = tmp_path_factory.mktemp("suite")
     data = tmp / "data"

@@ -8,9 +8,10 @@ import shutil
 import pandas as pd
 import pytest
 
-from eda_lib import demo, trace
+from eda_lib import trace
 from eda_lib.config import make_config
-from eda_lib.measure import measure_dataset
+from eda_lib.datapass import measure_dataset
+from eda_lib.dataset import demo
 from eda_lib.tables import MEASURED_TABLES
 
 

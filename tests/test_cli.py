@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from eda_lib import cli, config, demo, index, tables
+from eda_lib import cli, config
+from eda_lib.dataset import demo
 from eda_lib.errors import LayoutError
+from eda_lib.report import runner
 
 FIXTURES = Path(__file__).parent / "notebooks"
 
@@ -18,8 +20,9 @@ FIXTURES = Path(__file__).parent / "notebooks"
 @pytest.fixture
 def no_data_pass(monkeypatch):
     """Replace the data pass and the fingerprint: these tests are about the command line."""
-    monkeypatch.setattr(tables, "ensure_tables", lambda cfg, progress, use_cache=True: None)
-    monkeypatch.setattr(index, "fingerprint", lambda data_dir: {"files": 0})
+    monkeypatch.setattr(runner, "ensure_tables", lambda cfg, progress, use_cache=True: None)
+    monkeypatch.setattr(runner, "fingerprint", lambda data_dir: {"files": 0})
+    monkeypatch.setattr(runner, "read_tables", lambda folder: None)
 
 
 @pytest.fixture
@@ -87,7 +90,7 @@ def test_data_layout_error_is_a_usage_error(params_file, no_data_pass, monkeypat
     def ensure_tables(cfg, progress, use_cache=True):
         raise LayoutError(f"{cfg.data_dir} has no train_images folder", path=cfg.data_dir)
 
-    monkeypatch.setattr(tables, "ensure_tables", ensure_tables)
+    monkeypatch.setattr(runner, "ensure_tables", ensure_tables)
     assert run("run", "-f", params_file, "--notebooks", FIXTURES) == cli.EXIT_USAGE
     assert_usage_error(capsys, "has no train_images folder")
 

@@ -1,4 +1,4 @@
-"""Tests of eda_lib.copymove on small hand-made images of textured noise."""
+"""Tests of eda_lib.measure.copymove on small hand-made images of textured noise."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
-from eda_lib.copymove import (
+from eda_lib.errors import ConfigError, ImageError, MaskError
+from eda_lib.measure.copymove import (
     TRANSFORMS,
     CopyMoveResult,
     analyze_image,
@@ -14,7 +15,6 @@ from eda_lib.copymove import (
     inverse_transform,
     search_source,
 )
-from eda_lib.errors import ConfigError, ImageError, MaskError
 
 # --------------------------------------------------------------------------- helpers
 
@@ -88,7 +88,7 @@ def overlap_of_smaller(a, b) -> float:
 
 
 def test_masked_score_map_equals_opencvs_masked_match():
-    from eda_lib.copymove import _masked_ccoeff_normed
+    from eda_lib.measure.copymove import _masked_ccoeff_normed
 
     rng = np.random.default_rng(2)
     image = cv2.cvtColor(textured(3), cv2.COLOR_RGB2GRAY).astype(np.float32) + 100

@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from eda_lib import demo
+from eda_lib.dataset import demo
 from eda_lib.errors import ConfigError, DataError
+from eda_lib.geometry import TRANSFORMS
 
 FORGED = 24
 
@@ -182,7 +183,7 @@ def test_channels_mark_the_target_and_sometimes_the_source(dataset):
         assert source.any() == record["marks_source"]
         (tx, ty), (sx, sy) = record["target_box"][:2], record["source_box"][:2]
         assert (record["dx"], record["dy"]) == (tx - sx, ty - sy)
-        assert record["transform"] in demo.TRANSFORMS
+        assert record["transform"] in TRANSFORMS
     assert {r["marks_source"] for r in truth["instances"]} == {True, False}
 
 
@@ -198,7 +199,7 @@ def test_unscaled_copies_equal_the_transformed_source(dataset):
                                  and r["case_id"] == record["case_id"]))
         channel = np.load(root / f"{folder}_masks/{record['case_id']}.npy")[
             record["instance"] - 1]
-        move = demo.TRANSFORMS[record["transform"]]
+        move = TRANSFORMS[record["transform"]]
         shape = _box(channel, record["target_box"]).astype(bool)
         source = move(_box(image, record["source_box"]))
         assert source.shape == _box(image, record["target_box"]).shape
@@ -295,7 +296,7 @@ def test_refuses_bad_arguments_before_writing(tmp_path, kwargs):
 
 def test_transforms_are_the_eight_distinct_symmetries():
     a = np.arange(12).reshape(3, 4)  # no symmetry: every transform gives another array
-    results = {name: move(a) for name, move in demo.TRANSFORMS.items()}
+    results = {name: move(a) for name, move in TRANSFORMS.items()}
     assert len(results) == 8
     assert len({(b.shape, b.tobytes()) for b in results.values()}) == 8
     for b in results.values():
@@ -315,7 +316,7 @@ def test_transforms_are_the_eight_distinct_symmetries():
         b = results[name]
         assert b.tolist() == [[cell(i, j) for j in range(b.shape[1])] for i in range(b.shape[0])]
     color = np.arange(24).reshape(2, 4, 3)
-    assert demo.TRANSFORMS["rot90"](color).shape == (4, 2, 3)
+    assert TRANSFORMS["rot90"](color).shape == (4, 2, 3)
 
 
 # --------------------------------------------------------------------------- proportions

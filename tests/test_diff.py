@@ -15,8 +15,8 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 from PIL import Image, PngImagePlugin
 
-from eda_lib.diff import TABLE_KEYS, diff_runs, diff_tables, format_diff
 from eda_lib.errors import ConfigError, DataError
+from eda_lib.report.diff import TABLE_KEYS, diff_runs, diff_tables, format_diff
 from eda_lib.tables import SCHEMAS
 
 IMAGES = {

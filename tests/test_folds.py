@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
 
-from eda_lib.folds import fold_balance, grouped_folds, leakage_groups
+from eda_lib.analysis.folds import fold_balance, grouped_folds, leakage_groups
 
 
 def _images(rows):

@@ -1,4 +1,4 @@
-"""Tests of eda_lib.health on small hand-made arrays.
+"""Tests of eda_lib.measure.health on small hand-made arrays.
 
 Reference values marked "imagehash 4.3.2" were computed with imagehash.phash (the hash
 cleanvision 0.3.7 uses) on the same arrays; the brightness, entropy and blur checks
@@ -17,9 +17,9 @@ import pandas as pd
 import pytest
 from PIL import Image, ImageFilter, ImageStat
 
-from eda_lib import health
 from eda_lib.errors import ConfigError, ImageError
-from eda_lib.health import (
+from eda_lib.measure import health
+from eda_lib.measure.health import (
     DEFAULTS,
     ISSUES,
     RAW_COLUMNS,

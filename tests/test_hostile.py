@@ -17,8 +17,10 @@ import pandas as pd
 import pytest
 from hostile import PICKLE_MARKER, add_hostile_files
 
-from eda_lib import config, demo, runner
-from eda_lib.measure import measure_dataset
+from eda_lib import config
+from eda_lib.datapass import measure_dataset
+from eda_lib.dataset import demo
+from eda_lib.report import runner
 from eda_lib.tables import PROBLEM_KINDS
 
 DEMO = {"forged": 6, "seed": 11, "size_scale": 0.2, "supplemental": 1}
@@ -133,7 +135,7 @@ def test_memory_stays_bounded_on_the_bomb(hostile):
     _, _, bad, _ = hostile
     code = (
         "import resource, sys\n"
-        "from eda_lib.images import decode\n"
+        "from eda_lib.dataset.images import decode\n"
         "from eda_lib.errors import ImageError\n"
         "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
         "try:\n"
@@ -157,7 +159,7 @@ def test_largest_real_size_is_measured_within_bounded_memory(tmp_path):
         "from pathlib import Path\n"
         "from PIL import Image\n"
         "from eda_lib.config import make_config\n"
-        "from eda_lib.measure import measure_dataset\n"
+        "from eda_lib.datapass import measure_dataset\n"
         "root = Path(sys.argv[1])\n"
         "(root / 'train_images/forged').mkdir(parents=True)\n"
         "(root / 'train_masks').mkdir()\n"
@@ -181,7 +183,7 @@ def test_largest_real_size_is_measured_within_bounded_memory(tmp_path):
 
 
 def test_every_problem_kind_is_documented():
-    from eda_lib.masks import REFUSALS
+    from eda_lib.dataset.masks import REFUSALS
 
     assert set(REFUSALS) <= set(PROBLEM_KINDS)
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")

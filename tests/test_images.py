@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from eda_lib.dataset.images import decode, to_rgb
 from eda_lib.errors import ImageError
-from eda_lib.images import decode, to_rgb
 
 
 def test_modes_decode(tmp_path):
@@ -79,7 +79,7 @@ def test_to_rgb_drops_alpha_and_replicates_gray():
 
 @pytest.mark.parametrize("mode, channels", [("RGB", 3), ("RGBA", 4), ("L", 1), ("LA", 2), ("P", 3)])
 def test_stats_are_those_of_the_array(tmp_path, mode, channels):
-    from eda_lib.health import to_gray
+    from eda_lib.measure.health import to_gray
 
     rng = np.random.default_rng(7)
     shape = (37, 53, channels) if channels > 1 else (37, 53)

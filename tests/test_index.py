@@ -1,7 +1,7 @@
 import pytest
 
+from eda_lib.dataset.index import fingerprint, scan
 from eda_lib.errors import LayoutError
-from eda_lib.index import fingerprint, scan
 
 
 def test_scan_tiny(tiny_dataset):

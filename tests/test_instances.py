@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
-from eda_lib.instances import bbox, compactness, count_components, instance_metrics
+from eda_lib.measure.instances import bbox, compactness, count_components, instance_metrics
 
 
 def test_rectangle_metrics():

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from eda_lib import masks
+from eda_lib.dataset import masks
 from eda_lib.errors import MaskError
 
 

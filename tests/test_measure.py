@@ -3,15 +3,17 @@ from concurrent.futures import ProcessPoolExecutor
 
 import pandas as pd
 
-from eda_lib import health
 from eda_lib.config import make_config
-from eda_lib.measure import (
+from eda_lib.datapass import (
     _WORKER_ENVIRONMENT,
     _pool_context,
     _worker_environment,
+    ensure_tables,
+    load_tables,
     measure_dataset,
 )
-from eda_lib.tables import MEASURED_TABLES, SCHEMAS, ensure_tables, frame, load_tables
+from eda_lib.measure import health
+from eda_lib.tables import MEASURED_TABLES, SCHEMAS, frame
 
 
 def _cfg(root, tmp_path, **kw):
@@ -89,8 +91,8 @@ def test_empty_tables_keep_columns_and_dtypes():
 
 
 def test_schedule_sends_large_cases_first_and_groups_small_ones():
-    from eda_lib.index import ImageEntry
-    from eda_lib.measure import Case, _schedule
+    from eda_lib.datapass import Case, _schedule
+    from eda_lib.dataset.index import ImageEntry
 
     sizes = [5000, 40, 300, 40_000, 10, 700, 3000] + [20] * 40
     cases = [Case("train", str(i), [ImageEntry(str(i), "train", "forged", f"{i}.png")],

@@ -1,4 +1,4 @@
-"""Tests of eda_lib.metric: the official examples, the RLE, the decoder rules, validation."""
+"""Tests of eda_lib.dataset.metric: the official examples, the RLE, the decoder rules, validation."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from eda_lib import metric
+from eda_lib.dataset import metric
+from eda_lib.dataset.metric import SubmissionError
 from eda_lib.errors import DataError
-from eda_lib.metric import SubmissionError
 
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -12,7 +12,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from eda_lib import config, demo, runner
+from eda_lib import config
+from eda_lib.dataset import demo
+from eda_lib.report import runner
 
 pytestmark = pytest.mark.slow
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
@@ -147,7 +149,7 @@ def test_files_are_read_once_and_notebooks_that_only_draw_read_none(tmp_path, mo
     """The data pass reads every file once; only the galleries read the images they show."""
     from collections import Counter
 
-    from eda_lib import tables, trace
+    from eda_lib import datapass, trace
 
     log = tmp_path / "trace.log"
     monkeypatch.setenv(trace.ENV, str(log))
@@ -161,7 +163,7 @@ def test_files_are_read_once_and_notebooks_that_only_draw_read_none(tmp_path, mo
         log.unlink(missing_ok=True)
         return Counter(line.split("\t")[1] for line in lines)
 
-    tables.ensure_tables(cfg)
+    datapass.ensure_tables(cfg)
     files = [str(p) for p in data.rglob("*") if p.suffix in (".png", ".npy")]
     assert reads() == Counter(files)  # each exactly once
     result = runner.run(cfg, only=["index", "global_stats", "masks", "instances", "leakage",

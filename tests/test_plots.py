@@ -1,4 +1,4 @@
-"""Tests of eda_lib.plots on tiny hand-made arrays and tables."""
+"""Tests of eda_lib.report.plots on tiny hand-made arrays and tables."""
 
 import matplotlib
 
@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from eda_lib import plots
 from eda_lib.errors import ImageError, MaskError
+from eda_lib.report import plots
 
 
 def visible_axes(fig: Figure) -> list:

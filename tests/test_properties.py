@@ -16,7 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from eda_lib import config, images, masks
+from eda_lib import config
+from eda_lib.dataset import images, masks
 from eda_lib.errors import ConfigError, ImageError, MaskError
 
 SETTINGS = settings(max_examples=150, deadline=None,

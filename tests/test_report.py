@@ -1,4 +1,4 @@
-"""Tests of eda_lib.report: the index page (facts, cards) and the section pages.
+"""Tests of eda_lib.pages.pages: the index page (facts, cards) and the section pages.
 
 Tables, figures and notebooks are written by hand in tmp_path; only the last test runs
 notebooks (the runner's fixture notebooks, with the data pass replaced).
@@ -7,6 +7,7 @@ notebooks (the runner's fixture notebooks, with the data pass replaced).
 from __future__ import annotations
 
 import base64
+import dataclasses
 import html
 import io
 import re
@@ -16,13 +17,13 @@ from urllib.parse import unquote
 
 import nbformat
 import numpy as np
-import pandas as pd
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 from PIL import Image
 
-from eda_lib import index, report, runner, tables
+from eda_lib import tables
 from eda_lib.config import make_config
+from eda_lib.report import pages, records, runner
 
 FIXTURES = Path(__file__).parent / "notebooks"
 FINGERPRINT = {"files": 3, "bytes": 1234, "sha256": "ab" * 32}
@@ -52,11 +53,6 @@ def hrefs(page: str) -> list[str]:
     return re.findall(r'href="([^"]+)"', page)
 
 
-def write_csv(folder: Path, name: str, rows: list[dict], columns: list[str]) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame(rows, columns=columns).to_csv(folder / f"{name}.csv", index=False)
-
-
 def write_figure(path: Path, width: int, height: int, value: int) -> bytes:
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(np.full((height, width, 3), value, np.uint8)).save(path)
@@ -67,56 +63,48 @@ def png_output(data: bytes):
     return new_output("display_data", data={"image/png": base64.b64encode(data).decode()})
 
 
-IMAGE_COLUMNS = ["case_id", "split", "label", "has_mask", "twin", "status"]
-
-
 @pytest.fixture
-def tables_dir(tmp_path) -> Path:
-    """Tables of a tiny dataset.
+def run_tables(tmp_path) -> tables.Tables:
+    """Tables of a tiny dataset, also written to ``out/tables``.
 
     train: 2 authentic, 3 forged (2 with a mask, 1 twin pair), one unusable authentic;
-    supplemental: 1 forged; test: 1 image (empty label and twin cells). Three instances
-    in two masks; copy-move verdicts copy, copy, undecidable; two problems of two kinds.
+    supplemental: 1 forged; test: 1 image (empty label). Three instances in two masks;
+    copy-move verdicts copy, copy, undecidable; two problems of two kinds.
     """
-    folder = tmp_path / "out" / "tables"
-    write_csv(folder, "images", [
-        {"case_id": "1", "split": "train", "label": "authentic", "has_mask": False, "twin": True,
-         "status": "ok"},
-        {"case_id": "9", "split": "train", "label": "authentic", "has_mask": False, "twin": False,
-         "status": "truncated_image"},
-        {"case_id": "1", "split": "train", "label": "forged", "has_mask": True, "twin": True,
-         "status": "ok"},
-        {"case_id": "2", "split": "train", "label": "forged", "has_mask": True, "twin": False,
-         "status": "ok"},
-        {"case_id": "3", "split": "train", "label": "forged", "has_mask": False, "twin": False,
-         "status": "ok"},
-        {"case_id": "4", "split": "supplemental", "label": "forged", "has_mask": False,
-         "twin": False, "status": "ok"},
-        {"case_id": "5", "split": "test", "label": None, "has_mask": False, "twin": None,
-         "status": "ok"},
-    ], IMAGE_COLUMNS)
-    write_csv(folder, "instances", [
-        {"case_id": "1", "split": "train", "instance": 1},
-        {"case_id": "1", "split": "train", "instance": 2},
-        {"case_id": "2", "split": "train", "instance": 1},
-    ], ["case_id", "split", "instance"])
-    write_csv(folder, "copy_move", [
-        {"case_id": "1", "instance": 1, "verdict": "copy"},
-        {"case_id": "1", "instance": 2, "verdict": "undecidable"},
-        {"case_id": "2", "instance": 1, "verdict": "copy"},
-    ], ["case_id", "instance", "verdict"])
-    write_csv(folder, "problems", [
-        {"path": "train_masks/3.npy", "case_id": "3", "kind": "missing_mask", "detail": ""},
-        {"path": "README.txt", "case_id": "", "kind": "stray_file", "detail": ""},
-    ], ["path", "case_id", "kind", "detail"])
-    return folder
+    def image(case_id, split, label, has_mask=False, twin=False, status="ok"):
+        return {"case_id": case_id, "split": split, "label": label, "has_mask": has_mask,
+                "twin": twin, "status": status}
+
+    frames = {
+        "images": [
+            image("1", "train", "authentic", twin=True),
+            image("9", "train", "authentic", status="truncated_image"),
+            image("1", "train", "forged", has_mask=True, twin=True),
+            image("2", "train", "forged", has_mask=True),
+            image("3", "train", "forged"),
+            image("4", "supplemental", "forged"),
+            image("5", "test", None),
+        ],
+        "instances": [{"case_id": "1", "split": "train", "instance": 1},
+                      {"case_id": "1", "split": "train", "instance": 2},
+                      {"case_id": "2", "split": "train", "instance": 1}],
+        "copy_move": [{"case_id": "1", "instance": 1, "verdict": "copy"},
+                      {"case_id": "1", "instance": 2, "verdict": "undecidable"},
+                      {"case_id": "2", "instance": 1, "verdict": "copy"}],
+        "problems": [{"path": "train_masks/3.npy", "case_id": "3", "kind": "missing_mask",
+                      "detail": ""},
+                     {"path": "README.txt", "case_id": "", "kind": "stray_file", "detail": ""}],
+    }
+    stored = {name: tables.frame(name, frames.get(name, [])) for name in tables.SCHEMAS}
+    tables.write_tables(stored, tmp_path / "out" / "tables")
+    return tables.Tables(**stored)
 
 
 # --------------------------------------------------------------------------- facts
 
 
-def test_facts_are_computed_from_the_tables(tables_dir):
-    facts = {f.label: f for f in report.dataset_facts(tables_dir)}
+def test_facts_are_computed_from_the_tables(run_tables):
+    facts = {f.label: f for f in pages.dataset_facts(run_tables)}
     assert list(facts) == ["images", "forged images with a mask", "twin pair", "instances",
                            "copies confirmed", "problems"]
     assert facts["images"].value == "7"
@@ -135,18 +123,9 @@ def test_facts_are_computed_from_the_tables(tables_dir):
     assert {f.table for f in facts.values()} == {"images", "instances", "copy_move", "problems"}
 
 
-def test_a_missing_table_leaves_its_facts_out(tables_dir):
-    (tables_dir / "images.csv").unlink()
-    (tables_dir / "problems.csv").unlink()
-    assert [f.label for f in report.dataset_facts(tables_dir)] == ["instances",
-                                                                   "copies confirmed"]
-    assert report.dataset_facts(tables_dir.parent / "nowhere") == []
-
-
-def test_no_copy_move_fact_when_no_instance_was_analysed(tables_dir):
-    write_csv(tables_dir, "copy_move", [], ["case_id", "instance", "verdict"])
-    write_csv(tables_dir, "problems", [], ["path", "case_id", "kind", "detail"])
-    facts = {f.label: f for f in report.dataset_facts(tables_dir)}
+def test_no_copy_move_fact_when_no_instance_was_analysed(run_tables):
+    empty = {"copy_move": tables.frame("copy_move", []), "problems": tables.frame("problems", [])}
+    facts = {f.label: f for f in pages.dataset_facts(dataclasses.replace(run_tables, **empty))}
     assert "copies confirmed" not in facts
     assert (facts["problems"].value, facts["problems"].detail) == (
         "0", "every file usable as it is")
@@ -155,21 +134,21 @@ def test_no_copy_move_fact_when_no_instance_was_analysed(tables_dir):
 # --------------------------------------------------------------------------- index page
 
 
-def record(out_dir: Path, name: str, title: str, **changes) -> runner.NotebookRecord:
+def record(out_dir: Path, name: str, title: str, **changes) -> records.NotebookRecord:
     values = dict(name=name, title=title, status="ok", seconds=2.0, error=None,
                   notebook=out_dir / "notebooks" / f"{name}.ipynb",
                   html=out_dir / "html" / f"{name}.html")
-    return runner.NotebookRecord(**{**values, **changes})
+    return records.NotebookRecord(**{**values, **changes})
 
 
 @pytest.fixture
-def finished_run(tables_dir):
+def finished_run(run_tables, tmp_path):
     """An out_dir with tables, figures, notebooks and pages of three sections.
 
     Section 01 saved two figures and displays ``01_z`` first; section 02 saved one and
     its notebook is missing; section 03 saved none and was kept from an earlier run.
     """
-    out = tables_dir.parent
+    out = tmp_path / "out"
     cfg = make_config({"data_dir": out.parent / "data", "out_dir": out})
     write_figure(out / "figures" / "01_a.png", 40, 20, 0)
     shown = write_figure(out / "figures" / "01_z.png", 30, 10, 255)
@@ -178,21 +157,21 @@ def finished_run(tables_dir):
     nb = new_notebook(cells=[new_code_cell("show()", outputs=[png_output(shown)])])
     nbformat.write(nb, out / "notebooks" / "01_first.ipynb")
     (out / "html").mkdir()
-    records = (
+    recs = (
         record(out, "01_first", "1. First"),
         record(out, "02_second", "2. Second <b>", status="failed", error="KeyError: 'x'"),
         record(out, "03_third", "3. Third", reused=True),
     )
-    for r in records:
+    for r in recs:
         r.html.write_text("<html></html>", encoding="utf-8")
-    result = runner.RunResult(out, records)
-    page = report.write_index(out, result, cfg, FINGERPRINT, {"numpy": "2.0"})
+    result = records.RunResult(out, recs)
+    page = pages.write_index(out, result, cfg, FINGERPRINT, {"numpy": "2.0"}, run_tables)
     return out, result, page.read_text(encoding="utf-8")
 
 
 def test_key_figure_is_the_first_one_shown_else_the_first_by_name(finished_run):
     out, result, _ = finished_run
-    assert [report.key_figure(out, r) for r in result.records] == [
+    assert [pages.key_figure(out, r) for r in result.records] == [
         out / "figures" / "01_z.png", out / "figures" / "02_only.png", None]
 
 
@@ -204,6 +183,7 @@ def test_index_shows_the_facts_and_the_tables_they_come_from(finished_run):
     assert "supplemental: 1 forged" in glance
     linked = {unquote(h) for h in hrefs(glance)}
     assert linked == {"tables/images.csv", "tables/instances.csv", "tables/copy_move.csv",
+                      "tables/SCHEMA.md",
                       "tables/problems.csv"}
 
 
@@ -229,7 +209,8 @@ def test_index_cards_link_existing_pages_and_show_their_key_figure(finished_run)
 def test_index_is_reproducible_and_needs_nothing_external(finished_run):
     out, result, page = finished_run
     cfg = make_config({"data_dir": out.parent / "data", "out_dir": out})
-    again = report.write_index(out, result, cfg, FINGERPRINT, {"numpy": "2.0"})
+    again = pages.write_index(out, result, cfg, FINGERPRINT, {"numpy": "2.0"},
+                              tables.read_tables(out / "tables"))
     assert again.read_text(encoding="utf-8") == page
     assert not external_loads(page) and "<script" not in page
     assert "http" not in page
@@ -254,13 +235,13 @@ def executed_notebook() -> nbformat.NotebookNode:
     ])
 
 
-NAV = report.SectionNav(previous=report.Link("3. Before", "03_before.html"),
-                        next=report.Link("5. After & more", "05_after.html"))
+NAV = pages.SectionNav(previous=pages.Link("3. Before", "03_before.html"),
+                        next=pages.Link("5. After & more", "05_after.html"))
 
 
 @pytest.mark.parametrize("show_code", [False, True])
 def test_section_page_shows_code_only_when_asked(show_code):
-    page = report.section_page(executed_notebook(), "4. Shapes", show_code=show_code, nav=NAV)
+    page = pages.section_page(executed_notebook(), "4. Shapes", show_code=show_code, nav=NAV)
     text = visible_text(page)
     assert "an output line" in text and 'src="data:image/png;base64,' in page
     assert ("print('a code line')" in text) is show_code
@@ -268,14 +249,14 @@ def test_section_page_shows_code_only_when_asked(show_code):
 
 
 def test_section_page_needs_nothing_external():
-    page = report.section_page(executed_notebook(), "4. Shapes", show_code=True, nav=NAV)
+    page = pages.section_page(executed_notebook(), "4. Shapes", show_code=True, nav=NAV)
     assert not external_loads(page)
     assert "<script" not in page
     assert 'href="https://example.org"' in page  # a plain link in the text stays
 
 
 def test_section_page_has_a_navigation_bar_and_contents():
-    page = report.section_page(executed_notebook(), "4. Shapes", show_code=False, nav=NAV)
+    page = pages.section_page(executed_notebook(), "4. Shapes", show_code=False, nav=NAV)
     bar = re.search(r'<nav class="eda-bar".*?</nav>', page, re.S).group(0)
     assert hrefs(bar) == ["../index.html", "03_before.html", "05_after.html"]
     assert "5. After &amp; more &rarr;" in bar and '<span class="eda-here">4. Shapes<' in bar
@@ -291,7 +272,7 @@ def test_section_page_has_a_navigation_bar_and_contents():
 
 def test_section_page_without_neighbours_or_headings():
     nb = new_notebook(cells=[new_markdown_cell("# Alone")])
-    page = report.section_page(nb, "Alone", show_code=False, nav=report.SectionNav())
+    page = pages.section_page(nb, "Alone", show_code=False, nav=pages.SectionNav())
     bar = re.search(r'<nav class="eda-bar".*?</nav>', page, re.S).group(0)
     assert hrefs(bar) == ["../index.html"]
     assert "eda-toc" not in page.split("</style>")[-1]
@@ -300,8 +281,8 @@ def test_section_page_without_neighbours_or_headings():
 def test_page_headings_skip_anchor_links_and_headings_without_id():
     page = ('<h1>no id</h1><h2 id="A-b">A <em>b</em><a class="anchor-link" href="#A-b">¶</a>'
             '</h2><h3 id="x&amp;y">x&amp;y</h3>')
-    assert report.page_headings(page) == [report.Heading(2, "A-b", "A b"),
-                                          report.Heading(3, "x&y", "x&y")]
+    assert pages.page_headings(page) == [pages.Heading(2, "A-b", "A b"),
+                                          pages.Heading(3, "x&y", "x&y")]
 
 
 def test_render_html_writes_the_page(tmp_path):
@@ -313,25 +294,26 @@ def test_render_html_writes_the_page(tmp_path):
 
 def test_section_nav_follows_the_notebooks_folder():
     broken, ok = runner.select_notebooks(FIXTURES)
-    assert runner.section_nav(broken) == report.SectionNav(
-        next=report.Link("Runs to the end", "02_ok.html"))
-    assert runner.section_nav(ok) == report.SectionNav(
-        previous=report.Link("Breaks on purpose", "01_broken.html"))
+    assert runner.section_nav(broken) == pages.SectionNav(
+        next=pages.Link("Runs to the end", "02_ok.html"))
+    assert runner.section_nav(ok) == pages.SectionNav(
+        previous=pages.Link("Breaks on purpose", "01_broken.html"))
 
 
 def test_section_nav_skips_sections_without_a_page():
     broken, ok = runner.select_notebooks(FIXTURES)
-    assert runner.section_nav(ok, available={"02_ok"}) == report.SectionNav()
-    assert runner.section_nav(broken, available={"01_broken", "02_ok"}) == report.SectionNav(
-        next=report.Link("Runs to the end", "02_ok.html"))
+    assert runner.section_nav(ok, available={"02_ok"}) == pages.SectionNav()
+    assert runner.section_nav(broken, available={"01_broken", "02_ok"}) == pages.SectionNav(
+        next=pages.Link("Runs to the end", "02_ok.html"))
 
 
 # --------------------------------------------------------------------------- through the runner
 
 
 def test_only_into_a_fresh_folder_links_no_missing_page(tmp_path, monkeypatch):
-    monkeypatch.setattr(tables, "ensure_tables", lambda cfg, progress, use_cache=True: None)
-    monkeypatch.setattr(index, "fingerprint", lambda data_dir: FINGERPRINT)
+    monkeypatch.setattr(runner, "ensure_tables", lambda cfg, progress, use_cache=True: None)
+    monkeypatch.setattr(runner, "fingerprint", lambda data_dir: FINGERPRINT)
+    monkeypatch.setattr(runner, "read_tables", lambda folder: None)
     cfg = make_config({"data_dir": tmp_path / "data", "out_dir": tmp_path / "out"})
     (ok,) = runner.run(cfg, only=["ok"], notebooks_dir=FIXTURES, progress=False).records
     page = ok.html.read_text(encoding="utf-8")
@@ -342,8 +324,9 @@ def test_only_into_a_fresh_folder_links_no_missing_page(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("show_code", [False, True])
 def test_show_code_flows_from_the_config_to_the_page(tmp_path, monkeypatch, show_code):
-    monkeypatch.setattr(tables, "ensure_tables", lambda cfg, progress, use_cache=True: None)
-    monkeypatch.setattr(index, "fingerprint", lambda data_dir: FINGERPRINT)
+    monkeypatch.setattr(runner, "ensure_tables", lambda cfg, progress, use_cache=True: None)
+    monkeypatch.setattr(runner, "fingerprint", lambda data_dir: FINGERPRINT)
+    monkeypatch.setattr(runner, "read_tables", lambda folder: None)
     cfg = make_config({"data_dir": tmp_path / "data", "out_dir": tmp_path / "out",
                        "show_code": show_code})
     result = runner.run(cfg, only=["ok"], notebooks_dir=FIXTURES, progress=False)

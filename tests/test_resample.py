@@ -1,4 +1,4 @@
-"""eda_lib.resample must equal Pillow's resize bit for bit, on whichever route it takes."""
+"""eda_lib.measure.resample must equal Pillow's resize bit for bit, on whichever route it takes."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 from PIL import Image
 from scipy.ndimage import uniform_filter
 
-from eda_lib import resample
-from eda_lib.resample import resize
+from eda_lib.measure import resample
+from eda_lib.measure.resample import resize
 
 LANCZOS, BICUBIC = Image.Resampling.LANCZOS, Image.Resampling.BICUBIC
 

@@ -1,4 +1,4 @@
-"""Tests of eda_lib.runner, and of the index page it writes (eda_lib.report).
+"""Tests of eda_lib.pages.runner, and of the index page it writes (eda_lib.pages.pages).
 
 The fixture notebooks in ``tests/notebooks`` stand for the suite: ``01_broken`` raises,
 ``02_ok`` prints its interpreter, working folder and ``out_dir``. The data pass and the
@@ -17,9 +17,10 @@ import nbformat
 import pytest
 from jupyter_client.kernelspec import KernelSpecManager
 
-from eda_lib import index, report, runner, tables
+from eda_lib import files
 from eda_lib.config import PARAMS, make_config
 from eda_lib.errors import ConfigError, LayoutError
+from eda_lib.report import pages, records, runner
 
 FIXTURES = Path(__file__).parent / "notebooks"
 FINGERPRINT = {"files": 3, "bytes": 1234, "sha256": "ab" * 32}
@@ -43,9 +44,10 @@ def write_user_kernelspec(jupyter_dir: Path) -> Path:
 def no_data_pass(monkeypatch):
     """Replace the data pass by a recorder and the fingerprint by a constant."""
     calls = []
-    monkeypatch.setattr(tables, "ensure_tables",
+    monkeypatch.setattr(runner, "ensure_tables",
                         lambda cfg, progress, use_cache=True: calls.append(progress))
-    monkeypatch.setattr(index, "fingerprint", lambda data_dir: FINGERPRINT)
+    monkeypatch.setattr(runner, "fingerprint", lambda data_dir: FINGERPRINT)
+    monkeypatch.setattr(runner, "read_tables", lambda folder: None)
     return calls
 
 
@@ -60,8 +62,9 @@ def suite(tmp_path_factory):
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("JUPYTER_PATH", str(write_user_kernelspec(tmp / "jupyter")))
-        mp.setattr(tables, "ensure_tables", ensure_tables)
-        mp.setattr(index, "fingerprint", lambda data_dir: FINGERPRINT)
+        mp.setattr(runner, "ensure_tables", ensure_tables)
+        mp.setattr(runner, "fingerprint", lambda data_dir: FINGERPRINT)
+        mp.setattr(runner, "read_tables", lambda folder: None)
         cfg = make_config({"data_dir": tmp / "data", "out_dir": tmp / "out"})
         result = runner.run(cfg, notebooks_dir=FIXTURES, progress=False)
     return cfg, result, seen_at_data_pass
@@ -162,7 +165,7 @@ def test_data_error_stops_the_run_and_leaves_no_stale_index(tmp_path, monkeypatc
     def ensure_tables(cfg, progress, use_cache=True):
         raise LayoutError("no train_images folder", path=cfg.data_dir, kind="layout")
 
-    monkeypatch.setattr(tables, "ensure_tables", ensure_tables)
+    monkeypatch.setattr(runner, "ensure_tables", ensure_tables)
     with pytest.raises(LayoutError):
         runner.run(cfg, notebooks_dir=FIXTURES, progress=False)
     assert not (cfg.out_dir / "index.html").exists()
@@ -230,13 +233,13 @@ def test_notebook_title_is_the_first_markdown_heading(cells, title):
 def test_index_escapes_text_and_needs_nothing_external(tmp_path):
     cfg = make_config({"data_dir": tmp_path / "<data>", "out_dir": tmp_path / "out"})
     (cfg.out_dir / "html").mkdir(parents=True)
-    record = runner.NotebookRecord(
+    record = records.NotebookRecord(
         name="01_x", title="<script>alert(1)</script>", status="failed", seconds=1.25,
         error='KeyError: "<b>"', notebook=cfg.out_dir / "notebooks" / "01_x.ipynb",
         html=cfg.out_dir / "html" / "01_x.html",
     )
-    result = runner.RunResult(cfg.out_dir, (record,))
-    path = report.write_index(cfg.out_dir, result, cfg, FINGERPRINT, {"numpy": "2.0"})
+    result = records.RunResult(cfg.out_dir, (record,))
+    path = pages.write_index(cfg.out_dir, result, cfg, FINGERPRINT, {"numpy": "2.0"})
     page = path.read_text(encoding="utf-8")
     assert "<script" not in page and "<b>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
@@ -246,8 +249,8 @@ def test_index_escapes_text_and_needs_nothing_external(tmp_path):
 
 
 def test_package_versions_name_every_package():
-    versions = report.package_versions()
-    assert list(versions) == ["python", *report.DISTRIBUTIONS]
+    versions = pages.package_versions()
+    assert list(versions) == ["python", *pages.DISTRIBUTIONS]
     assert versions["python"] == ".".join(map(str, sys.version_info[:3]))
     assert versions["eda_lib"] != "not installed"
 
@@ -255,7 +258,7 @@ def test_package_versions_name_every_package():
 def test_write_text_atomic_replaces_and_leaves_no_temporary(tmp_path):
     target = tmp_path / "page.html"
     target.write_text("old", encoding="utf-8")
-    assert report.write_text_atomic(target, "new") == target
+    assert files.write_text_atomic(target, "new") == target
     assert target.read_text(encoding="utf-8") == "new"
     assert [p.name for p in tmp_path.iterdir()] == ["page.html"]
 

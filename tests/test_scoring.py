@@ -6,9 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from eda_lib import cli, demo, metric, scoring
+from eda_lib import cli
+from eda_lib.analysis import scoring
+from eda_lib.dataset import demo, metric
+from eda_lib.dataset.index import scan
 from eda_lib.errors import ConfigError
-from eda_lib.index import scan
 
 
 @pytest.fixture(scope="module")

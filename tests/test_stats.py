@@ -3,9 +3,9 @@
 import pandas as pd
 import pytest
 
-from eda_lib import stats, summary
+from eda_lib.analysis import stats, summary
 from eda_lib.config import make_config
-from eda_lib.tables import load_tables
+from eda_lib.datapass import load_tables
 
 
 @pytest.fixture

@@ -22,6 +22,8 @@ import math
 import cv2
 import numpy as np
 
+from ..geometry import bbox
+
 #: Columns of :func:`instance_metrics`, in table order.
 METRIC_COLUMNS = (
     "area_px", "area_frac", "x1", "y1", "x2", "y2", "bbox_w", "bbox_h",
@@ -33,22 +35,6 @@ METRIC_COLUMNS = (
 #: pixel centres overestimates the length of a curve by about 5.5% on average over
 #: orientations, and this factor removes that bias.
 KULPA = math.pi / 8 * (1 + math.sqrt(2))
-
-
-def bbox(mask: np.ndarray) -> tuple[int, int, int, int] | None:
-    """Inclusive bounding box ``(x1, y1, x2, y2)`` of the true pixels, or None.
-
-    Examples
-    --------
-    >>> m = np.zeros((4, 5), bool); m[1:3, 2:5] = True
-    >>> bbox(m)
-    (2, 1, 4, 2)
-    """
-    rows = np.flatnonzero(mask.any(axis=1))
-    if rows.size == 0:
-        return None
-    cols = np.flatnonzero(mask.any(axis=0))
-    return int(cols[0]), int(rows[0]), int(cols[-1]), int(rows[-1])
 
 
 def perimeter(mask: np.ndarray) -> float:

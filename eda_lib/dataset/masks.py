@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import trace
-from .errors import MaskError
+from .. import trace
+from ..errors import MaskError
 
 #: What each normalisation rule does. Keys appear in ``masks.notes``.
 RULES: dict[str, str] = {

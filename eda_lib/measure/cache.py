@@ -21,8 +21,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from .config import Config
-from .tables import ANALYSIS_VERSION, MEASURED_TABLES, PASS_PARAMS, SCHEMAS
+from ..config import Config
+from ..files import atomic_write
+from ..tables import ANALYSIS_VERSION, MEASURED_TABLES, PASS_PARAMS, SCHEMAS
 
 #: Columns the cache adds to each table: the case and its signature.
 KEY_COLUMNS = ("_split", "_case", "_sig")
@@ -102,8 +103,6 @@ def cached_cases(frames: dict[str, pd.DataFrame]) -> set[tuple[str, str, str]]:
 
 def save(folder: Path, frames: dict[str, pd.DataFrame]) -> None:
     """Store the rows (with their key columns) of every table, atomically per file."""
-    from .tables import atomic_write
-
     folder.mkdir(parents=True, exist_ok=True)
     (folder / VERSION_FILE).unlink(missing_ok=True)
     for name, df in frames.items():

@@ -26,7 +26,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import LayoutError
+from ..errors import LayoutError
 
 IMAGE_SUFFIX = ".png"
 MASK_SUFFIX = ".npy"

@@ -1,13 +1,17 @@
 """What every notebook does first: read its parameters, load the tables, set the style.
 
 A notebook starts with ``s = eda_lib.start(globals(), "03")``: its ``parameters``
-cell becomes a validated :class:`~eda_lib.config.Config`, the tables are loaded
-(computed first if they are missing or stale), and figures shown through
-:meth:`Session.show` land in ``out_dir/figures`` with the section's prefix.
+cell becomes a validated :class:`~eda_lib.config.Config`, the tables are loaded, and
+figures shown through :meth:`Session.show` land in ``out_dir/figures`` with the
+section's prefix. A notebook opened by hand builds the tables when they are missing
+or were made with other parameters; a notebook run by the runner (whose kernels carry
+:data:`~eda_lib.report.records.RUNNER_ENV`) only reads what the runner's data pass
+stored, so parallel kernels never measure.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,8 +20,11 @@ from typing import Any
 import matplotlib as mpl
 from IPython.display import Image, display
 
-from . import config, plots
-from .tables import Tables, load_tables
+from .. import config
+from ..datapass import load_tables
+from ..tables import Tables
+from . import plots
+from .records import RUNNER_ENV
 
 STYLE = {
     "figure.dpi": 100,
@@ -55,7 +62,9 @@ class Session:
 
 
 def start(namespace: Mapping[str, Any], section: str) -> Session:
-    """Validate the notebook's parameters and load the tables."""
+    """Validate the notebook's parameters and load the tables (built first when the
+    notebook was opened by hand and they are missing)."""
     cfg = config.from_namespace(namespace)
     mpl.rcParams.update(STYLE)
-    return Session(cfg=cfg, tables=load_tables(cfg), section=section)
+    by_hand = not os.environ.get(RUNNER_ENV)
+    return Session(cfg=cfg, tables=load_tables(cfg, build=by_hand), section=section)

@@ -36,7 +36,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from .errors import ImageError, MaskError
+from ..errors import ImageError, MaskError
+from ..geometry import bbox
 
 #: Colour of each image label, used by every table plot.
 LABEL_COLORS: dict[str, str] = {"authentic": "#4477AA", "forged": "#EE6677"}
@@ -201,14 +202,6 @@ def _stroke(shape: tuple[int, ...], line: int) -> _Stroke:
     return _Stroke(thickness, font_scale, max(1, round(font_scale * 1.6)), max(2, text_px // 4))
 
 
-def _bbox(mask: np.ndarray) -> tuple[int, int, int, int] | None:
-    """Inclusive (x1, y1, x2, y2) of the on pixels, None for an empty mask."""
-    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-    if rows.size == 0:
-        return None
-    return int(cols[0]), int(rows[0]), int(cols[-1]), int(rows[-1])
-
-
 def _draw_label(img: np.ndarray, text: str, box: tuple[int, int, int, int], color, s: _Stroke):
     """Draw a tag "text" at the box's top-left corner: above it, else just inside it."""
     h, w = img.shape[:2]
@@ -273,7 +266,7 @@ def overlay_instances(
         out[mask] = (1 - alpha) * out[mask] + alpha * np.array(instance_color(k), np.float32)
     out = np.clip(np.rint(out), 0, 255).astype(np.uint8)
     s = _stroke(out.shape, line)
-    found = [(k, mask, _bbox(mask)) for k, mask in enumerate(masks, start=1)]
+    found = [(k, mask, bbox(mask)) for k, mask in enumerate(masks, start=1)]
     for k, mask, _ in found:
         contours, _ = cv2.findContours(
             mask.astype(np.uint8), cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE

@@ -32,41 +32,14 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from eda_lib.errors import ConfigError, DataError
+from ..errors import ConfigError, DataError
+from ..geometry import TRANSFORMS
 
-__all__ = ["MIN_SIDE", "PAINTERS", "PNG_LEVEL", "TEXTURE_STD", "TRANSFORMS", "generate",
+__all__ = ["MIN_SIDE", "PAINTERS", "PNG_LEVEL", "TEXTURE_STD", "generate",
            "paint_blot", "paint_chart", "paint_compound", "paint_fluorescence",
            "paint_histology"]
 
-# --------------------------------------------------------------------------- transforms
 
-TRANSFORMS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
-    "identity": lambda a: a,
-    "flip_h": lambda a: a[:, ::-1],
-    "flip_v": lambda a: a[::-1],
-    "rot90": lambda a: np.rot90(a, 1),
-    "rot180": lambda a: np.rot90(a, 2),
-    "rot270": lambda a: np.rot90(a, 3),
-    "transpose": lambda a: np.swapaxes(a, 0, 1),
-    "anti_transpose": lambda a: np.rot90(np.swapaxes(a, 0, 1), 2),
-}
-"""The eight symmetries of a rectangle, as functions of an ``(H, W)`` or ``(H, W, C)`` array.
-
-Rows run top to bottom and columns left to right, as displayed. With ``b = f(a)``:
-
-- ``identity``: ``b = a``.
-- ``flip_h``: mirror left-right, ``b[i, j] = a[i, W-1-j]`` (``np.fliplr``).
-- ``flip_v``: mirror top-bottom, ``b[i, j] = a[H-1-i, j]`` (``np.flipud``).
-- ``rot90``: a quarter turn counter-clockwise, ``np.rot90(a, 1)``; ``b[i, j] = a[j, W-1-i]``.
-- ``rot180``: a half turn, ``np.rot90(a, 2)``; ``b[i, j] = a[H-1-i, W-1-j]``.
-- ``rot270``: a quarter turn clockwise, ``np.rot90(a, 3)``; ``b[i, j] = a[H-1-j, i]``.
-- ``transpose``: mirror about the main diagonal, ``b[i, j] = a[j, i]``.
-- ``anti_transpose``: mirror about the anti-diagonal, ``np.rot90(transpose(a), 2)``;
-  ``b[i, j] = a[H-1-j, W-1-i]``.
-
-The last four swap height and width. Each function returns a view; the demo's truth obeys
-``target == TRANSFORMS[name](source)`` on the pixels of an unscaled copy.
-"""
 
 _SWAPS_AXES = frozenset({"rot90", "rot270", "transpose", "anti_transpose"})
 

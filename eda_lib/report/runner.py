@@ -24,7 +24,6 @@ import sys
 import time
 from collections.abc import Collection, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
 from pathlib import Path
 
 import jupytext
@@ -38,12 +37,17 @@ from papermill.exceptions import PapermillExecutionError
 from tqdm import tqdm
 from traitlets import default
 
-from . import index, report, tables
-from .config import Config
-from .errors import ConfigError
+from ..config import Config
+from ..datapass import MANIFEST, ensure_tables
+from ..dataset.index import fingerprint
+from ..errors import ConfigError
+from ..files import check_paths, write_text_atomic
+from ..tables import read_tables, tables_dir
+from . import pages
+from .records import INDEX_NAME, RUNNER_ENV, NotebookRecord, RunResult
 
 #: The notebooks of the suite: ``notebooks/`` next to the package, in the repository.
-NOTEBOOKS_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+NOTEBOOKS_DIR = Path(__file__).resolve().parents[2] / "notebooks"
 
 #: Kernel name recorded in executed notebooks; the name IPython kernels go by, so an
 #: executed notebook opens anywhere. It is never looked up: see InterpreterKernelManager.
@@ -51,59 +55,6 @@ KERNEL_NAME = "python3"
 
 #: Folders of the output layout, under ``out_dir``.
 OUT_FOLDERS = ("notebooks", "html", "figures", "tables")
-
-
-@dataclass(frozen=True)
-class NotebookRecord:
-    """What happened to one notebook of a run.
-
-    Attributes
-    ----------
-    name : str
-        File stem, e.g. ``"01_index"``.
-    title : str
-        First markdown heading of the notebook (its name when it has none).
-    status : str
-        ``"ok"`` or ``"failed"``.
-    seconds : float
-        Wall time of execution and rendering.
-    error : str or None
-        ``"ErrorName: value"`` of the exception that stopped a failed notebook.
-    notebook : Path
-        The executed ``.ipynb``.
-    html : Path
-        The rendered page.
-    reused : bool
-        True when the outputs of an earlier run were kept because none of the
-        notebook's inputs changed (see :func:`inputs_key`).
-    """
-
-    name: str
-    title: str
-    status: str
-    seconds: float
-    error: str | None
-    notebook: Path
-    html: Path
-    reused: bool = False
-
-
-@dataclass(frozen=True)
-class RunResult:
-    """The outcome of :func:`run`: one record per notebook, in order."""
-
-    out_dir: Path
-    records: tuple[NotebookRecord, ...]
-
-    @property
-    def ok(self) -> bool:
-        """True when every notebook ran to the end."""
-        return all(r.status == "ok" for r in self.records)
-
-    @property
-    def index_html(self) -> Path:
-        """The index page of the run."""
-        return self.out_dir / report.INDEX_NAME
 
 
 class InterpreterKernelManager(AsyncKernelManager):
@@ -145,8 +96,13 @@ class InterpreterKernelManager(AsyncKernelManager):
 
 
 def interpreter_kernel_spec() -> KernelSpec:
-    """Spec of an IPython kernel started with :data:`sys.executable`, built in memory."""
-    return KernelSpec(name=KERNEL_NAME, **get_kernel_dict())
+    """Spec of an IPython kernel started with :data:`sys.executable`, built in memory.
+
+    Its environment tells the notebook it runs under the runner
+    (:data:`~eda_lib.report.records.RUNNER_ENV`), so it reads the stored tables and
+    never measures.
+    """
+    return KernelSpec(name=KERNEL_NAME, env={RUNNER_ENV: "1"}, **get_kernel_dict())
 
 
 def run(
@@ -189,12 +145,11 @@ def run(
     show = progress and cfg.progress
     sources = select_notebooks(Path(notebooks_dir or NOTEBOOKS_DIR).resolve(), only)
     prepare_out_dir(cfg)
-    tables.ensure_tables(cfg, progress=show, use_cache=use_cache)
+    ensure_tables(cfg, progress=show, use_cache=use_cache)
     records = run_notebooks(sources, cfg, show, reuse=use_cache)
     result = RunResult(cfg.out_dir, records)
-    report.write_index(
-        cfg.out_dir, result, cfg, index.fingerprint(cfg.data_dir), report.package_versions()
-    )
+    pages.write_index(cfg.out_dir, result, cfg, fingerprint(cfg.data_dir),
+                      pages.package_versions(), read_tables(tables_dir(cfg)))
     return result
 
 
@@ -242,7 +197,7 @@ def prepare_out_dir(cfg: Config) -> None:
         If ``out_dir`` is the data folder or inside it (the data folder is read only),
         or cannot be written.
     """
-    tables.check_paths(cfg)
+    check_paths(cfg)
     try:
         for folder in OUT_FOLDERS:
             (cfg.out_dir / folder).mkdir(parents=True, exist_ok=True)
@@ -255,7 +210,7 @@ def prepare_out_dir(cfg: Config) -> None:
             "choose a folder you can write to (-p out_dir PATH)",
             key="out_dir",
         ) from exc
-    (cfg.out_dir / report.INDEX_NAME).unlink(missing_ok=True)
+    (cfg.out_dir / INDEX_NAME).unlink(missing_ok=True)
 
 
 def run_notebooks(
@@ -322,7 +277,7 @@ def inputs_key(source: Path, cfg: Config) -> str:
     h = hashlib.sha256()
     h.update(source.read_bytes())
     h.update(json.dumps(cfg.to_dict(), sort_keys=True).encode())
-    manifest = tables.tables_dir(cfg) / "manifest.json"
+    manifest = tables_dir(cfg) / MANIFEST
     h.update(manifest.read_bytes() if manifest.exists() else b"no tables")
     h.update(_package_digest().encode())
     return h.hexdigest()
@@ -331,8 +286,9 @@ def inputs_key(source: Path, cfg: Config) -> str:
 @functools.lru_cache(maxsize=1)
 def _package_digest() -> str:
     h = hashlib.sha256()
-    for path in sorted(Path(__file__).resolve().parent.glob("*.py")):
-        h.update(path.name.encode() + b"\0" + path.read_bytes())
+    package = Path(__file__).resolve().parents[1]
+    for path in sorted(package.rglob("*.py")):
+        h.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes())
     return h.hexdigest()
 
 
@@ -405,7 +361,7 @@ def execute(
     stable_cell_ids(executed)
     # Papermill records the paths it was given: the notebook object and the partial file.
     executed.metadata.setdefault("papermill", {}).update(input_path=str(source), output_path=str(target))
-    report.write_text_atomic(target, nbformat.writes(executed))
+    write_text_atomic(target, nbformat.writes(executed))
     partial.unlink()
     return executed, error
 
@@ -425,7 +381,7 @@ def stable_cell_ids(nb: nbformat.NotebookNode) -> None:
 
 
 def render_html(
-    nb: nbformat.NotebookNode, target: Path, title: str, *, show_code: bool, nav: report.SectionNav
+    nb: nbformat.NotebookNode, target: Path, title: str, *, show_code: bool, nav: pages.SectionNav
 ) -> Path:
     """Render an executed notebook to its standalone section page.
 
@@ -447,11 +403,11 @@ def render_html(
     Path
         ``target``.
     """
-    page = report.section_page(nb, title, show_code=show_code, nav=nav)
-    return report.write_text_atomic(target, page)
+    page = pages.section_page(nb, title, show_code=show_code, nav=nav)
+    return write_text_atomic(target, page)
 
 
-def section_nav(source: Path, available: Collection[str] | None = None) -> report.SectionNav:
+def section_nav(source: Path, available: Collection[str] | None = None) -> pages.SectionNav:
     """Links of a section page: the index and the sections before and after it.
 
     Neighbours are taken in the order of the notebooks folder, which is the order of
@@ -464,13 +420,13 @@ def section_nav(source: Path, available: Collection[str] | None = None) -> repor
     position = suite.index(source)
     has_page = [available is None or path.stem in available for path in suite]
 
-    def link(path: Path) -> report.Link:
+    def link(path: Path) -> pages.Link:
         title = notebook_title(jupytext.read(path), default=path.stem)
-        return report.Link(title, f"{path.stem}.html")
+        return pages.Link(title, f"{path.stem}.html")
 
     before = [p for p, ok in zip(suite[:position], has_page[:position]) if ok]
     after = [p for p, ok in zip(suite[position + 1:], has_page[position + 1:]) if ok]
-    return report.SectionNav(
+    return pages.SectionNav(
         previous=link(before[-1]) if before else None,
         next=link(after[0]) if after else None,
     )

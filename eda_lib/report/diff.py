@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image, UnidentifiedImageError
 
-from .errors import ConfigError, DataError
+from ..errors import ConfigError, DataError
 
 #: Natural key of each table of the suite; other tables are compared row by row.
 TABLE_KEYS: dict[str, tuple[str, ...]] = {

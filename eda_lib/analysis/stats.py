@@ -9,9 +9,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .tables import MASK_MEASURED, MASK_READ
-
-SPLIT_ORDER = ["train", "supplemental", "test"]
+from ..dataset.index import SPLITS
+from ..dataset.masks import RULES
+from ..tables import MASK_MEASURED, MASK_READ
 
 
 def _labelled(images: pd.DataFrame) -> pd.DataFrame:
@@ -22,7 +22,7 @@ def split_label_counts(images: pd.DataFrame) -> pd.DataFrame:
     """Images per split and label, with totals."""
     label = images["label"].replace("", "(unlabelled)")
     table = pd.crosstab(images["split"], label, margins=True, margins_name="total")
-    order = [s for s in SPLIT_ORDER if s in table.index] + ["total"]
+    order = [s for s in SPLITS if s in table.index] + ["total"]
     return table.reindex(order)
 
 
@@ -136,8 +136,6 @@ def mask_checks(images: pd.DataFrame, masks: pd.DataFrame) -> pd.DataFrame:
 
 def rules_applied(masks: pd.DataFrame) -> pd.DataFrame:
     """How many mask files needed each normalisation rule, with the rule's meaning."""
-    from .masks import RULES
-
     notes = masks["notes"].fillna("").str.split(";").explode()
     counts = notes[notes != ""].value_counts()
     return pd.DataFrame({"masks": counts.astype(int),
@@ -301,3 +299,11 @@ def worst(health: pd.DataFrame, issue: str, n: int) -> pd.DataFrame:
     """The ``n`` flagged images with the lowest score for ``issue`` (lowest = worst)."""
     flagged = health[health[f"is_{issue}_issue"].fillna(False).astype(bool)]
     return flagged.nsmallest(n, f"{issue}_score")
+
+
+def measurable_forged(t) -> pd.DataFrame:
+    """Forged images whose image decoded and whose mask was usable."""
+    img = t.images
+    forged = img[(img["label"] == "forged") & img["has_mask"] & (img["status"] == "ok")]
+    usable = t.masks[t.masks["status"].isin(["ok", "normalized"])][["split", "case_id", "n_instances"]]
+    return forged.merge(usable, on=["split", "case_id"], how="inner")

@@ -94,8 +94,8 @@ import pandas as pd
 import scipy.fft
 from PIL import Image
 
+from ..errors import ConfigError, ImageError
 from . import resample
-from .errors import ConfigError, ImageError
 
 __all__ = [
     "BLUR_MAX_SIDE", "DEFAULTS", "HASH_BLOCK_BYTES", "ISSUES", "RAW_COLUMNS", "Measured",

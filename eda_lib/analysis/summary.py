@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from .gallery import measurable_forged
-from .tables import MASK_MEASURED
+from ..tables import MASK_MEASURED
+from .stats import measurable_forged
 
 
 @dataclass(frozen=True)

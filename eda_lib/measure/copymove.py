@@ -80,23 +80,9 @@ from typing import Any, NamedTuple
 import cv2
 import numpy as np
 
-from .errors import ConfigError, ImageError, MaskError
+from ..errors import ConfigError, ImageError, MaskError
+from ..geometry import SWAPS_AXES, TRANSFORMS, Box, apply_transform, bbox, inverse_transform
 
-Box = tuple[int, int, int, int]
-
-#: Names of the 8 flips/rotations of the plane, in a fixed order.
-TRANSFORMS: tuple[str, ...] = (
-    "identity",
-    "flip_h",
-    "flip_v",
-    "rot90",
-    "rot180",
-    "rot270",
-    "transpose",
-    "anti_transpose",
-)
-_INVERSE = {"rot90": "rot270", "rot270": "rot90"}
-_SWAPS_AXES = frozenset({"rot90", "rot270", "transpose", "anti_transpose"})
 _IMMERKAER = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
 
 # Verdict thresholds, chosen on the demo data: 6 seeds of benchmarks/bench_copymove.py
@@ -164,69 +150,6 @@ DEFAULT_TUNING: Mapping[str, Any] = MappingProxyType(
         "identical_tol": 1.0,
     }
 )
-
-
-def apply_transform(a: np.ndarray, name: str) -> np.ndarray:
-    """Flip or rotate an array on its first two axes.
-
-    Parameters
-    ----------
-    a : numpy.ndarray
-        Array of at least two dimensions, e.g. (H, W) or (H, W, C).
-    name : str
-        One of :data:`TRANSFORMS`: ``identity``; ``flip_h`` (mirror left-right,
-        ``np.fliplr``); ``flip_v`` (``np.flipud``); ``rot90``, ``rot180``,
-        ``rot270`` (counter-clockwise, ``np.rot90``); ``transpose`` (swap the
-        axes); ``anti_transpose`` (transpose then rotate by 180 degrees).
-
-    Returns
-    -------
-    numpy.ndarray
-        A view of ``a`` transformed.
-
-    Examples
-    --------
-    >>> a = np.arange(6).reshape(2, 3)
-    >>> apply_transform(a, "rot90").tolist()
-    [[2, 5], [1, 4], [0, 3]]
-    >>> b = apply_transform(a, "rot90")
-    >>> bool((apply_transform(b, inverse_transform("rot90")) == a).all())
-    True
-    """
-    if name == "identity":
-        return a
-    if name == "flip_h":
-        return np.fliplr(a)
-    if name == "flip_v":
-        return np.flipud(a)
-    if name == "rot90":
-        return np.rot90(a, 1)
-    if name == "rot180":
-        return np.rot90(a, 2)
-    if name == "rot270":
-        return np.rot90(a, 3)
-    if name == "transpose":
-        return a.swapaxes(0, 1)
-    if name == "anti_transpose":
-        return np.rot90(a.swapaxes(0, 1), 2)
-    raise ConfigError(
-        f"unknown transform {name!r}: use one of {', '.join(TRANSFORMS)}", key="transform"
-    )
-
-
-def inverse_transform(name: str) -> str:
-    """Name of the transform that undoes ``name``.
-
-    Examples
-    --------
-    >>> inverse_transform("rot90"), inverse_transform("flip_h")
-    ('rot270', 'flip_h')
-    """
-    if name not in TRANSFORMS:
-        raise ConfigError(
-            f"unknown transform {name!r}: use one of {', '.join(TRANSFORMS)}", key="transform"
-        )
-    return _INVERSE.get(name, name)
 
 
 @dataclass(frozen=True)
@@ -452,7 +375,7 @@ def search_source(
         )
     if not region.any():
         return _empty_result(instance, None, None)
-    box = _box_of(region)
+    box = bbox(region)
     exclude = (box,) if exclude_box is None else (box, tuple(exclude_box))
     return _search_result(ctx, instance, region, box, exclude, "search")
 
@@ -1035,7 +958,7 @@ def _pair_scale(target: Box, source: Box, transform: str) -> float | None:
     """
     tw, th = target[2] - target[0] + 1, target[3] - target[1] + 1
     sw, sh = source[2] - source[0] + 1, source[3] - source[1] + 1
-    if transform in _SWAPS_AXES:
+    if transform in SWAPS_AXES:
         tw, th = th, tw
     if abs(tw - sw) <= 1 and abs(th - sh) <= 1:
         return 1.0
@@ -1133,11 +1056,6 @@ def _identical_frac(ctx: _Context, best: _Candidate) -> float:
     coef, *_ = np.linalg.lstsq(design[fit], target[fit], rcond=None)
     predicted = np.clip(design @ coef, 0, 255)
     return float((np.abs(predicted - target) <= ctx.params["identical_tol"]).mean())
-
-
-def _box_of(mask: np.ndarray) -> Box:
-    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-    return (int(cols[0]), int(rows[0]), int(cols[-1]), int(rows[-1]))
 
 
 def _iou(a: Box, b: Box) -> float:

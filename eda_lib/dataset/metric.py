@@ -36,8 +36,8 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from .errors import DataError
-from .instances import bbox
+from ..errors import DataError
+from ..geometry import bbox
 
 AUTHENTIC = "authentic"
 #: The columns of a submission, in order.

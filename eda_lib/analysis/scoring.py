@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import images, masks, metric
-from .errors import ConfigError
+from ..dataset import images, masks, metric
+from ..dataset.index import Index, scan
+from ..errors import ConfigError
 from .folds import grouped_folds, leakage_groups
-from .index import Index, scan
 
 
 def training_ids(index: Index) -> dict[str, tuple[str, str | None]]:

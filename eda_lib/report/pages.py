@@ -1,10 +1,11 @@
-"""The pages of a report, and the atomic writes every output file goes through.
+"""The pages of a report: the index page and one page per section.
 
 Every page is static and stands alone: inline CSS, no script from anywhere, no request
 to any server, no date (the same run gives the same pages apart from the durations).
 
-- :func:`write_index` turns a :class:`~eda_lib.runner.RunResult` into ``index.html``:
-  the dataset at a glance (numbers read from ``tables/*.csv``), one card per section
+- :func:`write_index` turns a :class:`~eda_lib.report.records.RunResult` into
+  ``index.html``: the dataset at a glance (numbers from the run's
+  :class:`~eda_lib.tables.Tables`), one card per section
   with its status, duration and key figure, then the parameters, the data fingerprint
   and the package versions.
 - :func:`section_page` renders an executed notebook as ``html/NN_name.html`` with
@@ -26,7 +27,7 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
 import nbformat
@@ -35,14 +36,11 @@ from jinja2 import DictLoader
 from nbconvert import HTMLExporter
 from PIL import Image
 
-from .config import PARAMS, Config
-from .tables import atomic_write
-
-if TYPE_CHECKING:
-    from .runner import NotebookRecord, RunResult
-
-#: File name of the index page, at the top of the output folder.
-INDEX_NAME = "index.html"
+from ..config import PARAMS, Config
+from ..dataset.index import SPLITS
+from ..files import write_text_atomic
+from ..tables import Tables
+from .records import INDEX_NAME, NotebookRecord, RunResult
 
 #: Packages shown on the index page: label -> distributions that provide it, first found wins.
 DISTRIBUTIONS: dict[str, tuple[str, ...]] = {
@@ -62,9 +60,6 @@ DISTRIBUTIONS: dict[str, tuple[str, ...]] = {
     "jupytext": ("jupytext",),
     "eda_lib": ("eda-lib",),
 }
-
-#: Splits in the order the index lists them; others follow in alphabetical order.
-SPLIT_ORDER = ("train", "supplemental", "test")
 
 _FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif'
 
@@ -173,28 +168,6 @@ main {{ max-width: 1120px; margin: 0 auto; }}
 # --------------------------------------------------------------------------- files
 
 
-def write_text_atomic(path: Path, text: str) -> Path:
-    """Write ``text`` to ``path`` through a temporary file and a rename.
-
-    The temporary file sits in the same folder, so the rename is atomic: a reader
-    (or a crash) never finds a half-written file under the final name.
-
-    Parameters
-    ----------
-    path : Path
-        Final file name; its folder must exist.
-    text : str
-        Content, written as UTF-8.
-
-    Returns
-    -------
-    Path
-        ``path``.
-    """
-    atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
-    return path
-
-
 def package_versions() -> dict[str, str]:
     """Versions of Python and of the packages that shape the results.
 
@@ -245,65 +218,43 @@ class Fact:
     table: str
 
 
-def dataset_facts(tables_dir: Path) -> list[Fact]:
-    """The dataset at a glance, computed from the CSV tables of a run.
-
-    Parameters
-    ----------
-    tables_dir : Path
-        The run's ``tables`` folder.
+def dataset_facts(tables: Tables) -> list[Fact]:
+    """The dataset at a glance, computed from the tables of a run.
 
     Returns
     -------
     list of Fact
         In order: images by split and label, forged images with a mask, twin pairs,
-        instances, copies confirmed by the copy-move analysis, problems. A fact whose
-        table is missing is left out, and so is the copy-move fact when no instance
-        was analysed (``copy_move`` off).
+        instances, copies confirmed by the copy-move analysis, problems. The copy-move
+        fact is left out when no instance was analysed (``copy_move`` off).
     """
-    facts = []
-    images = _read_table(tables_dir, "images")
-    if images is not None:
-        forged = images[images["label"].eq("forged")]
-        with_mask = int(_flag(forged["has_mask"]).sum())
-        twins = int(_flag(forged["twin"]).sum())
-        facts += [
-            Fact(_n(len(images)), _noun(len(images), "image"), _by_split(images), "images"),
-            Fact(f"{with_mask:,} of {len(forged):,}", "forged images with a mask",
-                 _missing_masks(len(forged) - with_mask), "images"),
-            Fact(_n(twins), _noun(twins, "twin pair"),
-                 "forged and authentic images sharing a case_id", "images"),
-        ]
-    instances = _read_table(tables_dir, "instances")
-    if instances is not None:
-        cases = len(instances[["split", "case_id"]].drop_duplicates())
-        facts.append(Fact(_n(len(instances)), _noun(len(instances), "instance"),
-                          f"forged regions, in {cases:,} {_noun(cases, 'mask')}", "instances"))
-    copy_move = _read_table(tables_dir, "copy_move")
-    if copy_move is not None and len(copy_move):
+    images, instances = tables.images, tables.instances
+    forged = images[images["label"].eq("forged")]
+    with_mask = int(forged["has_mask"].sum())
+    twins = int(forged["twin"].sum())
+    cases = len(instances[["split", "case_id"]].drop_duplicates())
+    facts = [
+        Fact(_n(len(images)), _noun(len(images), "image"), _by_split(images), "images"),
+        Fact(f"{with_mask:,} of {len(forged):,}", "forged images with a mask",
+             _missing_masks(len(forged) - with_mask), "images"),
+        Fact(_n(twins), _noun(twins, "twin pair"),
+             "forged and authentic images sharing a case_id", "images"),
+        Fact(_n(len(instances)), _noun(len(instances), "instance"),
+             f"forged regions, in {cases:,} {_noun(cases, 'mask')}", "instances"),
+    ]
+    copy_move = tables.copy_move
+    if len(copy_move):
         verdicts = copy_move["verdict"].value_counts()
         others = ", ".join(f"{n:,} {v}" for v, n in verdicts.items() if v != "copy")
         facts.append(Fact(f"{int(verdicts.get('copy', 0)):,} of {len(copy_move):,}",
                           "copies confirmed", others or "every instance", "copy_move"))
-    problems = _read_table(tables_dir, "problems")
-    if problems is not None:
-        kinds = problems["kind"].value_counts()
-        detail = ", ".join(f"{n:,} {k}" for k, n in kinds.head(3).items())
-        if len(kinds) > 3:
-            detail += ", ..."
-        facts.append(Fact(_n(len(problems)), _noun(len(problems), "problem"),
-                          detail or "every file usable as it is", "problems"))
+    kinds = tables.problems["kind"].value_counts()
+    detail = ", ".join(f"{n:,} {k}" for k, n in kinds.head(3).items())
+    if len(kinds) > 3:
+        detail += ", ..."
+    facts.append(Fact(_n(len(tables.problems)), _noun(len(tables.problems), "problem"),
+                      detail or "every file usable as it is", "problems"))
     return facts
-
-
-def _read_table(tables_dir: Path, name: str) -> pd.DataFrame | None:
-    path = Path(tables_dir) / f"{name}.csv"
-    return pd.read_csv(path, dtype={"case_id": str}) if path.is_file() else None
-
-
-def _flag(column: pd.Series) -> pd.Series:
-    """A boolean column read back from CSV (empty cells read as False)."""
-    return column.fillna(False).astype(bool)
 
 
 def _n(count: int) -> str:
@@ -316,7 +267,7 @@ def _noun(count: int, word: str) -> str:
 
 def _by_split(images: pd.DataFrame) -> str:
     """One line per split, e.g. ``"train: 52 authentic, 62 forged"``, then the unusable."""
-    rank = {split: i for i, split in enumerate(SPLIT_ORDER)}
+    rank = {split: i for i, split in enumerate(SPLITS)}
     splits = sorted(images["split"].dropna().unique(), key=lambda s: (rank.get(s, len(rank)), s))
     parts = []
     for split in splits:
@@ -382,15 +333,15 @@ def write_index(
     cfg: Config,
     fingerprint: Mapping[str, Any],
     versions: Mapping[str, str],
+    tables: Tables | None = None,
 ) -> Path:
     """Write ``index.html`` of a run into ``out_dir``.
 
     Parameters
     ----------
     out_dir : Path
-        The output folder of the run; links are relative to it. Its ``tables``
-        folder gives the dataset facts (see :func:`dataset_facts`), its ``figures``
-        folder the key figure of each section (see :func:`key_figure`).
+        The output folder of the run; links are relative to it. Its ``figures``
+        folder gives the key figure of each section (see :func:`key_figure`).
     result : RunResult
         The notebooks that ran, in order, with their status and HTML.
     cfg : Config
@@ -399,6 +350,9 @@ def write_index(
         Fingerprint of the data folder (``files``, ``bytes``, ``sha256``).
     versions : mapping of str to str
         Package versions, as from :func:`package_versions`.
+    tables : Tables, optional
+        The run's tables, for the dataset facts (see :func:`dataset_facts`); without
+        them the page has no "At a glance" section.
 
     Returns
     -------
@@ -418,7 +372,7 @@ def write_index(
             f"<h1>EDA report: {_e(cfg.data_dir.name)}</h1>",
             f'<p class="summary">{_e(_summary(result))}</p>',
             _warnings(cfg),
-            _facts_section(out_dir),
+            _facts_section(out_dir, tables),
             "<h2>Sections</h2>",
             _cards(out_dir, result.records),
             "<h2>Parameters</h2>",
@@ -464,11 +418,11 @@ def _summary(result: RunResult) -> str:
     )
 
 
-def _facts_section(out_dir: Path) -> str:
-    tables_dir = out_dir / "tables"
-    facts = dataset_facts(tables_dir)
-    if not facts:
+def _facts_section(out_dir: Path, tables: Tables | None) -> str:
+    if tables is None:
         return ""
+    tables_dir = out_dir / "tables"
+    facts = dataset_facts(tables)
     tiles = [
         f'<div class="fact"><span class="value">{_e(f.value)}</span>'
         f'<span class="label">{_e(f.label)}</span>'

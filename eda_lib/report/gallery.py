@@ -12,8 +12,9 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from . import copymove, images, masks
-from .config import Config
+from ..config import Config
+from ..dataset import images, masks
+from ..measure import copymove
 
 
 @dataclass(frozen=True)
@@ -30,14 +31,6 @@ class Example:
     def caption(self) -> str:
         """Short caption; the figures add size and instance count themselves."""
         return f"case {self.case_id}"
-
-
-def measurable_forged(t) -> pd.DataFrame:
-    """Forged images whose image decoded and whose mask was usable."""
-    img = t.images
-    forged = img[(img["label"] == "forged") & img["has_mask"] & (img["status"] == "ok")]
-    usable = t.masks[t.masks["status"].isin(["ok", "normalized"])][["split", "case_id", "n_instances"]]
-    return forged.merge(usable, on=["split", "case_id"], how="inner")
 
 
 def sample(df: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-from . import health
-from .config import Config
+from ..config import Config
+from ..measure import health
+from ..tables import SCHEMAS, frame
 from .folds import grouped_folds, leakage_groups
-from .tables import SCHEMAS, frame
 
 
 def derive(tables: dict[str, pd.DataFrame], cfg: Config) -> dict[str, pd.DataFrame]:

@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from . import trace
-from .errors import ImageError
+from .. import trace
+from ..errors import ImageError
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,330 @@
+"""The data pass: from a data folder to the stored tables of a run.
+
+:func:`ensure_tables` reads as its steps::
+
+    check the paths and the layout -> reuse the stored tables if they match
+    -> measure every case (cache, workers) -> derive the dataset-level tables -> store
+
+:func:`measure_dataset` is the pass itself: the index is grouped into cases
+(:mod:`eda_lib.measure.case`), cases whose files and settings are unchanged are taken from
+the per-case cache (:mod:`eda_lib.measure.cache`), and the others are measured on
+``cfg.workers`` processes, largest first, with a progress bar. :func:`load_tables` is
+what a notebook opened by hand calls: it builds the tables when they are missing.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
+from multiprocessing.context import BaseContext
+from pathlib import Path
+
+import cv2
+import pandas as pd
+from tqdm import tqdm
+
+from . import trace
+from .analysis.derive import derive
+from .config import Config
+from .dataset.index import SPLITS, Index, check_layout, fingerprint, scan
+from .errors import TablesError
+from .files import atomic_write, check_paths
+from .measure import cache
+from .measure.case import Case, Rows, group_cases, measure_case
+from .tables import (
+    ANALYSIS_VERSION,
+    DERIVED_PARAMS,
+    MEASURED_TABLES,
+    PASS_PARAMS,
+    SCHEMAS,
+    Tables,
+    frame,
+    read_tables,
+    tables_dir,
+    write_tables,
+)
+
+
+def _init_worker(trace_target: str | None) -> None:
+    """One OpenCV thread per worker process (the processes already use every core), and
+    the caller's trace setting (a forkserver's workers inherit the server's environment,
+    not the caller's)."""
+    cv2.setNumThreads(1)
+    if trace_target:
+        os.environ[trace.ENV] = trace_target
+    else:
+        os.environ.pop(trace.ENV, None)
+
+
+#: Environment of the pass's worker processes, each variable unless the caller set it.
+#: One BLAS thread: a BLAS library reads its variable once, when numpy loads (in the
+#: forkserver or a spawned worker); the workers already use every core, and BLAS threads
+#: of their own (OpenBLAS's wait by spinning) would take CPU from the other workers.
+#: glibc's malloc keeps freed memory (up to 512 MiB) instead of returning it to the system
+#: and taking it back zeroed, page by page, for the next image: every image's arrays
+#: would otherwise cost their size in page faults. Other C libraries ignore these names.
+_WORKER_ENVIRONMENT = {
+    "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+    "MALLOC_MMAP_THRESHOLD_": str(256 << 20), "MALLOC_TRIM_THRESHOLD_": str(512 << 20),
+}
+
+
+@contextmanager
+def _worker_environment() -> Iterator[None]:
+    """Set :data:`_WORKER_ENVIRONMENT` (each variable unless already set) while workers
+    start; the processes read it as they start (the forkserver, or each spawned worker).
+    """
+    unset = {name: value for name, value in _WORKER_ENVIRONMENT.items()
+             if name not in os.environ}
+    os.environ.update(unset)
+    try:
+        yield
+    finally:
+        for name in unset:
+            os.environ.pop(name, None)
+
+
+def _pool_context(preload: tuple[str, ...] = ()) -> BaseContext:
+    """How worker processes start: ``forkserver`` where the platform has it, else spawn.
+
+    A forkserver imports this module and the ``preload`` ones.
+
+    Never plain fork: a forked child can deadlock on OpenCV's thread pool when the
+    parent used OpenCV first (in a notebook kernel, say). A forkserver is a fresh
+    process that imports this module once, before any OpenCV call; each worker is
+    then forked from it already imported, which saves every worker the imports that
+    spawn costs (about 0.7 s of CPU each). The server lives as long as the calling process, so
+    a later pass in the same kernel starts its workers at once (and with the code
+    imported then: restart the kernel after editing ``eda_lib``).
+    """
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload([__name__, *preload])
+        return context
+    return multiprocessing.get_context("spawn")
+
+
+def _measure_chunk(args: tuple[Path, list[Case], Config]) -> Rows:
+    """Measure some cases; each row is tagged with its case and signature for the cache."""
+    root, cases, cfg = args
+    out = Rows()
+    for case in cases:
+        rows = measure_case(root, case, cfg)
+        tag = dict(zip(cache.KEY_COLUMNS, (case.split, case.case_id, case.sig)))
+        for table in rows.tables.values():
+            for row in table:
+                row.update(tag)
+        out.extend(rows)
+    return out
+
+
+_CHUNKS_PER_WORKER = 8
+_MAX_CHUNK_CASES = 16
+
+
+def _schedule(cases: list[Case], workers: int) -> list[list[Case]]:
+    """Cases in tasks for the workers: the largest first, small ones grouped.
+
+    A case's cost is estimated by its files' bytes on disk (decoding dominates). Cases
+    go out largest first and a task takes cases until it holds ``1 / (8 workers)`` of
+    the total bytes (at most 16 cases), so the pass ends on small tasks rather than
+    with one worker busy on a large one while the others wait.
+    """
+    budget = sum(c.nbytes for c in cases) / (workers * _CHUNKS_PER_WORKER)
+    tasks: list[list[Case]] = []
+    held = 0.0
+    for case in sorted(cases, key=lambda c: c.nbytes, reverse=True):
+        if not tasks or held >= budget or len(tasks[-1]) >= _MAX_CHUNK_CASES:
+            tasks.append([])
+            held = 0.0
+        tasks[-1].append(case)
+        held += case.nbytes
+    return tasks
+
+
+def measure_dataset(
+    cfg: Config, index: Index | None = None, progress: bool = True, use_cache: bool = True
+) -> dict[str, pd.DataFrame]:
+    """Run the data pass over ``cfg.data_dir`` and return every table, sorted.
+
+    Parameters
+    ----------
+    cfg : Config
+    index : Index, optional
+        A prepared index (default: :func:`eda_lib.index.scan` of ``cfg.data_dir``).
+    progress : bool
+        Show a progress bar (files done, rate, time left).
+    use_cache : bool
+        Reuse the cached rows of unchanged cases (``cfg.cache_path``); the cache is
+        rewritten either way.
+    """
+    index = index or scan(cfg.data_dir)
+    cases = group_cases(index)
+    for case in cases:
+        files = cache.stat_files(index.root, case.paths)
+        case.sig = cache.signature(files, cfg)
+        case.nbytes = sum(st.st_size for _, st in files if st is not None)
+    stored = cache.load(cfg.cache_path) if use_cache else None
+    reused = {name: pd.DataFrame() for name in MEASURED_TABLES}
+    if stored is not None:
+        wanted = {(c.split, c.case_id): c.sig for c in cases}
+        reused = cache.reusable(stored, wanted)
+        hits = cache.cached_cases(reused)
+        cases = [c for c in cases if (c.split, c.case_id, c.sig) not in hits]
+    rows = _measure_cases(index.root, cases, cfg, progress)
+    frames = {}
+    for name in MEASURED_TABLES:
+        new = frame(name, rows.tables.get(name, []), cache.KEY_COLUMNS)
+        frames[name] = pd.concat([reused[name], new], ignore_index=True) if len(reused[name]) \
+            else new
+    cache.save(cfg.cache_path, frames)
+    tables = {name: df.drop(columns=list(cache.KEY_COLUMNS)) for name, df in frames.items()}
+    layout = frame("problems", [p.__dict__ for p in index.problems])
+    tables["problems"] = pd.concat([layout, tables["problems"]], ignore_index=True)
+    return {name: _sorted(name, df) for name, df in tables.items()}
+
+
+def _measure_cases(root: Path, cases: list[Case], cfg: Config, progress: bool) -> Rows:
+    """Measure cases on ``cfg.workers`` processes with a progress bar over files."""
+    rows = Rows()
+    bar = tqdm(total=_n_files(cases), desc="data pass", unit="file", disable=not progress,
+               dynamic_ncols=True, mininterval=0.5)
+    workers = min(cfg.n_workers, max(1, len(cases) // 8))
+    tasks = _schedule(cases, workers) if workers > 1 else [[c] for c in cases]
+    jobs = [(root, task, cfg) for task in tasks]
+    with bar:
+        if workers <= 1:
+            results = map(_measure_chunk, jobs)
+            for job, result in zip(jobs, results):
+                rows.extend(result)
+                bar.update(_n_files(job[1]))
+        else:
+            with _worker_environment(), ProcessPoolExecutor(
+                    max_workers=workers, mp_context=_pool_context(), initializer=_init_worker,
+                    initargs=(os.environ.get(trace.ENV),)) as pool:
+                for job, result in zip(jobs, pool.map(_measure_chunk, jobs)):
+                    rows.extend(result)
+                    bar.update(_n_files(job[1]))
+    return rows
+
+
+def _n_files(cases: list[Case]) -> int:
+    return sum(len(c.images) + (c.mask is not None) for c in cases)
+
+
+_SPLIT_RANK = {split: rank for rank, split in enumerate(SPLITS)}
+
+
+def _sorted(name: str, df: pd.DataFrame) -> pd.DataFrame:
+    """Sort rows into a stable order: split, label, numeric case_id, instance."""
+    if name == "problems":
+        return df.sort_values(["kind", "path"], kind="stable").reset_index(drop=True)
+    case = df["case_id"].astype(str)
+    keys = pd.DataFrame({
+        "split": df["split"].map(_SPLIT_RANK).fillna(9),
+        "label": df["label"] if "label" in df else "",
+        "numeric": ~case.str.isdigit(),
+        "number": pd.to_numeric(case.where(case.str.isdigit()), errors="coerce").fillna(0),
+        "text": case,
+        "instance": df["instance"] if "instance" in df else 0,
+    })
+    order = keys.sort_values(list(keys.columns), kind="stable").index
+    return df.loc[order].reset_index(drop=True)
+
+
+# ----------------------------------------------------------------------------- tables
+
+
+MANIFEST = "manifest.json"
+"""File in the tables folder that says what the tables were made from; written last."""
+
+
+def _manifest(cfg: Config) -> dict:
+    """What the tables of ``cfg`` are made from: the analysis version, the data folder
+    and its fingerprint, and the parameters that change a table."""
+    return {**_manifest_without_data(cfg), "data": fingerprint(cfg.data_dir)}
+
+
+def _stored_manifest(folder: Path) -> dict | None:
+    """The manifest of the tables stored in ``folder``, or None when they are incomplete
+    or the manifest cannot be read."""
+    path = folder / MANIFEST
+    if not path.exists() or not all((folder / f"{n}.parquet").exists() for n in SCHEMAS):
+        return None
+    try:
+        stored = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return stored if isinstance(stored, dict) else None
+
+
+def ensure_tables(cfg: Config, progress: bool | None = None, use_cache: bool = True) -> bool:
+    """Run the data pass unless the stored tables match the data and the parameters.
+
+    Returns True when the pass ran, False when the stored tables were reused.
+    The manifest is written last, so an interrupted pass is never taken as complete.
+    With ``use_cache=False`` the pass runs from scratch: neither the stored tables
+    nor the per-case cache are read.
+
+    Raises
+    ------
+    ConfigError
+        When ``out_dir`` is inside the data folder.
+    LayoutError
+        When the data folder is missing or not in the competition layout.
+    """
+    check_paths(cfg)
+    check_layout(cfg.data_dir)
+    folder = tables_dir(cfg)
+    wanted = _manifest(cfg)
+    if use_cache and _stored_manifest(folder) == wanted:
+        return False
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / MANIFEST).unlink(missing_ok=True)
+    tables = measure_dataset(cfg, progress=cfg.progress if progress is None else progress,
+                             use_cache=use_cache)
+    tables.update(derive(tables, cfg))
+    write_tables(tables, folder)
+    atomic_write(folder / MANIFEST, lambda p: p.write_text(
+        json.dumps(wanted, indent=2, sort_keys=True), encoding="utf-8"))
+    return True
+
+
+def load_tables(cfg: Config, progress: bool | None = None, build: bool = True) -> Tables:
+    """The tables of ``cfg``'s run, as a notebook reads them.
+
+    Stored tables are read as they are when they are complete and were made from the
+    same data folder, analysis version and parameters (the data folder is not walked
+    again: a notebook reads what the last pass stored). Otherwise, with ``build``, the
+    data pass runs first (:func:`ensure_tables`), as for a notebook opened by hand; a
+    notebook run by the runner passes ``build=False`` and never measures.
+
+    Raises
+    ------
+    TablesError
+        Without ``build``, when the stored tables are missing or were made otherwise.
+    """
+    folder = tables_dir(cfg)
+    stored, wanted = _stored_manifest(folder), _manifest_without_data(cfg)
+    if stored is None or {k: v for k, v in stored.items() if k != "data"} != wanted:
+        if not build:
+            raise TablesError(
+                f"the tables in {folder} are missing, incomplete or were made from other "
+                "data or parameters; build them with `python -m eda_lib run -f PARAMS.yaml` "
+                "(or open the notebook by hand, which builds them)", folder=folder)
+        ensure_tables(cfg, progress)
+    return read_tables(folder)
+
+
+def _manifest_without_data(cfg: Config) -> dict:
+    """:func:`_manifest` without the data fingerprint, which takes a walk of the folder."""
+    return {
+        "analysis_version": ANALYSIS_VERSION,
+        "data_dir": str(cfg.data_dir),
+        "params": {k: getattr(cfg, k) for k in PASS_PARAMS + DERIVED_PARAMS},
+        "tables": sorted(SCHEMAS),
+    }

@@ -1,0 +1,226 @@
+"""One case measured: every file opened once, every per-file measurement taken then.
+
+A case is a forged image, its authentic twin and its mask (or any lone file of them),
+within one split. :func:`measure_case` decodes each image once, loads the mask once and
+takes every per-file measurement with the pair at hand: image health
+(:mod:`~eda_lib.measure.health`), instance shapes (:mod:`~eda_lib.measure.instances`),
+the mask as a submission (:mod:`~eda_lib.dataset.metric`) and the copy-move analysis
+(:mod:`~eda_lib.measure.copymove`). Rows come back as plain dicts per table of
+:mod:`eda_lib.tables`; :mod:`eda_lib.datapass` runs cases on workers and caches them.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ..config import Config
+from ..dataset import images, masks, metric
+from ..dataset.index import ImageEntry, Index, MaskEntry
+from ..errors import DataError
+from . import copymove, health
+from .instances import instance_metrics
+
+
+@dataclass
+class Case:
+    """The files of one case_id within one split."""
+
+    split: str
+    case_id: str
+    images: list[ImageEntry] = field(default_factory=list)
+    mask: MaskEntry | None = None
+    sig: str = ""  # cache signature (eda_lib.measure.cache.signature)
+    nbytes: int = 0  # bytes of its files on disk, the cost estimate of the schedule
+
+    @property
+    def paths(self) -> list[str]:
+        return [e.path for e in self.images] + ([self.mask.path] if self.mask else [])
+
+
+@dataclass
+class Rows:
+    """Rows produced by measuring one or more cases, per table."""
+
+    tables: dict[str, list[dict]] = field(default_factory=lambda: defaultdict(list))
+
+    def add(self, table: str, row: dict) -> None:
+        self.tables[table].append(row)
+
+    def extend(self, other: Rows) -> None:
+        for name, rows in other.tables.items():
+            self.tables[name].extend(rows)
+
+
+def group_cases(index: Index) -> list[Case]:
+    """Group the index's images and masks by (split, case_id)."""
+    cases: dict[tuple[str, str], Case] = {}
+    for e in index.images:
+        cases.setdefault((e.split, e.case_id), Case(e.split, e.case_id)).images.append(e)
+    for m in index.masks:
+        cases.setdefault((m.split, m.case_id), Case(m.split, m.case_id)).mask = m
+    return list(cases.values())
+
+
+def _problem(rows: Rows, path: str, case_id: str, kind: str, detail: str) -> None:
+    rows.add("problems", {"path": path, "case_id": case_id, "kind": kind, "detail": detail})
+
+
+def _measure_image(root: Path, e: ImageEntry, cfg: Config, rows: Rows,
+                   like: health.Measured | None = None
+                   ) -> tuple[images.Decoded | None, health.Measured | None]:
+    """Decode one image and add its rows; return the decoded image and its health
+    measurements (both None when it cannot be decoded).
+
+    ``like`` is the other image of the case, measured just before: a forgery and its
+    twin differ only where the forgery was pasted, so the health measurements reuse
+    the other's work on the rows they share (:func:`eda_lib.health.score_image`), and
+    Pillow's band histograms and gray levels are not made at decoding.
+    """
+    row = {
+        "case_id": e.case_id, "split": e.split, "label": e.label, "path": e.path,
+        "has_mask": e.mask_path is not None, "twin": e.twin, "status": "ok",
+    }
+    path = root / e.path
+    try:
+        row["file_bytes"] = path.stat().st_size
+        decoded = images.decode(path, cfg.max_image_pixels, with_stats=like is None)
+    except (DataError, OSError) as exc:
+        kind = getattr(exc, "kind", "unreadable_image")
+        row["status"] = kind
+        rows.add("images", row)
+        _problem(rows, e.path, e.case_id, kind, _short(exc, root))
+        return None, None
+    row.update(width=decoded.width, height=decoded.height,
+               aspect=decoded.width / decoded.height, mode=decoded.mode)
+    rows.add("images", row)
+    scores, measured = health.score_image(images.to_uint8(decoded.pixels), decoded.gray,
+                                          decoded.band_counts, like=like)
+    rows.add("image_scores", {"case_id": e.case_id, "split": e.split, "label": e.label, **scores})
+    return decoded, measured
+
+
+def _short(exc: Exception, root: Path) -> str:
+    """Error text with the data folder prefix removed (paths are relative in tables)."""
+    return str(exc).replace(str(root) + "/", "")
+
+
+def _measure_mask(root: Path, m: MaskEntry, image, rows: Rows, allow_pickle: bool):
+    """Load and normalise one mask, add its rows, return the Mask (or None)."""
+    hw = (image.height, image.width) if image is not None else None
+    row = {"case_id": m.case_id, "split": m.split, "path": m.path}
+    try:
+        mask = masks.load_mask(root / m.path, hw, allow_pickle)
+    except DataError as exc:
+        row.update(_stored_as(root / m.path), status=exc.kind)
+        rows.add("masks", row)
+        _problem(rows, m.path, m.case_id, exc.kind, _short(exc, root))
+        return None
+    row.update(_stored_as(root / m.path, mask))
+    h, w = mask.instances.shape[1:]
+    # cv2.countNonZero counts bytes faster than numpy counts bools
+    areas = np.array([cv2.countNonZero(channel.view(np.uint8)) for channel in mask.instances],
+                     np.int64)
+    union = mask.union
+    union_px = cv2.countNonZero(union.view(np.uint8))
+    if m.image_path is None:
+        status = "orphan"
+    elif image is None:
+        status = "image_unreadable"
+    elif union_px == 0:
+        status = "empty"
+    elif mask.notes:
+        status = "normalized"
+    else:
+        status = "ok"
+    row.update(
+        height=h, width=w, n_instances=mask.n_instances, n_empty=int((areas == 0).sum()),
+        union_px=union_px, union_frac=union_px / (h * w), status=status,
+        notes=";".join(mask.notes), **_submission_checks(mask, union),
+    )
+    rows.add("masks", row)
+    if mask.notes and image is not None:
+        detail = "; ".join(masks.RULES[n] for n in mask.notes)
+        _problem(rows, m.path, m.case_id, "mask_normalized", detail)
+    if union_px == 0 and image is not None:
+        _problem(rows, m.path, m.case_id, "empty_mask", "no pixel is marked in any channel")
+    return mask
+
+
+def _stored_as(path: Path, mask: masks.Mask | None = None) -> dict:
+    """A mask file's shape and dtype as stored: the loaded array's, else (a refused or
+    unpickled file) its header's; nothing when even the header cannot be read."""
+    if mask is not None and "unpickled" not in mask.notes:
+        shape, dtype = mask.raw_shape, mask.raw_dtype
+    else:
+        try:
+            shape, dtype = masks.read_header(path)
+        except DataError:
+            return {}
+    return {"shape": "x".join(map(str, shape)), "dtype": str(dtype)}
+
+
+def _submission_checks(mask: masks.Mask, union: np.ndarray) -> dict:
+    """The mask as the competition's annotation: its size, round trip and union baseline.
+
+    The round trip writes each instance's runs as annotation text and reads the text
+    back under the scorer's rules; the runs must come back unchanged (drawing masks
+    from runs is checked by the tests, so no pixel array is redrawn here). ``union``
+    is ``mask.union``, the prediction of the baseline.
+    """
+    truth = metric.truth_from_masks(mask.instances)
+    runs = [metric.rle_encode(m) for m in truth]
+    text = metric.format_runs(runs)
+    back = metric.parse_runs(text, mask.instances.shape[1:])
+    same = back == metric.AUTHENTIC and not truth or (
+        back != metric.AUTHENTIC and [r.tolist() for r in back] == runs)
+    baseline = metric.of1(truth, [union]) if truth else float("nan")
+    return {"rle_chars": len(text), "rle_roundtrip": same, "of1_union": baseline}
+
+
+def measure_case(root: Path, case: Case, cfg: Config) -> Rows:
+    """Measure every file of one case: images decoded once, the mask loaded once."""
+    rows = Rows()
+    decoded: dict[str, images.Decoded | None] = {}
+    measured = None
+    for e in case.images:
+        decoded[e.label], measured = _measure_image(root, e, cfg, rows, measured)
+    del measured  # its brightness keys and thumbnails: not needed past this point
+    if case.mask is None:
+        return rows
+    forged = decoded.get("forged")
+    if case.mask.image_path is not None and forged is None:
+        # the image failed to decode: load the mask on its own so its problems still show
+        _measure_mask(root, case.mask, None, rows, cfg.allow_pickle)
+        return rows
+    mask = _measure_mask(root, case.mask, forged, rows, cfg.allow_pickle)
+    if mask is None or case.mask.image_path is None:
+        return rows
+    key = {"case_id": case.case_id, "split": case.split}
+    for k in range(mask.n_instances):
+        rows.add("instances", {**key, "instance": k + 1, **instance_metrics(mask.instances[k])})
+    if mask.n_instances and cfg.copy_move:
+        twin = decoded.get("authentic")
+        _copy_move(forged, twin, mask, cfg, key, case.mask.path, rows)
+    return rows
+
+
+def _copy_move(forged, twin, mask, cfg: Config, key: dict, mask_path: str, rows: Rows) -> None:
+    """Copy-move analysis of one forged image (with its twin when it has the same size)."""
+    twin_rgb = twin.rgb if twin is not None and twin.pixels.shape[:2] == forged.pixels.shape[:2] \
+        else None
+    try:
+        results, check = copymove.analyze_image(forged.rgb, mask.instances, twin_rgb,
+                                                max_side=cfg.copy_move_max_side)
+    except Exception as exc:  # one image's analysis must not end the pass: report it
+        _problem(rows, mask_path, key["case_id"], "copy_move_failed",
+                 f"{type(exc).__name__}: {exc}")
+        return
+    for r in results:
+        rows.add("copy_move", {**key, **r.as_row()})
+    if check is not None:
+        rows.add("label_check", {**key, **check.as_row()})

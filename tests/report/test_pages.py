@@ -25,7 +25,7 @@ from eda_lib import tables
 from eda_lib.config import make_config
 from eda_lib.report import pages, records, runner
 
-FIXTURES = Path(__file__).parent / "notebooks"
+FIXTURES = Path(__file__).resolve().parents[1] / "notebooks"
 FINGERPRINT = {"files": 3, "bytes": 1234, "sha256": "ab" * 32}
 
 #: Ways a page could make the browser fetch something from another server.

@@ -22,7 +22,7 @@ from eda_lib.config import PARAMS, make_config
 from eda_lib.errors import ConfigError, LayoutError
 from eda_lib.report import pages, records, runner
 
-FIXTURES = Path(__file__).parent / "notebooks"
+FIXTURES = Path(__file__).resolve().parents[1] / "notebooks"
 FINGERPRINT = {"files": 3, "bytes": 1234, "sha256": "ab" * 32}
 MISSING_PYTHON = "/nonexistent/bin/python"
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import struct
 import warnings
 import zlib
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +38,56 @@ class Decoded:
     def rgb(self) -> np.ndarray:
         """The image as (H, W, 3) uint8 RGB: alpha dropped, gray replicated."""
         return to_rgb(self.pixels)
+
+
+#: The array layouts of an 8-bit image, by number of bands.
+LAYOUTS = {1: "(H, W) uint8 array (gray)", 2: "(H, W, 2) uint8 array (gray + alpha)",
+           3: "(H, W, 3) uint8 array (RGB)", 4: "(H, W, 4) uint8 array (RGBA)"}
+
+
+def check_pixels(pixels, what: str = "pixels", bands: Collection[int] = (1, 2, 3, 4)
+                 ) -> np.ndarray:
+    """``pixels`` as a C-contiguous uint8 image array, or an error that says how to get one.
+
+    The one validator of image arrays in the package: every function that takes pixels
+    from a caller checks them here.
+
+    Parameters
+    ----------
+    pixels : numpy.ndarray
+        The array to check.
+    what : str
+        Its name in the message, e.g. ``"rgb"`` or ``"gray levels"``.
+    bands : collection of int
+        Band counts accepted, among :data:`LAYOUTS`: 1 is (H, W), the others (H, W, bands).
+
+    Raises
+    ------
+    ImageError
+        ``kind`` ``image_dtype`` when the values are not uint8, ``image_shape`` when the
+        array has another layout or no pixel.
+
+    Examples
+    --------
+    >>> check_pixels(np.zeros((2, 3), np.uint8), bands=(1,)).shape
+    (2, 3)
+    """
+    a = pixels if isinstance(pixels, np.ndarray) else None
+    expected = " or ".join(LAYOUTS[b] for b in sorted(bands))
+    if a is None:
+        raise ImageError(f"{what} must be an {expected}, found a {type(pixels).__name__}",
+                         kind="image_shape")
+    found = f"found a {a.dtype} array of shape {a.shape}"
+    if a.dtype != np.uint8:
+        raise ImageError(
+            f"{what} must be an {expected}, {found}: reduce 16-bit images to 8 bits first "
+            "(eda_lib.dataset.images.to_uint8 keeps the top 8 bits)", kind="image_dtype")
+    n = 1 if a.ndim == 2 else a.shape[2] if a.ndim == 3 else 0
+    if n not in bands or 0 in a.shape:
+        raise ImageError(
+            f"{what} must be an {expected} with H, W >= 1, {found}: convert it with "
+            "eda_lib.dataset.images.to_rgb (gray replicated, alpha dropped)", kind="image_shape")
+    return np.ascontiguousarray(a)
 
 
 def to_uint8(pixels: np.ndarray) -> np.ndarray:

@@ -80,6 +80,7 @@ from typing import Any, NamedTuple
 import cv2
 import numpy as np
 
+from ..dataset import images
 from ..errors import ConfigError, ImageError, MaskError
 from ..geometry import SWAPS_AXES, TRANSFORMS, Box, apply_transform, bbox, inverse_transform
 
@@ -395,22 +396,9 @@ def _merge_tuning(overrides: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _as_rgb(a: np.ndarray, what: str) -> np.ndarray:
-    a = np.asarray(a)
-    if a.dtype != np.uint8:
-        raise ImageError(
-            f"{what} has dtype {a.dtype}, expected uint8: convert 8-bit images, e.g. with "
-            "PIL's Image.convert('RGB')",
-            kind="image_dtype",
-        )
-    if a.ndim == 2:
-        return np.repeat(a[:, :, None], 3, axis=2)
-    if a.ndim != 3 or a.shape[2] != 3:
-        raise ImageError(
-            f"{what} has shape {a.shape}, expected (H, W, 3) RGB or (H, W) gray: "
-            "drop the alpha channel first (Image.convert('RGB'))",
-            kind="image_shape",
-        )
-    return a
+    """An RGB or gray uint8 image as (H, W, 3) RGB (gray replicated)."""
+    a = images.check_pixels(a, what, bands=(1, 3))
+    return np.repeat(a[:, :, None], 3, axis=2) if a.ndim == 2 else a
 
 
 def _check_masks(masks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

@@ -36,6 +36,8 @@ from typing import NamedTuple
 import numpy as np
 from PIL import Image
 
+from ..dataset import images
+
 __all__ = ["FILTERS", "Resized", "resize", "resize_reusing"]
 
 _PRECISION_BITS = 22  # Pillow's 8-bit fixed point: 32 - 8 - 2
@@ -198,8 +200,7 @@ def resize_reusing(gray: np.ndarray, size: tuple[int, int],
     size and filter) and ``changed`` (the sorted rows where that image differs from
     ``gray``), only the changed rows go through the horizontal pass again.
     """
-    if gray.dtype != np.uint8 or gray.ndim != 2:
-        raise ValueError(f"expected an (H, W) uint8 image, got {gray.dtype} {gray.shape}")
+    gray = images.check_pixels(gray, "gray", bands=(1,))
     if resample not in FILTERS:
         raise ValueError(f"resample {resample!r} is not one of {sorted(FILTERS)}")
     width, height = size

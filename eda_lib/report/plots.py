@@ -36,6 +36,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
+from ..dataset import images
 from ..errors import ImageError, MaskError
 from ..geometry import bbox
 
@@ -84,14 +85,7 @@ def _mpl_color(rgb: tuple[int, int, int]) -> tuple[float, float, float]:
 
 
 def _check_rgb(rgb: np.ndarray, name: str = "rgb") -> None:
-    is_array = isinstance(rgb, np.ndarray)
-    if not is_array or rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
-        found = f"{rgb.dtype} array of shape {rgb.shape}" if is_array else type(rgb).__name__
-        raise ImageError(
-            f"{name} must be an (H, W, 3) uint8 RGB array, found a {found}; convert "
-            "gray images with np.dstack([img] * 3) and drop alpha with img[..., :3]",
-            kind="bad_image_array",
-        )
+    images.check_pixels(rgb, name, bands=(3,))
 
 
 def _check_masks(masks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -859,13 +853,8 @@ def _draw_arrow(ax: Axes, source_box, target_box) -> None:
 def _crop_panels(aligned_source, target_crop) -> list[tuple[str, np.ndarray]]:
     """(title, image) of each crop panel that the given crops allow."""
     for name, crop in (("aligned_source", aligned_source), ("target_crop", target_crop)):
-        if crop is not None and (crop.dtype != np.uint8 or crop.ndim not in (2, 3)):
-            raise ImageError(
-                f"{name} must be an (h, w) or (h, w, 3) uint8 array, found {crop.dtype} "
-                f"{crop.shape}; crop the uint8 image, or convert with np.clip(x, 0, 255)"
-                ".astype(np.uint8)",
-                kind="bad_image_array",
-            )
+        if crop is not None:
+            images.check_pixels(crop, name, bands=(1, 3))
     panels = []
     if aligned_source is not None:
         panels.append(("aligned source", aligned_source))

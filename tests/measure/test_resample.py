@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 from scipy.ndimage import uniform_filter
 
+from eda_lib.errors import ImageError
 from eda_lib.measure import resample
 from eda_lib.measure.resample import resize
 
@@ -117,13 +118,13 @@ def test_same_size_is_a_copy():
     assert not np.shares_memory(out, gray)
 
 
-@pytest.mark.parametrize("gray, filt, match", [
-    (np.zeros((4, 4), np.uint16), LANCZOS, "uint8"),
-    (np.zeros((4, 4, 3), np.uint8), LANCZOS, r"\(H, W\)"),
-    (np.zeros((4, 4), np.uint8), Image.Resampling.NEAREST, "resample"),
+@pytest.mark.parametrize("gray, filt, error, match", [
+    (np.zeros((4, 4), np.uint16), LANCZOS, ImageError, "uint8"),
+    (np.zeros((4, 4, 3), np.uint8), LANCZOS, ImageError, r"\(H, W\)"),
+    (np.zeros((4, 4), np.uint8), Image.Resampling.NEAREST, ValueError, "resample"),
 ])
-def test_bad_input_is_refused(gray, filt, match):
-    with pytest.raises(ValueError, match=match):
+def test_bad_input_is_refused(gray, filt, error, match):
+    with pytest.raises(error, match=match):
         resize(gray, (2, 2), filt)
 
 

@@ -1,0 +1,65 @@
+"""Tests of eda_lib.files: atomic writes with the umask's permissions, and the data folder
+never written."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+import pytest
+
+from eda_lib.config import make_config
+from eda_lib.errors import ConfigError
+from eda_lib.files import atomic_write, check_paths, write_bytes_atomic, write_text_atomic
+
+
+@pytest.fixture
+def umask():
+    def set_umask(value: int) -> None:
+        os.umask(value)
+
+    old = os.umask(0o022)
+    yield set_umask
+    os.umask(old)
+
+
+@pytest.mark.parametrize("mask, mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_written_files_honour_the_umask(tmp_path, umask, mask, mode):
+    umask(mask)
+    text = write_text_atomic(tmp_path / "a.txt", "x")
+    data = write_bytes_atomic(tmp_path / "b.bin", b"\0")
+    other = atomic_write(tmp_path / "c.csv", lambda p: p.write_text("a,b\n", encoding="utf-8"))
+    for path in (text, data, other):
+        assert stat.S_IMODE(path.stat().st_mode) == mode, path
+
+
+def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
+    target = write_text_atomic(tmp_path / "page.html", "old")
+
+    def broken(path):
+        path.write_text("half", encoding="utf-8")
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError):
+        atomic_write(target, broken)
+    assert target.read_text(encoding="utf-8") == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["page.html"]
+
+
+def test_replacing_a_file_keeps_no_temporary(tmp_path):
+    for text in ("one", "two"):
+        write_text_atomic(tmp_path / "x.txt", text)
+    assert [(p.name, p.read_text(encoding="utf-8")) for p in tmp_path.iterdir()] == [("x.txt", "two")]
+
+
+@pytest.mark.parametrize("out", ["data", "data/reports", "data/./train_masks/.."])
+def test_out_dir_inside_the_data_folder_is_refused(tmp_path, out):
+    (tmp_path / "data" / "train_masks").mkdir(parents=True)
+    cfg = make_config({"data_dir": tmp_path / "data", "out_dir": tmp_path / out})
+    with pytest.raises(ConfigError, match="never written") as err:
+        check_paths(cfg)
+    assert err.value.key == "out_dir"
+
+
+def test_out_dir_beside_the_data_folder_is_accepted(tmp_path):
+    check_paths(make_config({"data_dir": tmp_path / "data", "out_dir": tmp_path / "data-out"}))

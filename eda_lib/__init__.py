@@ -1,10 +1,21 @@
 """Exploratory data analysis of copy-move forgery datasets of scientific images.
 
-The package holds all the logic of the notebook suite: indexing a dataset
-(:mod:`~eda_lib.index`), safe loading of images and masks (:mod:`~eda_lib.images`,
-:mod:`~eda_lib.masks`), the one data pass (:mod:`~eda_lib.measure`) and its tables
-(:mod:`~eda_lib.tables`), instance metrics, copy-move forensics, plots, the analyst
-summary, the demo data generator and the runner.
+The package holds all the logic of the notebook suite, in stages that follow the data:
+
+- a foundation every stage uses: :mod:`~eda_lib.config` (parameters),
+  :mod:`~eda_lib.errors`, :mod:`~eda_lib.files` (atomic writes),
+  :mod:`~eda_lib.geometry` (boxes, flips and rotations), :mod:`~eda_lib.tables` (the
+  schema and storage of every table) and :mod:`~eda_lib.trace`;
+- :mod:`eda_lib.dataset`: reading a dataset safely (layout, images, masks, the
+  competition's annotation format and metric, the demo generator);
+- :mod:`eda_lib.measure`: the per-case measurements (image health, instances, copy-move);
+- :mod:`eda_lib.analysis`: dataset-level tables and summaries (health flags, leakage
+  groups, folds, findings, scoring);
+- :mod:`eda_lib.datapass`: the one data pass, from a data folder to the stored tables;
+- :mod:`eda_lib.report`: figures, notebooks run headless, their pages, and the run diff;
+- :mod:`eda_lib.cli`: the command line.
+
+A module imports only from its own stage or a lower one (``tests/test_layout.py``).
 """
 
 from .config import Config, load_config, make_config

@@ -155,7 +155,7 @@ def measure_dataset(
     ----------
     cfg : Config
     index : Index, optional
-        A prepared index (default: :func:`eda_lib.index.scan` of ``cfg.data_dir``).
+        A prepared index (default: :func:`eda_lib.dataset.index.scan` of ``cfg.data_dir``).
     progress : bool
         Show a progress bar (files done, rate, time left).
     use_cache : bool

@@ -36,26 +36,26 @@ MASK_MEASURED = ("ok", "normalized", "empty")
 
 #: Every ``problems.kind``, with what it means and what the suite does about it.
 PROBLEM_KINDS: dict[str, str] = {
-    # layout (eda_lib.index)
+    # layout (eda_lib.dataset.index)
     "stray_file": "a file that is not part of the layout (.DS_Store, README.txt, Thumbs.db...): ignored",
     "stray_folder": "a folder that is not part of the layout: ignored",
     "missing_mask": "a forged image without its mask: image measured, no mask or instance rows",
     "orphan_mask": "a mask without a forged image: loaded and listed with status orphan, not measured",
-    # images (eda_lib.images): the image is rejected, its row keeps the kind as status
+    # images (eda_lib.dataset.images): the image is rejected, its row keeps the kind as status
     "empty_file": "a 0-byte image: rejected",
     "not_an_image": "Pillow cannot identify the file (e.g. text named .png): rejected",
     "wrong_format": "a readable image that is not PNG (e.g. JPEG named .png): rejected",
     "too_many_pixels": "the header claims more than max_image_pixels: rejected before decoding",
     "truncated_image": "the PNG ends early: rejected",
     "unreadable_image": "decoding failed for another reason: rejected",
-    # masks (eda_lib.masks): refusals, then accepted files that needed a rule
+    # masks (eda_lib.dataset.masks): refusals, then accepted files that needed a rule
     "unreadable_mask": "not a readable .npy file: rejected",
     "pickled_mask": "an object array (pickle): rejected unless allow_pickle is on; never unpickled",
     "bad_mask_dtype": "not bool, integer or float: rejected",
     "bad_mask_values": "NaN, infinite or negative values: rejected",
     "bad_mask_shape": "not (H, W), (N, H, W) or (H, W, N), e.g. 4-D: rejected",
     "mask_too_large": "the .npy header claims an absurd size: rejected before loading",
-    "mask_normalized": "accepted after the rules named in detail (eda_lib.masks.RULES)",
+    "mask_normalized": "accepted after the rules named in detail (eda_lib.dataset.masks.RULES)",
     "empty_mask": "no pixel marked in any channel: accepted, status empty",
     # analysis
     "copy_move_failed": "the copy-move analysis of this image raised: other results kept",
@@ -109,7 +109,7 @@ SCHEMAS: dict[str, list[Column]] = {
         _c("union_frac", "float64", "union_px / (height * width) of the image"),
         _c("status", "str",
            "ok, normalized (see notes), empty, orphan, image_unreadable, or the refusal kind"),
-        _c("notes", "str", "normalisation rules applied, ';'-separated (masks.RULES)"),
+        _c("notes", "str", "normalisation rules applied, ';'-separated (dataset.masks.RULES)"),
         _c("rle_chars", "Int64", "length of the mask's submission annotation (RLE lists joined by ';')"),
         _c("rle_roundtrip", "boolean", "encoding the instances as RLE and decoding gives them back"),
         _c("of1_union", "float64", "oF1 of predicting the union of the instances as one instance"),
@@ -126,14 +126,14 @@ SCHEMAS: dict[str, list[Column]] = {
         _c("aspect", "float64", "bbox_w / bbox_h"),
         _c("bbox_fill", "float64", "area_px / (bbox_w * bbox_h)"),
         _c("n_components", "Int64", "8-connected components (2 when source and copy are marked)"),
-        _c("perimeter", "float64", "boundary length in pixels (instances.perimeter)"),
+        _c("perimeter", "float64", "boundary length in pixels (measure.instances.perimeter)"),
         _c("compactness", "float64", "isoperimetric quotient 4*pi*A/P^2 in (0, 1]"),
     ],
     "copy_move": [
         _c("case_id", "str", "case_id of the forged image"),
         _c("split", "str", "train or supplemental"),
         _c("instance", "Int64", "1-based channel of the mask"),
-        _c("method", "str", "twin_diff, mask_pair, search, or none (see eda_lib.copymove)"),
+        _c("method", "str", "twin_diff, mask_pair, search, or none (see eda_lib.measure.copymove)"),
         *[_c(f"target_{c.name}", c.dtype, f"pasted copy: {c.doc}") for c in _BOX],
         *[_c(f"source_{c.name}", c.dtype, f"where it was copied from: {c.doc}") for c in _BOX],
         _c("transform", "str", "flip/rotation with target = transform(source): identity, flip_h, "
@@ -172,7 +172,7 @@ SCHEMAS: dict[str, list[Column]] = {
         _c("grayscale", "boolean", "one band, gray + alpha, or equal colour channels"),
         _c("pixel_hash", "str", "SHA-1 of shape, dtype and pixel row blocks: exact duplicate key"),
         _c("phash", "str", "64-bit DCT perceptual hash: near duplicate key"),
-        _c("dark_score", "float64", "[0, 1]; low = dark (eda_lib.health)"),
+        _c("dark_score", "float64", "[0, 1]; low = dark (eda_lib.measure.health)"),
         _c("light_score", "float64", "[0, 1]; low = light, washed out"),
         _c("low_information_score", "float64", "[0, 1]; low = little information"),
         _c("blurry_score", "float64", "[0, 1]; low = blurry"),

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from . import config
 from .errors import EdaError
+from .files import atomic_write
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -140,7 +141,7 @@ def cmd_score(args: argparse.Namespace) -> int:
 
     value, details = scoring.score_file(args.submission, args.data_dir, args.fold, args.folds)
     if args.details is not None:
-        details.to_csv(args.details, index=False)
+        atomic_write(Path(args.details), lambda path: details.to_csv(path, index=False))
     where = f"fold {args.fold}" if args.fold is not None else "the images it names"
     print(f"oF1 {value:.6f} over {len(details)} images ({where})")
     return EXIT_OK

@@ -33,6 +33,7 @@ class Param:
     default: Any
     help: str
     minimum: float | None = None
+    maximum: float | None = None
 
 
 #: Every parameter the suite knows, in the order the notebooks list them.
@@ -40,7 +41,7 @@ class Param:
 PARAMS: tuple[Param, ...] = (
     Param("data_dir", str, None, "dataset folder in the competition layout (read only)"),
     Param("out_dir", str, "reports/demo", "where tables, figures, notebooks and HTML are written"),
-    Param("seed", int, 42, "seed of every random sample shown", minimum=0),
+    Param("seed", int, 42, "seed of every random sample shown", minimum=0, maximum=2**32 - 1),
     Param("workers", int, 0, "processes for the data pass; 0 means all cores", minimum=0),
     Param("display_size", int, 768, "longest side in pixels of single-image figures", minimum=64),
     Param("grid_size", int, 320, "longest side in pixels of each grid thumbnail", minimum=32),
@@ -122,6 +123,11 @@ def _coerce(p: Param, value: Any) -> Any:
         if p.minimum is not None and value < p.minimum:
             raise ConfigError(
                 f"parameter {p.name!r} must be >= {p.minimum:g}, got {value}; {p.name}: {p.help}",
+                key=p.name,
+            )
+        if p.maximum is not None and value > p.maximum:
+            raise ConfigError(
+                f"parameter {p.name!r} must be <= {p.maximum:.0f}, got {value}; {p.name}: {p.help}",
                 key=p.name,
             )
         return value

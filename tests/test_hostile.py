@@ -189,3 +189,49 @@ def test_every_problem_kind_is_documented():
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
     for kind in PROBLEM_KINDS:
         assert f"`{kind}`" in readme, kind
+
+
+# --------------------------------------------------------------------------- second attack
+# Holes found by a later attack: each test failed on the code before its fix.
+
+
+def test_scoring_thousands_of_tiny_instances_stays_in_bounded_memory(tmp_path):
+    """10,000 one-pixel instances for one 583 x 389 image: drawn as masks they would
+    take 2.3 GB; scored from their runs the whole process stays under 300 MB."""
+    runs = ";".join(f"[{1 + 7 * i}, 1]" for i in range(10_000))
+    (tmp_path / "sub.csv").write_text(f'case_id,annotation\n5,"{runs}"\n', encoding="utf-8")
+    code = (
+        "import resource, sys\n"
+        "import pandas as pd\n"
+        "from eda_lib.dataset import metric\n"
+        "sub = metric.read_submission(sys.argv[1])\n"
+        "sol = pd.DataFrame({'case_id': ['5'], 'annotation': ['[1, 70000]'],\n"
+        "                    'shape': ['[583, 389]']})\n"
+        "d = metric.score_details(sol, sub)\n"
+        "assert d['pred_instances'].iloc[0] == 10_000, d\n"
+        "print(d['score'].iloc[0], resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "sub.csv")],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    score, peak_mib = out.stdout.split()
+    assert 0 < float(score) < 0.01  # 10,000 pixels of the 70,000 marked, 9,999 extra instances
+    assert int(peak_mib) < 300
+
+
+@pytest.mark.parametrize("seed, accepted", [(2**32 - 1, True), (2**32, False), (2**40, False)])
+def test_a_seed_numpy_cannot_take_is_refused_at_validation(tmp_path, capsys, seed, accepted):
+    """numpy's legacy seeding (random samples of sections 5 and 6) takes 0 .. 2**32 - 1."""
+    values = {"data_dir": str(tmp_path), "out_dir": str(tmp_path / "out"), "seed": seed}
+    if accepted:
+        assert config.make_config(values).seed == seed
+        return
+    with pytest.raises(config.ConfigError, match="must be <= 4294967295") as err:
+        config.make_config(values)
+    assert err.value.key == "seed"
+    from eda_lib import cli
+
+    params = tmp_path / "p.yaml"
+    params.write_text(f"data_dir: {tmp_path}\n", encoding="utf-8")
+    assert cli.main(["run", "-f", str(params), "-p", "seed", str(seed)]) == 2
+    assert capsys.readouterr().err.startswith("error: parameter 'seed' must be <= 4294967295")

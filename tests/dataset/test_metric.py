@@ -309,6 +309,21 @@ def test_of1_of_instances_against_themselves_and_authentic(instances):
 
 @SETTINGS
 @given(shapes.flatmap(lambda hw: st.tuples(
+    st.lists(hnp.arrays(np.bool_, hw), max_size=4),
+    st.lists(hnp.arrays(np.bool_, hw), max_size=5))))
+def test_of1_from_runs_equals_of1_from_masks(pair):
+    """Scoring counts intersections from the runs; the masks give the same score, exactly."""
+    truth, pred = pair
+
+    def runs(masks):
+        return [np.array(metric.rle_encode(m), np.int64) for m in masks] or "authentic"
+
+    assert metric.of1_runs(runs(truth), runs(pred)) == metric.of1(truth or "authentic",
+                                                                  pred or "authentic")
+
+
+@SETTINGS
+@given(shapes.flatmap(lambda hw: st.tuples(
     st.lists(hnp.arrays(np.bool_, hw), min_size=1, max_size=4),
     st.lists(hnp.arrays(np.bool_, hw), min_size=1, max_size=5))), st.randoms(use_true_random=False))
 def test_of1_ignores_the_order_of_predictions(pair, random):

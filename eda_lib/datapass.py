@@ -14,6 +14,7 @@ what a notebook opened by hand calls: it builds the tables when they are missing
 
 from __future__ import annotations
 
+import hashlib
 import json
 import multiprocessing
 import os
@@ -250,16 +251,33 @@ def _manifest(cfg: Config) -> dict:
 
 
 def _stored_manifest(folder: Path) -> dict | None:
-    """The manifest of the tables stored in ``folder``, or None when they are incomplete
-    or the manifest cannot be read."""
-    path = folder / MANIFEST
-    if not path.exists() or not all((folder / f"{n}.parquet").exists() for n in SCHEMAS):
-        return None
+    """The manifest of the tables stored in ``folder``, or None when there is none that
+    can be read (the pass did not finish, or the file is damaged)."""
     try:
-        stored = json.loads(path.read_text(encoding="utf-8"))
+        stored = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    return stored if isinstance(stored, dict) else None
+    ok = isinstance(stored, dict) and isinstance(stored.get("digests"), dict)
+    return stored if ok else None
+
+
+def _inputs(stored: dict, with_data: bool = True) -> dict:
+    """What the stored tables were made from: the manifest without the tables' digests
+    (and without the data fingerprint, unless ``with_data``)."""
+    drop = {"digests"} if with_data else {"digests", "data"}
+    return {k: v for k, v in stored.items() if k not in drop}
+
+
+def _intact(folder: Path, digests: dict) -> bool:
+    """Whether every table file is the one the pass wrote (its SHA-256 in the manifest)."""
+    for name in SCHEMAS:
+        try:
+            data = (folder / f"{name}.parquet").read_bytes()
+        except OSError:
+            return False
+        if hashlib.sha256(data).hexdigest() != digests.get(name):
+            return False
+    return True
 
 
 def ensure_tables(cfg: Config, progress: bool | None = None, use_cache: bool = True) -> bool:
@@ -281,43 +299,52 @@ def ensure_tables(cfg: Config, progress: bool | None = None, use_cache: bool = T
     check_layout(cfg.data_dir)
     folder = tables_dir(cfg)
     wanted = _manifest(cfg)
-    if use_cache and _stored_manifest(folder) == wanted:
+    stored = _stored_manifest(folder)
+    if use_cache and stored is not None and _inputs(stored) == wanted \
+            and _intact(folder, stored["digests"]):
         return False
     folder.mkdir(parents=True, exist_ok=True)
     (folder / MANIFEST).unlink(missing_ok=True)
     tables = measure_dataset(cfg, progress=cfg.progress if progress is None else progress,
                              use_cache=use_cache)
     tables.update(derive(tables, cfg))
-    write_tables(tables, folder)
+    manifest = {**wanted, "digests": write_tables(tables, folder)}
     atomic_write(folder / MANIFEST, lambda p: p.write_text(
-        json.dumps(wanted, indent=2, sort_keys=True), encoding="utf-8"))
+        json.dumps(manifest, indent=2, sort_keys=True), encoding="utf-8"))
     return True
 
 
 def load_tables(cfg: Config, progress: bool | None = None, build: bool = True) -> Tables:
     """The tables of ``cfg``'s run, as a notebook reads them.
 
-    Stored tables are read as they are when they are complete and were made from the
-    same data folder, analysis version and parameters (the data folder is not walked
-    again: a notebook reads what the last pass stored). Otherwise, with ``build``, the
-    data pass runs first (:func:`ensure_tables`), as for a notebook opened by hand; a
-    notebook run by the runner passes ``build=False`` and never measures.
+    Stored tables are read when they were made from the same data folder, analysis
+    version and parameters, and each file is the one the pass wrote (checked against the
+    manifest's digests); the data folder is not walked again: a notebook reads what the
+    last pass stored. Otherwise, with ``build``, the data pass runs first
+    (:func:`ensure_tables`), as for a notebook opened by hand; a notebook run by the
+    runner passes ``build=False`` and never measures.
 
     Raises
     ------
     TablesError
-        Without ``build``, when the stored tables are missing or were made otherwise.
+        Without ``build``, when the stored tables are missing, damaged, or were made
+        from other inputs.
     """
     folder = tables_dir(cfg)
-    stored, wanted = _stored_manifest(folder), _manifest_without_data(cfg)
-    if stored is None or {k: v for k, v in stored.items() if k != "data"} != wanted:
-        if not build:
-            raise TablesError(
-                f"the tables in {folder} are missing, incomplete or were made from other "
-                "data or parameters; build them with `python -m eda_lib run -f PARAMS.yaml` "
-                "(or open the notebook by hand, which builds them)", folder=folder)
-        ensure_tables(cfg, progress)
-    return read_tables(folder)
+    stored = _stored_manifest(folder)
+    if stored is not None and _inputs(stored, with_data=False) == _manifest_without_data(cfg):
+        try:
+            return read_tables(folder, stored["digests"])
+        except TablesError:
+            if not build:
+                raise
+    elif not build:
+        raise TablesError(
+            f"the tables in {folder} are missing, incomplete or were made from other "
+            "data or parameters; build them with `python -m eda_lib run -f PARAMS.yaml` "
+            "(or open the notebook by hand, which builds them)", folder=folder)
+    ensure_tables(cfg, progress)
+    return read_tables(folder, _stored_manifest(folder)["digests"])
 
 
 def _manifest_without_data(cfg: Config) -> dict:

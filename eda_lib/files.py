@@ -6,8 +6,8 @@ name. The temporary file is created with mode 0666 and the process's umask, as
 ``open()`` would create it, so a report folder is as readable as any other folder
 the user writes (``tempfile.mkstemp`` would make every file owner-only).
 
-:func:`check_paths` refuses a run that would write into the data folder, which is
-only ever read.
+:func:`check_paths` refuses a run that would write anywhere in the data folder, which
+is only ever read.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from pathlib import Path
 from .config import Config
 from .errors import ConfigError
 
-__all__ = ["atomic_write", "check_paths", "write_bytes_atomic", "write_text_atomic"]
+__all__ = ["OUT_FOLDERS", "atomic_write", "check_paths", "write_bytes_atomic",
+           "write_text_atomic"]
 
 
 def atomic_write(path: Path, write: Callable[[Path], object]) -> Path:
@@ -62,18 +63,44 @@ def write_bytes_atomic(path: Path, data: bytes) -> Path:
     return atomic_write(path, lambda tmp: tmp.write_bytes(data))
 
 
+#: Folders of a report, under ``out_dir``; the cache is ``out_dir/cache`` unless
+#: ``cache_dir`` says otherwise.
+OUT_FOLDERS = ("notebooks", "html", "figures", "tables")
+
+
 def check_paths(cfg: Config) -> None:
-    """Refuse an out_dir inside the data folder: the data folder is only ever read.
+    """Refuse any place the suite would write that lies in the data folder.
+
+    ``out_dir``, ``cache_dir``, the report's folders and any symbolic link already inside
+    ``out_dir`` are resolved (links followed) and compared with the resolved data folder,
+    which is only ever read. Nothing is created or written here.
 
     Raises
     ------
     ConfigError
-        When ``out_dir`` is ``data_dir`` or inside it.
+        Naming the parameter (``out_dir`` or ``cache_dir``) and the path at fault.
     """
-    data, out = cfg.data_dir.resolve(), cfg.out_dir.resolve()
-    if out == data or data in out.parents:
-        raise ConfigError(
-            f"out_dir {out} is inside data_dir {data}; the data folder is never written. "
-            "Choose an out_dir outside the data folder.",
-            key="out_dir",
-        )
+    data = cfg.data_dir.resolve()
+    out = cfg.out_dir
+    places = [("out_dir", out, "out_dir"), ("cache_dir", cfg.cache_path, "cache_dir")]
+    places += [(f"out_dir/{name}", out / name, "out_dir") for name in OUT_FOLDERS]
+    places += [(f"the link {link}", link, "out_dir") for link in _links_under(out)]
+    for what, path, key in places:
+        resolved = path.resolve()
+        if resolved == data or data in resolved.parents:
+            shown = what if what.startswith("the link") else f"{what} {path}"
+            raise ConfigError(
+                f"{shown} leads into data_dir {data} (as {resolved}); the data folder is "
+                f"never written. Choose a {key} outside the data folder (-p {key} PATH)"
+                + (", or remove the link" if what.startswith("the link") else "") + ".",
+                key=key,
+            )
+
+
+def _links_under(folder: Path) -> list[Path]:
+    """Symbolic links inside ``folder`` (not followed), sorted; [] when it does not exist."""
+    links = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        base = Path(dirpath)
+        links += [base / name for name in dirnames + filenames if (base / name).is_symlink()]
+    return sorted(links)

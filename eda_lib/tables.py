@@ -11,6 +11,8 @@ the data pass that makes the tables is :mod:`eda_lib.datapass`.
 
 from __future__ import annotations
 
+import hashlib
+import io
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from .config import Config
+from .errors import TablesError
 from .files import atomic_write
 
 #: Bump when a measurement changes, so stored tables are recomputed.
@@ -242,9 +245,20 @@ def _pandas_dtype(c: Column):
     return pd.StringDtype() if c.dtype == "str" else c.dtype
 
 
+#: First characters that make a spreadsheet read a CSV cell as a formula.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+_CSV_NOTE = (
+    "Every table is written twice: `NAME.parquet` holds the true values; in `NAME.csv`, a "
+    "text cell that begins with `=`, `+`, `-`, `@`, a tab or a carriage return (a file "
+    "name, say) starts with an added `'`, so that a spreadsheet shows it as text instead "
+    "of running it as a formula."
+)
+
+
 def schema_markdown() -> str:
     """Every table's columns as Markdown, for the README and the output folder."""
-    out = []
+    out = [_CSV_NOTE, ""]
     for name, cols in SCHEMAS.items():
         out.append(f"### `{name}`\n\n| column | type | meaning |\n|---|---|---|")
         out += [f"| `{c.name}` | {c.dtype} | {c.doc} |" for c in cols]
@@ -259,13 +273,51 @@ def tables_dir(cfg: Config) -> Path:
     return cfg.out_dir / "tables"
 
 
-def write_tables(tables: Mapping[str, pd.DataFrame], folder: Path) -> None:
-    """Write each table as ``NAME.csv`` and ``NAME.parquet``, and the schema as SCHEMA.md."""
+def write_tables(tables: Mapping[str, pd.DataFrame], folder: Path) -> dict[str, str]:
+    """Write each table as ``NAME.parquet`` and ``NAME.csv`` (text cells that a spreadsheet
+    would run as formulas neutralised, see :func:`csv_safe`), and the schema as SCHEMA.md.
+
+    Returns
+    -------
+    dict
+        The SHA-256 of each Parquet file written, by table name: :func:`read_tables`
+        checks them, so a damaged or changed file is never read as the run's table.
+    """
     folder.mkdir(parents=True, exist_ok=True)
+    digests = {}
     for name, df in tables.items():
-        atomic_write(folder / f"{name}.csv", lambda p, df=df: df.to_csv(p, index=False))
-        atomic_write(folder / f"{name}.parquet", lambda p, df=df: df.to_parquet(p, index=False))
+        atomic_write(folder / f"{name}.csv", lambda p, df=df: csv_safe(df).to_csv(p, index=False))
+        data = _parquet_bytes(df)
+        atomic_write(folder / f"{name}.parquet", lambda p, data=data: p.write_bytes(data))
+        digests[name] = hashlib.sha256(data).hexdigest()
     atomic_write(folder / "SCHEMA.md", lambda p: p.write_text(schema_markdown(), encoding="utf-8"))
+    return digests
+
+
+def _parquet_bytes(df: pd.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    df.to_parquet(buffer, index=False)
+    return buffer.getvalue()
+
+
+def csv_safe(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with every text cell that begins with one of :data:`FORMULA_STARTS`
+    prefixed by ``'``, as spreadsheets expect for literal text (the CSV copies only).
+
+    Examples
+    --------
+    >>> csv_safe(pd.DataFrame({"path": ["=HYPERLINK(1)", "a.png"]}))["path"].tolist()
+    ["'=HYPERLINK(1)", 'a.png']
+    """
+    out = df.copy()
+    for column in out.columns:
+        values = out[column]
+        if isinstance(values.dtype, pd.StringDtype) or values.dtype == object:
+            text = values.astype("string")
+            risky = text.str.startswith(FORMULA_STARTS).fillna(False).astype(bool)
+            if risky.any():
+                out[column] = text.where(~risky, "'" + text)
+    return out
 
 
 @dataclass(frozen=True)
@@ -285,6 +337,31 @@ class Tables:
 
 
 
-def read_tables(folder: Path) -> Tables:
-    """The tables stored in ``folder`` by :func:`write_tables`."""
-    return Tables(**{n: pd.read_parquet(folder / f"{n}.parquet") for n in SCHEMAS})
+def read_tables(folder: Path, digests: Mapping[str, str] | None = None) -> Tables:
+    """The tables stored in ``folder`` by :func:`write_tables`.
+
+    With ``digests`` (as :func:`write_tables` returned them), each Parquet file is read
+    once and checked against its digest before it is parsed.
+
+    Raises
+    ------
+    TablesError
+        When a file is missing, cannot be parsed, or differs from its digest.
+    """
+    frames = {}
+    for name in SCHEMAS:
+        path = folder / f"{name}.parquet"
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise TablesError(f"{path}: cannot be read ({exc.strerror or exc})",
+                              folder=folder) from exc
+        if digests is not None and hashlib.sha256(data).hexdigest() != digests.get(name):
+            raise TablesError(f"{path} is not the file the data pass wrote (damaged or "
+                              "changed since); the tables are rebuilt", folder=folder)
+        try:
+            frames[name] = pd.read_parquet(io.BytesIO(data))
+        except Exception as exc:  # pyarrow raises many types for a damaged file
+            raise TablesError(f"{path}: not a readable Parquet file ({type(exc).__name__}: "
+                              f"{exc})", folder=folder) from exc
+    return Tables(**frames)

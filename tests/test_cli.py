@@ -22,7 +22,7 @@ def no_data_pass(monkeypatch):
     """Replace the data pass and the fingerprint: these tests are about the command line."""
     monkeypatch.setattr(runner, "ensure_tables", lambda cfg, progress, use_cache=True: None)
     monkeypatch.setattr(runner, "fingerprint", lambda data_dir: {"files": 0})
-    monkeypatch.setattr(runner, "read_tables", lambda folder: None)
+    monkeypatch.setattr(runner, "load_tables", lambda cfg, build: None)
 
 
 @pytest.fixture

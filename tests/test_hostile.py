@@ -9,6 +9,8 @@ files, leave the folder byte for byte as it was, and never unpickle anything unl
 from __future__ import annotations
 
 import hashlib
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,9 +19,10 @@ import pandas as pd
 import pytest
 from hostile import PICKLE_MARKER, add_hostile_files
 
-from eda_lib import config
+from eda_lib import config, datapass
 from eda_lib.datapass import measure_dataset
 from eda_lib.dataset import demo
+from eda_lib.errors import TablesError
 from eda_lib.report import runner
 from eda_lib.tables import PROBLEM_KINDS
 
@@ -235,3 +238,62 @@ def test_a_seed_numpy_cannot_take_is_refused_at_validation(tmp_path, capsys, see
     params.write_text(f"data_dir: {tmp_path}\n", encoding="utf-8")
     assert cli.main(["run", "-f", str(params), "-p", "seed", str(seed)]) == 2
     assert capsys.readouterr().err.startswith("error: parameter 'seed' must be <= 4294967295")
+
+
+@pytest.mark.parametrize("where", ["data", "data/train_masks", "data/train_images/forged"])
+def test_a_cache_dir_in_the_data_folder_is_refused_and_nothing_written(hostile, tmp_path, where):
+    _, clean, _, _ = hostile
+    data = tmp_path / "data"
+    shutil.copytree(clean, data)
+    before = tree_digest(data)
+    cfg = _cfg(data, tmp_path / "out", cache_dir=str(tmp_path / where))
+    with pytest.raises(config.ConfigError, match="cache_dir .* leads into data_dir") as err:
+        datapass.ensure_tables(cfg)
+    assert err.value.key == "cache_dir"
+    assert tree_digest(data) == before and not (tmp_path / "out").exists()
+
+
+def test_a_link_in_out_dir_that_leads_into_the_data_is_refused(hostile, tmp_path):
+    _, clean, _, _ = hostile
+    data = tmp_path / "data"
+    shutil.copytree(clean, data)
+    before = tree_digest(data)
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "figures").symlink_to(data / "train_images")
+    cfg = _cfg(data, tmp_path / "out")
+    with pytest.raises(config.ConfigError, match="figures leads into data_dir"):
+        runner.run(cfg, progress=False)
+    assert tree_digest(data) == before
+
+
+def test_a_damaged_table_file_is_rebuilt_not_trusted(hostile, tmp_path):
+    _, clean, _, _ = hostile
+    cfg = _cfg(clean, tmp_path / "out")
+    assert datapass.ensure_tables(cfg) is True
+    good = pd.read_parquet(tmp_path / "out/tables/masks.parquet")
+    damaged = tmp_path / "out/tables/masks.parquet"
+    damaged.write_bytes(damaged.read_bytes()[:-100])
+    with pytest.raises(TablesError, match="masks.parquet"):
+        datapass.load_tables(cfg, build=False)
+    assert datapass.ensure_tables(cfg) is True  # rebuilt
+    pd.testing.assert_frame_equal(datapass.load_tables(cfg, build=False).masks, good)
+    # a file replaced by a readable one that is not the pass's: rebuilt too
+    pd.read_parquet(damaged).head(1).to_parquet(damaged)
+    assert len(datapass.load_tables(cfg).masks) == len(good)
+
+
+def test_csv_cells_a_spreadsheet_would_run_are_neutralised(hostile, tmp_path):
+    _, clean, _, _ = hostile
+    data = tmp_path / "data"
+    shutil.copytree(clean, data)
+    for name in ("=HYPERLINK(1).png", "+1.png", "-2.png", "@SUM(A1).png"):
+        shutil.copy(data / "test_images" / sorted(os.listdir(data / "test_images"))[0],
+                    data / "test_images" / name)
+    cfg = _cfg(data, tmp_path / "out")
+    datapass.ensure_tables(cfg)
+    parquet = pd.read_parquet(tmp_path / "out/tables/images.parquet")
+    assert {"=HYPERLINK(1)", "+1", "-2", "@SUM(A1)"} <= set(parquet["case_id"])
+    csv = pd.read_csv(tmp_path / "out/tables/images.csv", dtype=str)
+    assert {"'=HYPERLINK(1)", "'+1", "'-2", "'@SUM(A1)"} <= set(csv["case_id"])
+    assert not csv.map(lambda v: isinstance(v, str) and v[:1] in "=+-@").any().any()
+    assert "spreadsheet" in (tmp_path / "out/tables/SCHEMA.md").read_text(encoding="utf-8")

@@ -38,11 +38,11 @@ from tqdm import tqdm
 from traitlets import default
 
 from ..config import Config
-from ..datapass import MANIFEST, ensure_tables
+from ..datapass import MANIFEST, ensure_tables, load_tables
 from ..dataset.index import fingerprint
 from ..errors import ConfigError
-from ..files import check_paths, write_text_atomic
-from ..tables import read_tables, tables_dir
+from ..files import OUT_FOLDERS, check_paths, write_text_atomic
+from ..tables import tables_dir
 from . import pages
 from .records import INDEX_NAME, RUNNER_ENV, NotebookRecord, RunResult
 
@@ -53,8 +53,6 @@ NOTEBOOKS_DIR = Path(__file__).resolve().parents[2] / "notebooks"
 #: executed notebook opens anywhere. It is never looked up: see InterpreterKernelManager.
 KERNEL_NAME = "python3"
 
-#: Folders of the output layout, under ``out_dir``.
-OUT_FOLDERS = ("notebooks", "html", "figures", "tables")
 
 
 class InterpreterKernelManager(AsyncKernelManager):
@@ -149,7 +147,7 @@ def run(
     records = run_notebooks(sources, cfg, show, reuse=use_cache)
     result = RunResult(cfg.out_dir, records)
     pages.write_index(cfg.out_dir, result, cfg, fingerprint(cfg.data_dir),
-                      pages.package_versions(), read_tables(tables_dir(cfg)))
+                      pages.package_versions(), load_tables(cfg, build=False))
     return result
 
 

@@ -313,7 +313,7 @@ def test_section_nav_skips_sections_without_a_page():
 def test_only_into_a_fresh_folder_links_no_missing_page(tmp_path, monkeypatch):
     monkeypatch.setattr(runner, "ensure_tables", lambda cfg, progress, use_cache=True: None)
     monkeypatch.setattr(runner, "fingerprint", lambda data_dir: FINGERPRINT)
-    monkeypatch.setattr(runner, "read_tables", lambda folder: None)
+    monkeypatch.setattr(runner, "load_tables", lambda cfg, build: None)
     cfg = make_config({"data_dir": tmp_path / "data", "out_dir": tmp_path / "out"})
     (ok,) = runner.run(cfg, only=["ok"], notebooks_dir=FIXTURES, progress=False).records
     page = ok.html.read_text(encoding="utf-8")
@@ -326,7 +326,7 @@ def test_only_into_a_fresh_folder_links_no_missing_page(tmp_path, monkeypatch):
 def test_show_code_flows_from_the_config_to_the_page(tmp_path, monkeypatch, show_code):
     monkeypatch.setattr(runner, "ensure_tables", lambda cfg, progress, use_cache=True: None)
     monkeypatch.setattr(runner, "fingerprint", lambda data_dir: FINGERPRINT)
-    monkeypatch.setattr(runner, "read_tables", lambda folder: None)
+    monkeypatch.setattr(runner, "load_tables", lambda cfg, build: None)
     cfg = make_config({"data_dir": tmp_path / "data", "out_dir": tmp_path / "out",
                        "show_code": show_code})
     result = runner.run(cfg, only=["ok"], notebooks_dir=FIXTURES, progress=False)

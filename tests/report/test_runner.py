@@ -47,7 +47,7 @@ def no_data_pass(monkeypatch):
     monkeypatch.setattr(runner, "ensure_tables",
                         lambda cfg, progress, use_cache=True: calls.append(progress))
     monkeypatch.setattr(runner, "fingerprint", lambda data_dir: FINGERPRINT)
-    monkeypatch.setattr(runner, "read_tables", lambda folder: None)
+    monkeypatch.setattr(runner, "load_tables", lambda cfg, build: None)
     return calls
 
 
@@ -64,7 +64,7 @@ def suite(tmp_path_factory):
         mp.setenv("JUPYTER_PATH", str(write_user_kernelspec(tmp / "jupyter")))
         mp.setattr(runner, "ensure_tables", ensure_tables)
         mp.setattr(runner, "fingerprint", lambda data_dir: FINGERPRINT)
-        mp.setattr(runner, "read_tables", lambda folder: None)
+        mp.setattr(runner, "load_tables", lambda cfg, build: None)
         cfg = make_config({"data_dir": tmp / "data", "out_dir": tmp / "out"})
         result = runner.run(cfg, notebooks_dir=FIXTURES, progress=False)
     return cfg, result, seen_at_data_pass
@@ -126,7 +126,7 @@ def test_executed_notebook_records_parameters_and_real_paths(suite):
 
 def test_data_pass_runs_once_before_any_notebook(suite):
     _, _, seen_at_data_pass = suite
-    assert seen_at_data_pass == [sorted(runner.OUT_FOLDERS)]
+    assert seen_at_data_pass == [sorted(files.OUT_FOLDERS)]
 
 
 def test_outputs_are_complete_files_only(suite):

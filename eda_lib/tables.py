@@ -44,6 +44,12 @@ PROBLEM_KINDS: dict[str, str] = {
     "stray_folder": "a folder that is not part of the layout: ignored",
     "missing_mask": "a forged image without its mask: image measured, no mask or instance rows",
     "orphan_mask": "a mask without a forged image: loaded and listed with status orphan, not measured",
+    "duplicate_case_id": "a second file of one folder with the same case_id (names differing only in "
+                         "the extension's case): the first by name is analysed, this one is not",
+    "bad_file_name": "a name that is not valid UTF-8 (shown with \\x escapes): skipped, never opened",
+    "broken_link": "a symbolic link to a missing file: skipped",
+    "link_outside_data": "a symbolic link that leads out of the data folder: never followed, skipped",
+    "not_a_regular_file": "a FIFO, device or socket: never opened, skipped",
     # images (eda_lib.dataset.images): the image is rejected, its row keeps the kind as status
     "empty_file": "a 0-byte image: rejected",
     "not_an_image": "Pillow cannot identify the file (e.g. text named .png): rejected",

@@ -8,6 +8,7 @@ generated here; no binary fixture is stored.
 
 from __future__ import annotations
 
+import os
 import struct
 import zlib
 from pathlib import Path
@@ -125,4 +126,33 @@ def add_hostile_files(root: Path, marker_dir: Path) -> dict[str, str | None]:
     ]:
         good_pair(case)
         mask(case, array, kind=kind)
+    _add_second_attack(root, expected, image, mask)
     return expected
+
+
+def _add_second_attack(root: Path, expected: dict, image, mask) -> None:
+    """Files of a later attack: odd names, links and special files."""
+    forged, masks = root / "train_images/forged", root / "train_masks"
+    # a name that is not valid UTF-8: reported with its bytes escaped, never opened
+    raw = os.fsdecode(b"\xff\xfe90030.png")
+    Image.fromarray(_texture(40, 50, 30)).save(forged / raw)
+    expected["train_images/forged/\\xff\\xfe90030.png"] = "bad_file_name"
+    # links: to nothing, to a device, out of the data folder; a FIFO
+    (forged / "90031.png").symlink_to(root / "no-such-file.png")
+    expected["train_images/forged/90031.png"] = "broken_link"
+    (forged / "90032.png").symlink_to("/dev/zero")
+    expected["train_images/forged/90032.png"] = "link_outside_data"
+    (masks / "90034.npy").symlink_to("/etc/passwd")
+    expected["train_masks/90034.npy"] = "link_outside_data"
+    os.mkfifo(forged / "90033.png")
+    expected["train_images/forged/90033.png"] = "not_a_regular_file"
+    # one case_id twice, the extensions differing in case; an extension in mixed case
+    image("90037.png", _texture(40, 50, 37))
+    image("90037.PNG", _texture(40, 50, 38), kind="duplicate_case_id")
+    mask("90037", _mask(40, 50))
+    image("90038.Png", _texture(40, 50, 39))
+    mask("90038", _mask(40, 50))
+    # names that matplotlib would read as mathematics
+    for case in ("c$\\fo{$4263", "$x$"):
+        image(f"{case}.png", _texture(40, 50, 40))
+        mask(case, _mask(40, 50))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -35,11 +36,18 @@ def _cfg(data: Path, out: Path, **kw) -> config.Config:
 
 
 def tree_digest(root: Path) -> dict[str, str]:
-    """Relative path -> sha256 of every file and folder under root."""
+    """Relative path -> sha256 of every regular file, the target of every link, and the
+    kind of every folder or special file under root (nothing special is opened)."""
     out = {}
     for p in sorted(root.rglob("*")):
         rel = p.relative_to(root).as_posix()
-        out[rel] = hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
+        mode = p.lstat().st_mode
+        if stat.S_ISLNK(mode):
+            out[rel] = f"link to {os.readlink(p)}"
+        elif stat.S_ISREG(mode):
+            out[rel] = hashlib.sha256(p.read_bytes()).hexdigest()
+        else:
+            out[rel] = "dir" if stat.S_ISDIR(mode) else f"special {stat.S_IFMT(mode):o}"
     return out
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -94,29 +95,101 @@ def _rel(root: Path, path: Path) -> str:
     return path.relative_to(root).as_posix()
 
 
-def _files(folder: Path) -> list[Path]:
-    """Regular files directly inside ``folder``, sorted; [] when it does not exist."""
+def shown(text: str) -> str:
+    """``text`` as it can be stored and printed: a name that is not valid UTF-8 (its
+    bytes kept by Python as surrogates) gets ``\\xNN`` escapes for those bytes.
+
+    Examples
+    --------
+    >>> shown(b"a\\xff.png".decode("utf-8", "surrogateescape"))
+    'a\\\\xff.png'
+    """
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _readable_name(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _entries(root: Path, folder: Path, problems: list[Problem]) -> tuple[list[Path], list[Path]]:
+    """The regular files and the folders directly inside ``folder``, sorted.
+
+    Nothing is opened and no link is followed out of the data folder. Every other entry
+    becomes a problem: a name that is not valid UTF-8 (``bad_file_name``), a link whose
+    target is missing (``broken_link``) or lies outside the data folder
+    (``link_outside_data``), and a FIFO, device or socket (``not_a_regular_file``).
+    Links that stay inside the data folder are taken for what they point to.
+    """
     if not folder.is_dir():
-        return []
-    return sorted(p for p in folder.iterdir() if p.is_file())
+        return [], []
+    files, folders = [], []
+    data = root.resolve()
+    for p in sorted(folder.iterdir()):
+        rel = shown(_rel(root, p))
+        stem = shown(p.stem)
+        if not _readable_name(p.name):
+            problems.append(Problem(rel, "", "bad_file_name",
+                                    "the name is not valid UTF-8 (shown with \\x escapes); "
+                                    "skipped: rename the file"))
+            continue
+        if p.is_symlink():
+            target = p.resolve()
+            if not target.exists():
+                problems.append(Problem(rel, stem, "broken_link",
+                                        "a symbolic link to a missing file; skipped"))
+                continue
+            if target != data and data not in target.parents:
+                problems.append(Problem(rel, stem, "link_outside_data",
+                                        "a symbolic link that leads out of the data folder; "
+                                        "never followed, skipped"))
+                continue
+        try:
+            mode = p.stat().st_mode
+        except OSError as exc:
+            problems.append(Problem(rel, stem, "not_a_regular_file",
+                                    f"cannot be examined ({exc.strerror}); skipped"))
+            continue
+        if stat.S_ISDIR(mode):
+            folders.append(p)
+        elif stat.S_ISREG(mode):
+            files.append(p)
+        else:
+            problems.append(Problem(rel, stem, "not_a_regular_file",
+                                    "a FIFO, device or socket; never opened, skipped"))
+    return files, folders
 
 
 def _split_files(
     root: Path, folder: Path, suffix: str, problems: list[Problem], what: str
 ) -> dict[str, Path]:
-    """Files of ``folder`` with ``suffix`` keyed by stem; others become stray problems."""
+    """Files of ``folder`` with ``suffix`` (any case) keyed by stem; others become problems.
+
+    Two files with one stem (``4263.png`` and ``4263.PNG``) are one case_id: the first
+    by name (lower-case suffix first) is kept, the others are ``duplicate_case_id``.
+    """
     found: dict[str, Path] = {}
-    for p in _files(folder):
+    files, folders = _entries(root, folder, problems)
+    for p in sorted(files, key=lambda f: (f.stem, f.suffix != suffix, f.name)):
         if p.suffix.lower() != suffix:
             problems.append(
                 Problem(_rel(root, p), p.stem, "stray_file", f"not a {suffix} file in the {what} folder")
             )
             continue
+        if p.stem in found:
+            problems.append(Problem(
+                _rel(root, p), p.stem, "duplicate_case_id",
+                f"same case_id as {found[p.stem].name} in this folder (names that differ only "
+                f"in the extension's case); {found[p.stem].name} is analysed, this file is not"))
+            continue
         found[p.stem] = p
-    for p in sorted(folder.iterdir()) if folder.is_dir() else []:
-        if p.is_dir() and not (what == "image" and p.name in LABELS):
+    for p in folders:
+        if not (what == "image" and p.name in LABELS):
             problems.append(Problem(_rel(root, p), "", "stray_folder", f"unexpected folder in {what}s"))
-    return found
+    return dict(sorted(found.items(), key=lambda item: item[1].name))
 
 
 def check_layout(root: Path) -> None:
@@ -169,17 +242,18 @@ def scan(data_dir: str | Path) -> Index:
     root = Path(data_dir)
     check_layout(root)
     problems: list[Problem] = []
-    for p in sorted(root.iterdir()):
+    files, folders = _entries(root, root, problems)
+    for p in sorted(files + folders):
         if p.name not in KNOWN_TOP:
             problems.append(
-                Problem(p.name, "", "stray_file" if p.is_file() else "stray_folder",
+                Problem(p.name, "", "stray_file" if p in files else "stray_folder",
                         "not part of the competition layout")
             )
 
     index = Index(root=root, problems=problems)
     # train: always split by label
     train_imgs = _labelled_images(root, root / "train_images", "train", problems)
-    for p in _files(root / "train_images"):
+    for p in _entries(root, root / "train_images", problems)[0]:
         problems.append(Problem(_rel(root, p), p.stem, "stray_file", "image outside authentic/ and forged/"))
     train_masks = _split_files(root, root / "train_masks", MASK_SUFFIX, problems, "mask")
     _add_split(index, "train", train_imgs, train_masks)
@@ -241,7 +315,8 @@ def fingerprint(data_dir: str | Path) -> dict:
     """A cheap fingerprint of every file under ``data_dir``.
 
     Hashes the sorted relative paths with their sizes and modification times
-    (nanoseconds); file contents are not read, so it is instant on any size.
+    (nanoseconds); file contents are not read, so it is instant on any size. A link is
+    described by its target when that is a file inside the data folder, else by itself.
 
     Returns
     -------
@@ -252,11 +327,16 @@ def fingerprint(data_dir: str | Path) -> dict:
     h = hashlib.sha256()
     n = total = 0
     entries = []
+    data = root.resolve()
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames.sort()
         for name in filenames:
             p = Path(dirpath) / name
-            st = p.stat()
+            st = p.lstat()
+            if p.is_symlink():  # followed only to a file inside the data folder
+                target = p.resolve()
+                if target.is_file() and data in target.parents:
+                    st = target.stat()
             entries.append((p.relative_to(root).as_posix(), st.st_size, st.st_mtime_ns))
     for rel, size, mtime in sorted(entries):
         h.update(f"{rel}\0{size}\0{mtime}\n".encode("utf-8", "surrogateescape"))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -49,11 +50,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.command(args)
     except EdaError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        _say(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        _say("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+def printable(text: object) -> str:
+    """``text`` safe to write to a terminal: control characters (ANSI escape sequences,
+    carriage returns, ...) other than newline and tab, and the bytes of names that are
+    not valid UTF-8, are shown as ``\\x``/``\\u`` escapes instead of acting on the screen.
+
+    Examples
+    --------
+    >>> printable("case \\x1b[2Jx\\r")
+    'case \\\\x1b[2Jx\\\\x0d'
+    """
+    out = []
+    for ch in str(text).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace"):
+        if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cf", "Zl", "Zp"):
+            out.append(ch)
+        else:
+            code = ord(ch)
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+    return "".join(out)
+
+
+def _say(text: object = "", file=None) -> None:
+    """Print ``text`` escaped (:func:`printable`): everything the command line shows may
+    hold a file name or a submission's text."""
+    print(printable(text), file=file or sys.stdout)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -130,8 +157,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                         use_cache=not args.no_cache)
     for r in result.records:
         detail = f"  {r.error}" if r.error else ("  (unchanged, kept)" if r.reused else "")
-        print(f"{r.status:<6}  {r.name:<24} {r.seconds:7.1f} s  {r.title}{detail}")
-    print(result.index_html)
+        _say(f"{r.status:<6}  {r.name:<24} {r.seconds:7.1f} s  {r.title}{detail}")
+    _say(result.index_html)
     return EXIT_OK if result.ok else EXIT_FAILED
 
 
@@ -143,7 +170,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     if args.details is not None:
         atomic_write(Path(args.details), lambda path: details.to_csv(path, index=False))
     where = f"fold {args.fold}" if args.fold is not None else "the images it names"
-    print(f"oF1 {value:.6f} over {len(details)} images ({where})")
+    _say(f"oF1 {value:.6f} over {len(details)} images ({where})")
     return EXIT_OK
 
 
@@ -156,8 +183,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     problems = scoring.validate_file(args.submission, args.data_dir, args.split)
     for p in problems.itertuples():
         line = "" if pd.isna(p.line) else f"line {p.line}: "
-        print(f"{line}{p.case_id or '-'}: {p.kind}: {p.detail}")
-    print(f"{len(problems)} problem(s) in {args.submission}")
+        _say(f"{line}{p.case_id or '-'}: {p.kind}: {p.detail}")
+    _say(f"{len(problems)} problem(s) in {args.submission}")
     return EXIT_OK if problems.empty else EXIT_FAILED
 
 
@@ -166,7 +193,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
     from .report import diff
 
     d = diff.diff_runs(args.old, args.new)
-    print(diff.format_diff(d))
+    _say(diff.format_diff(d))
     return EXIT_OK if d.identical else EXIT_FAILED
 
 
@@ -181,9 +208,9 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
     seconds = time.perf_counter() - start
     splits = Counter(r["split"] for r in truth["images"])
     per_split = ", ".join(f"{n} {split}" for split, n in sorted(splits.items()))
-    print(f"wrote {args.dir.resolve()} in {seconds:.1f} s:")
-    print(f"  {len(truth['images'])} images ({per_split})")
-    print(f"  {len(truth['masks'])} masks with {len(truth['instances'])} instances")
+    _say(f"wrote {args.dir.resolve()} in {seconds:.1f} s:")
+    _say(f"  {len(truth['images'])} images ({per_split})")
+    _say(f"  {len(truth['masks'])} masks with {len(truth['instances'])} instances")
     return EXIT_OK
 
 
@@ -197,5 +224,5 @@ def cmd_params(args: argparse.Namespace) -> int:
     header = ("name", "type", "default", "help")
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(3)]
     for row in [header, *rows]:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[3])
+        _say("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[3])
     return EXIT_OK

@@ -69,3 +69,30 @@ class TablesError(EdaError):
     def __init__(self, message: str, folder: Path | str | None = None):
         super().__init__(message)
         self.folder = Path(folder) if folder is not None else None
+
+
+class DiskFullError(EdaError):
+    """The device of an output folder is full (or the user's quota is reached).
+
+    Attributes
+    ----------
+    folder : Path
+        The folder being written.
+    free : int or None
+        Bytes free on its device, when known.
+    needed : int or None
+        About how many bytes the whole report needs, when known.
+    """
+
+    def __init__(self, folder: Path | str, free: int | None = None, needed: int | None = None):
+        self.folder, self.free, self.needed = Path(folder), free, needed
+        have = f"; {_mb(free)} free there" if free is not None else ""
+        want = f", and the report needs about {_mb(needed)}" if needed is not None else ""
+        super().__init__(
+            f"no space left on the device of {self.folder}{have}{want}: free some space, or "
+            "choose an out_dir (-p out_dir PATH) or cache_dir on another device; "
+            "the partial files of this run were removed")
+
+
+def _mb(n: int) -> str:
+    return f"{n / 2**20:,.0f} MB"

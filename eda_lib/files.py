@@ -12,16 +12,18 @@ is only ever read.
 
 from __future__ import annotations
 
+import errno
 import os
 import secrets
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 from .config import Config
 from .errors import ConfigError
 
-__all__ = ["OUT_FOLDERS", "atomic_write", "check_paths", "write_bytes_atomic",
-           "write_text_atomic"]
+__all__ = ["OUT_FOLDERS", "atomic_write", "check_paths", "free_bytes", "is_disk_full",
+           "write_bytes_atomic", "write_text_atomic"]
 
 
 def atomic_write(path: Path, write: Callable[[Path], object]) -> Path:
@@ -51,6 +53,23 @@ def atomic_write(path: Path, write: Callable[[Path], object]) -> Path:
         if os.path.lexists(tmp):
             os.unlink(tmp)
     return path
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether ``exc`` says the device is full or the quota reached (ENOSPC, EDQUOT)."""
+    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
+def free_bytes(folder: Path) -> int | None:
+    """Bytes free for this user on the device of ``folder`` (or of its nearest existing
+    parent), or None when the system cannot say."""
+    folder = Path(folder)
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        return shutil.disk_usage(folder).free
+    except OSError:
+        return None
 
 
 def write_text_atomic(path: Path, text: str) -> Path:

@@ -8,6 +8,7 @@ files, leave the folder byte for byte as it was, and never unpickle anything unl
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import shutil
@@ -305,3 +306,68 @@ def test_csv_cells_a_spreadsheet_would_run_are_neutralised(hostile, tmp_path):
     assert {"'=HYPERLINK(1)", "'+1", "'-2", "'@SUM(A1)"} <= set(csv["case_id"])
     assert not csv.map(lambda v: isinstance(v, str) and v[:1] in "=+-@").any().any()
     assert "spreadsheet" in (tmp_path / "out/tables/SCHEMA.md").read_text(encoding="utf-8")
+
+
+def test_a_full_disk_is_one_error_line_and_leaves_no_partial_file(hostile, tmp_path, monkeypatch,
+                                                                  capsys):
+    """The device fills while the tables are written: exit 2, one line, nothing half-written."""
+    from eda_lib import cli
+
+    _, clean, _, _ = hostile
+    out = tmp_path / "out"
+    replace = os.replace
+
+    def full(src, dst, *args, **kwargs):
+        if str(dst).startswith(str(out / "tables")):
+            raise OSError(errno.ENOSPC, "No space left on device", str(dst))
+        return replace(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(os, "replace", full)
+    params = tmp_path / "p.yaml"
+    params.write_text(f"data_dir: {clean}\nout_dir: {out}\nprogress: false\nworkers: 1\n",
+                      encoding="utf-8")
+    assert cli.main(["run", "-f", str(params)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: no space left on the device of "
+                                                   f"{out / 'tables'}")
+    assert "MB free there, and the report needs about" in err and "Traceback" not in err
+    left = [p.name for p in out.rglob("*") if p.name.endswith((".tmp", ".partial.ipynb"))]
+    assert left == []
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small tmpfs needs root")
+def test_a_really_full_device_stops_the_run_cleanly(hostile, tmp_path):
+    """The same on a real 3 MB device: the tables fit, the notebooks' figures do not."""
+    _, clean, _, _ = hostile
+    device = tmp_path / "small"
+    device.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(device)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        params = tmp_path / "p.yaml"
+        params.write_text(f"data_dir: {clean}\nout_dir: {device / 'out'}\nprogress: false\n"
+                          "workers: 2\n", encoding="utf-8")
+        run = subprocess.run([sys.executable, "-m", "eda_lib", "run", "-f", str(params)],
+                             capture_output=True, text=True, timeout=600)
+        assert run.returncode == 2, run.stderr
+        lines = run.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: no space left on the device of "
+                                                       f"{device / 'out'}"), run.stderr
+        assert not list(device.rglob("*.partial.ipynb")) and not list(device.rglob("*.tmp"))
+    finally:
+        subprocess.run(["umount", str(device)], check=True)
+
+
+def test_terminal_escapes_from_a_submission_are_printed_escaped(hostile, tmp_path, capsys):
+    from eda_lib import cli
+
+    _, clean, _, _ = hostile
+    evil = "\x1b[2J\x1b[31mowned\x07\r"
+    sub = tmp_path / "sub.csv"
+    sub.write_text(f'case_id,annotation\n"{evil}",authentic\n', encoding="utf-8")
+    assert cli.main(["validate", str(sub), "--data-dir", str(clean)]) == 1
+    out = capsys.readouterr().out
+    assert "unknown_case_id" in out and "\\x1b[2J\\x1b[31mowned\\x07\\x0d" in out
+    assert not any(ch in out for ch in "\x1b\x07\r")

@@ -17,9 +17,11 @@ whatever kernelspecs are installed: see :class:`InterpreterKernelManager`.
 
 from __future__ import annotations
 
+import errno
 import functools
 import hashlib
 import json
+import re
 import sys
 import time
 from collections.abc import Collection, Iterable, Sequence
@@ -40,8 +42,8 @@ from traitlets import default
 from ..config import Config
 from ..datapass import MANIFEST, ensure_tables, load_tables
 from ..dataset.index import fingerprint
-from ..errors import ConfigError
-from ..files import OUT_FOLDERS, check_paths, write_text_atomic
+from ..errors import ConfigError, DiskFullError
+from ..files import OUT_FOLDERS, check_paths, free_bytes, is_disk_full, write_text_atomic
 from ..tables import tables_dir
 from . import pages
 from .records import INDEX_NAME, RUNNER_ENV, NotebookRecord, RunResult
@@ -143,12 +145,39 @@ def run(
     show = progress and cfg.progress
     sources = select_notebooks(Path(notebooks_dir or NOTEBOOKS_DIR).resolve(), only)
     prepare_out_dir(cfg)
-    ensure_tables(cfg, progress=show, use_cache=use_cache)
-    records = run_notebooks(sources, cfg, show, reuse=use_cache)
-    result = RunResult(cfg.out_dir, records)
-    pages.write_index(cfg.out_dir, result, cfg, fingerprint(cfg.data_dir),
-                      pages.package_versions(), load_tables(cfg, build=False))
+    try:
+        ensure_tables(cfg, progress=show, use_cache=use_cache)
+        records = run_notebooks(sources, cfg, show, reuse=use_cache)
+        result = RunResult(cfg.out_dir, records)
+        pages.write_index(cfg.out_dir, result, cfg, fingerprint(cfg.data_dir),
+                          pages.package_versions(), load_tables(cfg, build=False))
+    except OSError as exc:
+        if not is_disk_full(exc):
+            raise
+        _remove_partial_notebooks(cfg)
+        folder = Path(exc.filename).parent if exc.filename else cfg.out_dir
+        raise DiskFullError(folder, free_bytes(folder), report_bytes(cfg)) from exc
     return result
+
+
+#: The report's size, measured on the demo data (115 images: 47 MB, nearly all of it
+#: figures, pages and executed notebooks, which the grid sizes bound) and on 420 images
+#: (tables and cache about 2 KB per file): a generous estimate for the disk-full message.
+_REPORT_FIXED_BYTES = 64 << 20
+_REPORT_BYTES_PER_FILE = 8 << 10
+
+
+def report_bytes(cfg: Config) -> int:
+    """About how many bytes a run's report takes: a fixed part for figures, pages and
+    notebooks, and a part per data file for tables and cache."""
+    n_files = fingerprint(cfg.data_dir)["files"] if cfg.data_dir.is_dir() else 0
+    return _REPORT_FIXED_BYTES + _REPORT_BYTES_PER_FILE * n_files
+
+
+def _remove_partial_notebooks(cfg: Config) -> None:
+    """Remove the notebooks papermill was still writing when the run stopped."""
+    for partial in (cfg.out_dir / "notebooks").glob("*.partial.ipynb"):
+        partial.unlink(missing_ok=True)
 
 
 def select_notebooks(notebooks_dir: Path, only: Iterable[str] | None = None) -> list[Path]:
@@ -351,7 +380,15 @@ def execute(
         error = None
     except PapermillExecutionError as exc:
         error = f"{exc.ename}: {exc.evalue}"
+        if _disk_full_in_kernel(exc):  # as if it had happened here, naming the kernel's file
+            partial.unlink(missing_ok=True)
+            written = re.search(r": '(.+)'$", str(exc.evalue))
+            where = written.group(1) if written else str(target.parent.parent / "figures" / "?")
+            raise OSError(errno.ENOSPC, exc.evalue, where) from exc
     except Exception as exc:  # the kernel died or would not start: record it, go on
+        if is_disk_full(exc):
+            partial.unlink(missing_ok=True)
+            raise
         error = f"{type(exc).__name__}: {exc}"
         if not partial.exists():
             nbformat.write(nb, partial)
@@ -362,6 +399,13 @@ def execute(
     write_text_atomic(target, nbformat.writes(executed))
     partial.unlink()
     return executed, error
+
+
+def _disk_full_in_kernel(exc: PapermillExecutionError) -> bool:
+    """Whether a notebook stopped because its kernel could not write (a figure, say) to
+    a full device: the error a full disk gives, not a fault of the notebook."""
+    return exc.ename in ("OSError", "IOError") and str(exc.evalue).startswith(
+        (f"[Errno {errno.ENOSPC}]", f"[Errno {errno.EDQUOT}]"))
 
 
 def stable_cell_ids(nb: nbformat.NotebookNode) -> None:

@@ -134,9 +134,18 @@ def test_full_run_finishes_and_leaves_the_data_untouched(hostile):
     tmp, _, bad, expected = hostile
     before = tree_digest(bad)
     cfg = _cfg(bad, tmp / "report", workers=2, max_grid_images=4, display_size=256, grid_size=128)
-    result = runner.run(cfg, progress=False)
+    umask = os.umask(0o022)
+    try:
+        result = runner.run(cfg, progress=False)
+    finally:
+        os.umask(umask)
     assert result.ok, [(r.name, r.error) for r in result.records if r.status != "ok"]
     assert tree_digest(bad) == before
+    # every file of the report as readable as the umask allows (a web server can serve it)
+    modes = {p.relative_to(cfg.out_dir).as_posix(): stat.S_IMODE(p.stat().st_mode)
+             for p in cfg.out_dir.rglob("*") if p.is_file()}
+    assert {"index.html", "tables/images.csv", "cache/images.parquet"} <= set(modes)
+    assert {name: mode for name, mode in modes.items() if mode != 0o644} == {}
     assert not (tmp / PICKLE_MARKER).exists()
     problems = pd.read_csv(cfg.out_dir / "tables" / "problems.csv")
     assert len(problems) >= sum(k is not None for k in expected.values())

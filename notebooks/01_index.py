@@ -49,9 +49,7 @@ from eda_lib.report import plots
 
 s = eda_lib.start(globals(), "01")
 t = s.tables
-if s.cfg.allow_pickle:
-    print("WARNING: allow_pickle is on: object-array masks were unpickled, which runs code "
-          "stored in the data folder.")
+s.print_warnings()
 
 # %% [markdown]
 # ## Images per split and label

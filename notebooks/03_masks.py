@@ -64,8 +64,7 @@ stats.mask_checks(t.images, t.masks)
 # ## Stored shapes and dtypes
 
 # %%
-t.masks.groupby(["dtype", t.masks["shape"].str.count("x").add(1).rename("ndim")]).size().rename(
-    "masks").to_frame()
+stats.mask_shape_counts(t.masks)
 
 # %% [markdown]
 # ## Instances per mask

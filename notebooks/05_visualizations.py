@@ -43,7 +43,7 @@ from pathlib import Path
 sys.path.append(str(Path.cwd().parent))  # finds eda_lib next to notebooks/ when not installed
 import eda_lib
 from eda_lib.analysis import stats
-from eda_lib.report import gallery, plots
+from eda_lib.report import figures, gallery
 
 s = eda_lib.start(globals(), "05")
 t = s.tables
@@ -58,20 +58,13 @@ print(f"{len(forged)} forged images with a usable mask")
 
 # %%
 examples = gallery.load_examples(cfg, t, gallery.sample(forged, cfg.max_grid_images, cfg.seed))
-if examples:
-    ex = examples[0]
-    fig = plots.example_panel(ex.rgb, ex.masks, title=f"case {ex.case_id}",
-                              display_size=cfg.display_size)
-    s.show(fig, "example")
+s.show_all(figures.example(examples, cfg.display_size))
 
 # %% [markdown]
 # ## A grid of forged images
 
 # %%
-if examples:
-    fig = plots.overlay_grid([(e.caption, e.rgb, e.masks) for e in examples], tile=cfg.grid_size,
-                             cols=4, suptitle="Forged images with their instances")
-    s.show(fig, "grid")
+s.show_all(figures.example_grid(examples, cfg.grid_size))
 
 # %% [markdown]
 # ## Authentic and forged side by side
@@ -79,15 +72,7 @@ if examples:
 # The top row shows authentic images, the bottom row forged ones with their instances.
 
 # %%
-authentic = t.images[(t.images["label"] == "authentic") & (t.images["status"] == "ok")]
-k = min(6, cfg.max_grid_images)
-auth_rows = gallery.sample(authentic, k, cfg.seed)
-auth_items = [(f"case {r.case_id}", gallery.load_rgb(cfg, r.path))
-              for r in auth_rows.itertuples()]
-if auth_items and examples:
-    fig = plots.auth_vs_forged(auth_items, [(e.caption, e.rgb, e.masks) for e in examples[:k]],
-                               tile=cfg.grid_size)
-    s.show(fig, "authentic_vs_forged")
+s.show_all(figures.authentic_vs_forged(cfg, t, examples))
 
 # %% [markdown]
 # ## Twins: authentic | forged | difference
@@ -97,10 +82,4 @@ if auth_items and examples:
 # The mask outline is drawn on top: pasted copies light up, their source regions do not.
 
 # %%
-twins = [e for e in examples if e.twin_rgb is not None][:3]
-for e in twins:
-    fig = plots.twin_panel(e.twin_rgb, e.rgb, e.masks, title=f"case {e.case_id}",
-                           display_size=cfg.display_size)
-    s.show(fig, f"twin_{e.case_id}")
-if not twins:
-    print("No twin pair among the sampled examples.")
+s.show_all(figures.twins(examples, cfg.display_size), empty="No twin pair among the sampled examples.")

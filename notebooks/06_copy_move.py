@@ -58,7 +58,7 @@ from pathlib import Path
 sys.path.append(str(Path.cwd().parent))  # finds eda_lib next to notebooks/ when not installed
 import eda_lib
 from eda_lib.analysis import stats
-from eda_lib.report import gallery, plots
+from eda_lib.report import figures, gallery, plots
 
 s = eda_lib.start(globals(), "06")
 t, cfg = s.tables, s.cfg
@@ -85,7 +85,7 @@ s.show(fig, "methods")
 stats.transform_counts(cm)
 
 # %%
-fig = plots.bar_counts(cm[cm["verdict"] == "copy"], "transform",
+fig = plots.bar_counts(stats.confirmed_copies(cm), "transform",
                        title="Transforms of the confirmed copies", xlabel="transform",
                        ylabel="instances")
 s.show(fig, "transforms")
@@ -94,9 +94,8 @@ s.show(fig, "transforms")
 # ## Copy distances and directions
 
 # %%
-dist = stats.copy_distances(cm[cm["verdict"] == "copy"], t.images)
-stats.quantiles(dist["distance_px"]).to_frame("distance (px)").join(
-    stats.quantiles(dist["distance_frac"]).to_frame("share of the diagonal"))
+dist = stats.copy_distances(stats.confirmed_copies(cm), t.images)
+stats.distance_quantiles(dist)
 
 # %%
 fig = plots.hist_by_label(dist.assign(label="forged"), "distance_frac",
@@ -152,9 +151,4 @@ t.label_check.sort_values("changed_outside_mask_px", ascending=False).head(5)
 
 # %%
 showcase = gallery.copy_move_showcase(cm, n=3, seed=cfg.seed)
-for group, rows in showcase.items():
-    print(f"{group}: {len(rows)} instance(s)")
-    for i, row in enumerate(rows.to_dict("records")):
-        view = gallery.copy_move_view(cfg, t, row)
-        fig = plots.copy_move_panel(**view, display_size=cfg.display_size)
-        s.show(fig, f"{group.split()[0]}_{i}")
+s.show_groups(figures.copy_move_evidence(cfg, t, showcase))

@@ -49,7 +49,7 @@ from pathlib import Path
 sys.path.append(str(Path.cwd().parent))  # finds eda_lib next to notebooks/ when not installed
 import eda_lib
 from eda_lib.analysis import stats
-from eda_lib.report import gallery, plots
+from eda_lib.report import figures, plots
 
 s = eda_lib.start(globals(), "07")
 t, cfg = s.tables, s.cfg
@@ -59,14 +59,10 @@ h = t.health
 # ## Flags by label
 
 # %%
-counts = stats.health_counts(h)
-counts
+stats.health_counts(h)
 
 # %%
-long = h.melt(id_vars=["label"], value_vars=[c for c in h.columns if c.startswith("is_")],
-              var_name="issue", value_name="flagged")
-long = long[long["flagged"].fillna(False).astype(bool)]
-fig = plots.bar_counts(long.assign(issue=long["issue"].str[3:-6]), "issue", hue="label",
+fig = plots.bar_counts(stats.flagged_issues(h), "issue", hue="label",
                        title="Images flagged per health issue", xlabel="issue")
 s.show(fig, "flags")
 
@@ -74,21 +70,10 @@ s.show(fig, "flags")
 # ## Score distributions
 
 # %%
-for issue in ["dark", "light", "blurry", "low_information"]:
-    fig = plots.hist_by_label(h[h["label"] != ""], f"{issue}_score", bins=30,
-                              title=f"{issue.replace('_', ' ')} score (low = issue)",
-                              xlabel=f"{issue}_score")
-    s.show(fig, f"{issue}_score")
+s.show_all(figures.health_scores(h))
 
 # %% [markdown]
 # ## The worst examples of each flag
 
 # %%
-for issue in counts.index[counts["total"] > 0]:
-    rows = stats.worst(h, issue, min(4, cfg.max_grid_images))
-    items = [(f"{r.label or 'test'} {r.case_id}: {getattr(r, issue + '_score'):.3f}",
-              gallery.load_rgb(cfg, gallery.image_path(t, r.split, r.label, r.case_id)), None)
-             for r in rows.itertuples()]
-    fig = plots.overlay_grid(items, tile=cfg.grid_size, cols=4,
-                             suptitle=f"{issue.replace('_', ' ')}: lowest scores")
-    s.show(fig, f"worst_{issue}")
+s.show_all(figures.health_worst(cfg, t))

@@ -67,8 +67,7 @@ s.show(fig, "group_sizes")
 # Groups that join images of different case_ids: the same figure filed twice.
 
 # %%
-multi = t.groups[t.groups.groupby("group")["case_id"].transform("nunique") > 1]
-multi.sort_values(["group", "split", "case_id", "label"]).head(20)
+stats.cross_case_images(t.groups, n=20)
 
 # %% [markdown]
 # ## Folds
@@ -80,8 +79,7 @@ multi.sort_values(["group", "split", "case_id", "label"]).head(20)
 fold_balance(t.folds)
 
 # %%
-split_groups = int((t.folds.groupby("group")["fold"].nunique() > 1).sum())
-print(f"groups split across folds: {split_groups}")
+print(f"groups split across folds: {stats.groups_split_across_folds(t.folds)}")
 
 # %%
 fig = plots.bar_counts(t.folds, "fold", hue="stratum", title="Fold balance by stratum",

@@ -11,6 +11,7 @@ import pandas as pd
 
 from ..dataset.index import SPLITS
 from ..dataset.masks import RULES
+from ..measure.health import ISSUES
 from ..tables import MASK_MEASURED, MASK_READ
 
 
@@ -117,7 +118,7 @@ def mask_checks(images: pd.DataFrame, masks: pd.DataFrame) -> pd.DataFrame:
     rows = [
         ("masks", len(masks), "mask files found"),
         ("(N, H, W) uint8 as the competition stores them",
-         int(((masks["dtype"] == "uint8") & (masks["shape"].str.count("x") == 2)).sum()),
+         int(((masks["dtype"] == "uint8") & (_ndim(masks) == 3)).sum()),
          "3-D, channel-first, uint8"),
         ("stored (H, W) equals the image's", int((stored_hw == image_hw).sum()),
          f"of {len(joined)} masks with a readable forged image"),
@@ -132,6 +133,28 @@ def mask_checks(images: pd.DataFrame, masks: pd.DataFrame) -> pd.DataFrame:
          "could not be read (problems table)"),
     ]
     return pd.DataFrame(rows, columns=["check", "count", "meaning"])
+
+
+def _ndim(masks: pd.DataFrame) -> pd.Series:
+    """Dimensions of each stored mask, read from its ``shape`` (``"NxHxW"``); NaN when unread."""
+    return masks["shape"].str.count("x").add(1).rename("ndim")
+
+
+def mask_shape_counts(masks: pd.DataFrame) -> pd.DataFrame:
+    """Masks per stored dtype and number of dimensions.
+
+    Parameters
+    ----------
+    masks : pandas.DataFrame
+        The ``masks`` table (columns ``dtype`` and ``shape``, e.g. ``"2x30x40"``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index (dtype, ndim), one column ``masks``. Masks that were never read (no
+        dtype or shape) are left out.
+    """
+    return masks.groupby(["dtype", _ndim(masks)]).size().rename("masks").to_frame()
 
 
 def rules_applied(masks: pd.DataFrame) -> pd.DataFrame:
@@ -198,6 +221,11 @@ def transform_counts(cm: pd.DataFrame) -> pd.DataFrame:
     return table.sort_values("total", ascending=False, kind="stable")
 
 
+def confirmed_copies(cm: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the ``copy_move`` table whose verdict is ``copy``."""
+    return cm[cm["verdict"] == "copy"]
+
+
 def copy_distances(cm: pd.DataFrame, images: pd.DataFrame) -> pd.DataFrame:
     """Offset length of each resolved copy, in pixels and as a share of the image diagonal."""
     forged = images[images["label"] == "forged"][["split", "case_id", "width", "height"]]
@@ -205,6 +233,25 @@ def copy_distances(cm: pd.DataFrame, images: pd.DataFrame) -> pd.DataFrame:
     distance = np.hypot(df["dx"].astype(float), df["dy"].astype(float))
     diagonal = np.hypot(df["width"].astype(float), df["height"].astype(float))
     return df.assign(distance_px=distance, distance_frac=distance / diagonal)
+
+
+def distance_quantiles(distances: pd.DataFrame) -> pd.DataFrame:
+    """:func:`quantiles` of the copy offsets, in pixels and as a share of the diagonal.
+
+    Parameters
+    ----------
+    distances : pandas.DataFrame
+        The output of :func:`copy_distances`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index as :func:`quantiles`; columns ``distance (px)`` and ``share of the diagonal``.
+    """
+    return pd.DataFrame({
+        "distance (px)": quantiles(distances["distance_px"]),
+        "share of the diagonal": quantiles(distances["distance_frac"]),
+    })
 
 
 def source_marking(instances: pd.DataFrame, label_check: pd.DataFrame) -> pd.DataFrame:
@@ -260,6 +307,30 @@ def group_summary(groups: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["check", "count", "meaning"])
 
 
+def cross_case_images(groups: pd.DataFrame, n: int = 20) -> pd.DataFrame:
+    """The first ``n`` images of the groups that join several case_ids.
+
+    Parameters
+    ----------
+    groups : pandas.DataFrame
+        The ``groups`` table (one row per labelled image, with its ``group``).
+    n : int
+        Rows shown.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Rows of ``groups``, sorted by group, split, case_id and label.
+    """
+    multi = groups[groups.groupby("group")["case_id"].transform("nunique") > 1]
+    return multi.sort_values(["group", "split", "case_id", "label"]).head(n)
+
+
+def groups_split_across_folds(folds: pd.DataFrame) -> int:
+    """How many leakage groups have images in more than one fold (0 for sound folds)."""
+    return int((folds.groupby("group")["fold"].nunique() > 1).sum())
+
+
 def baseline_scores(images: pd.DataFrame, masks: pd.DataFrame) -> pd.DataFrame:
     """The competition score of simple baselines on the labelled training images.
 
@@ -285,20 +356,77 @@ def baseline_scores(images: pd.DataFrame, masks: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["baseline", "oF1"]).assign(images=n)
 
 
+def _flag_columns(health: pd.DataFrame) -> dict[str, str]:
+    """``is_<issue>_issue`` column -> issue, for each issue of
+    :data:`~eda_lib.measure.health.ISSUES` that ``health`` flags, in that order."""
+    columns = {f"is_{issue}_issue": issue for issue in ISSUES}
+    return {c: issue for c, issue in columns.items() if c in health.columns}
+
+
 def health_counts(health: pd.DataFrame) -> pd.DataFrame:
-    """Images flagged for each health issue, by label (test images as "(test)")."""
-    flags = [c for c in health.columns if c.startswith("is_") and c.endswith("_issue")]
+    """Images flagged for each health issue, by label (test images as "(test)").
+
+    Parameters
+    ----------
+    health : pandas.DataFrame
+        The ``health`` table: ``label`` and the ``is_<issue>_issue`` flags.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per issue (index ``issue``, in the order of
+        :data:`~eda_lib.measure.health.ISSUES`), one column per label, and ``total``.
+    """
+    flags = _flag_columns(health)
     label = health["label"].replace("", "(test)")
-    table = health[flags].astype(bool).groupby(label).sum().T
-    table.index = [c[3:-6] for c in flags]
+    table = health[list(flags)].fillna(False).astype(bool).groupby(label).sum().T
+    table.index = list(flags.values())
     table["total"] = table.sum(axis=1)
     return table.rename_axis("issue")
+
+
+def flag_totals(health: pd.DataFrame) -> pd.Series:
+    """Images flagged for each health issue (missing flags count as not flagged).
+
+    Returns
+    -------
+    pandas.Series
+        Issue -> count (int), in the order of :data:`~eda_lib.measure.health.ISSUES`.
+    """
+    flags = _flag_columns(health)
+    counts = health[list(flags)].fillna(False).astype(bool).sum().astype(int)
+    return counts.set_axis(list(flags.values())).rename_axis("issue").rename("images")
+
+
+def flagged_issues(health: pd.DataFrame) -> pd.DataFrame:
+    """One row per flag raised: the image's ``label`` and the ``issue``.
+
+    Issues come in the order of :data:`~eda_lib.measure.health.ISSUES`, images in table
+    order within each; missing flags are not raised.
+    """
+    flags = _flag_columns(health)
+    long = health.melt(id_vars=["label"], value_vars=list(flags), var_name="issue",
+                       value_name="flagged")
+    long = long[long["flagged"].fillna(False).astype(bool)]
+    return long.assign(issue=long["issue"].map(flags))[["label", "issue"]]
+
+
+def issues_found(health: pd.DataFrame) -> list[str]:
+    """The issues flagged on at least one image, in the order of
+    :data:`~eda_lib.measure.health.ISSUES`."""
+    totals = flag_totals(health)
+    return list(totals.index[totals > 0])
 
 
 def worst(health: pd.DataFrame, issue: str, n: int) -> pd.DataFrame:
     """The ``n`` flagged images with the lowest score for ``issue`` (lowest = worst)."""
     flagged = health[health[f"is_{issue}_issue"].fillna(False).astype(bool)]
     return flagged.nsmallest(n, f"{issue}_score")
+
+
+def readable_authentic(images: pd.DataFrame) -> pd.DataFrame:
+    """Authentic images that decoded (status ``ok``)."""
+    return images[(images["label"] == "authentic") & (images["status"] == "ok")]
 
 
 def measurable_forged(t) -> pd.DataFrame:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from ..tables import MASK_MEASURED
-from .stats import measurable_forged
+from .stats import flag_totals, measurable_forged
 
 
 @dataclass(frozen=True)
@@ -66,8 +66,7 @@ def _facts(t) -> dict:
         "compactness_median": float(inst["compactness"].median()) if len(inst) else float("nan"),
         "problems": t.problems["kind"].value_counts().to_dict(),
         **_copy_move_facts(t.copy_move, t.label_check),
-        "health_flags": {c[3:-6]: int(t.health[c].fillna(False).astype(bool).sum())
-                         for c in t.health.columns if c.startswith("is_")},
+        "health_flags": flag_totals(t.health).to_dict(),
         "cross_case_groups": int((t.groups.groupby("group")["case_id"].nunique() > 1).sum()),
     }
 

@@ -45,6 +45,51 @@ def load_rgb(cfg: Config, rel_path: str) -> np.ndarray:
     return images.decode(cfg.data_dir / rel_path, cfg.max_image_pixels).rgb
 
 
+def load_captioned(cfg: Config, chosen: pd.DataFrame) -> list[tuple[str, np.ndarray]]:
+    """``("case <case_id>", rgb)`` for every row of ``chosen`` (columns case_id, path).
+
+    Parameters
+    ----------
+    cfg : Config
+        The run's configuration (data folder, pixel limit).
+    chosen : pandas.DataFrame
+        Rows of the ``images`` table, e.g. a :func:`sample`.
+
+    Returns
+    -------
+    list of (str, numpy.ndarray)
+        Captions and (H, W, 3) uint8 pixels, in the rows' order.
+    """
+    return [(f"case {r.case_id}", load_rgb(cfg, r.path)) for r in chosen.itertuples()]
+
+
+def load_scored(cfg: Config, t, rows: pd.DataFrame, issue: str) -> list[tuple[str, np.ndarray, None]]:
+    """Items of :func:`eda_lib.report.plots.overlay_grid` for rows of the ``health`` table.
+
+    Each caption gives the label ("test" for test images), the case_id and the
+    image's ``<issue>_score``; no masks are drawn.
+
+    Parameters
+    ----------
+    cfg : Config
+        The run's configuration.
+    t : Tables
+        The run's tables (their ``images`` give each image's path).
+    rows : pandas.DataFrame
+        Rows of ``health``, e.g. :func:`eda_lib.analysis.stats.worst`.
+    issue : str
+        Issue whose score is quoted.
+
+    Returns
+    -------
+    list of (str, numpy.ndarray, None)
+        In the rows' order.
+    """
+    return [(f"{r['label'] or 'test'} {r['case_id']}: {r[f'{issue}_score']:.3f}",
+             load_rgb(cfg, image_path(t, r["split"], r["label"], r["case_id"])), None)
+            for r in rows.to_dict("records")]
+
+
 def load_example(cfg: Config, t, split: str, case_id: str) -> Example:
     """The forged image of a case with its masks and, when it exists, its twin."""
     img = t.images

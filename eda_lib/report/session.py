@@ -2,9 +2,11 @@
 
 A notebook starts with ``s = eda_lib.start(globals(), "03")``: its ``parameters``
 cell becomes a validated :class:`~eda_lib.config.Config`, the tables are loaded, and
-figures shown through :meth:`Session.show` land in ``out_dir/figures`` with the
-section's prefix. A notebook opened by hand builds the tables when they are missing
-or were made with other parameters; a notebook run by the runner (whose kernels carry
+figures shown through :meth:`Session.show` (or, for the sets of
+:mod:`~eda_lib.report.figures`, :meth:`Session.show_all` and
+:meth:`Session.show_groups`) land in ``out_dir/figures`` with the section's prefix.
+A notebook opened by hand builds the tables when they are missing or were made with
+other parameters; a notebook run by the runner (whose kernels carry
 :data:`~eda_lib.report.records.RUNNER_ENV`) only reads what the runner's data pass
 stored, so parallel kernels never measure.
 """
@@ -19,6 +21,7 @@ from typing import Any
 
 import matplotlib as mpl
 from IPython.display import Image, display
+from matplotlib.figure import Figure
 
 from .. import config
 from ..datapass import load_tables
@@ -36,6 +39,27 @@ STYLE = {
     "axes.titleweight": "bold",
     "font.size": 10,
 }
+
+
+PICKLE_WARNING = ("WARNING: allow_pickle is on: object-array masks were unpickled, which runs code "
+                  "stored in the data folder.")
+"""Printed by :meth:`Session.print_warnings` when the run allowed unpickling masks."""
+
+
+def run_warnings(cfg: config.Config) -> list[str]:
+    """What a reader must be warned about in the run's parameters (empty when nothing).
+
+    Parameters
+    ----------
+    cfg : Config
+        The run's configuration.
+
+    Returns
+    -------
+    list of str
+        :data:`PICKLE_WARNING` when ``cfg.allow_pickle`` is on.
+    """
+    return [PICKLE_WARNING] if cfg.allow_pickle else []
 
 
 @dataclass
@@ -59,6 +83,39 @@ class Session:
         self.figures_dir.mkdir(parents=True, exist_ok=True)
         path = plots.save_figure(fig, self.figures_dir, f"{self.section}_{name}")
         display(Image(filename=str(path)))
+
+    def show_all(self, figures: Mapping[str, Figure], empty: str = "") -> None:
+        """:meth:`show` every figure of ``figures`` (name -> Figure), in order.
+
+        Parameters
+        ----------
+        figures : mapping of str to Figure
+            The figures and their names, e.g. from :mod:`eda_lib.report.figures`;
+            may be empty.
+        empty : str
+            Printed when ``figures`` is empty; by default nothing is.
+        """
+        for name, fig in figures.items():
+            self.show(fig, name)
+        if not figures and empty:
+            print(empty)
+
+    def show_groups(self, groups: Mapping[str, Mapping[str, Figure]]) -> None:
+        """For each group in order: print its caption, then :meth:`show_all` its figures.
+
+        Parameters
+        ----------
+        groups : mapping of str to mapping of str to Figure
+            Caption -> figures (name -> Figure); names must be unique across groups.
+        """
+        for caption, figures in groups.items():
+            print(caption)
+            self.show_all(figures)
+
+    def print_warnings(self) -> None:
+        """Print each of :func:`run_warnings` on a line of its own (nothing when all is safe)."""
+        for text in run_warnings(self.cfg):
+            print(text)
 
 
 def start(namespace: Mapping[str, Any], section: str) -> Session:

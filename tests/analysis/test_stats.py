@@ -1,18 +1,11 @@
-"""Table summaries and the analyst summary, on the tiny hand-made dataset."""
+"""Table summaries, on the tiny hand-made dataset (fixture ``tables``) and on tables
+written by hand."""
 
+import numpy as np
 import pandas as pd
-import pytest
 
-from eda_lib.analysis import stats, summary
-from eda_lib.config import make_config
-from eda_lib.datapass import load_tables
-
-
-@pytest.fixture
-def tables(tiny_dataset, tmp_path):
-    cfg = make_config({"data_dir": str(tiny_dataset), "out_dir": str(tmp_path / "out"),
-                       "workers": 1, "progress": False})
-    return load_tables(cfg)
+from eda_lib.analysis import stats
+from eda_lib.measure.health import ISSUES
 
 
 def _counts(df):
@@ -74,22 +67,6 @@ def test_copy_distances():
     assert d["distance_px"].iloc[0] == 50 and d["distance_frac"].iloc[0] == 0.5
 
 
-def test_summary_numbers_come_from_the_tables(tables):
-    text = summary.to_markdown(tables)
-    assert "6 images: 2 authentic, 3 forged, 1 test." in text
-    assert "2 of 3 forged images have a mask" in text
-    assert "nan" not in text.lower()
-    topics = {r.topic for r in summary.recommendations(tables)}
-    assert "validation" in topics  # twins exist
-    assert "data hygiene" in topics  # an orphan mask
-
-
-def test_summary_without_twins_gives_no_grouping_advice(tables):
-    no_twins = tables.images.assign(twin=False)
-    t = type(tables)(**{**tables.__dict__, "images": no_twins})
-    assert "validation" not in {r.topic for r in summary.recommendations(t)}
-
-
 def test_health_counts_and_worst(tables):
     counts = stats.health_counts(tables.health)
     assert "dark" in counts.index and counts.loc["near_duplicates", "total"] >= 0
@@ -98,3 +75,120 @@ def test_health_counts_and_worst(tables):
     for issue in counts.index[counts["total"] > 0]:
         w = stats.worst(tables.health, issue, 2)
         assert len(w) >= 1 and w[f"is_{issue}_issue"].all()
+
+
+# ------------------------------------------------------------------ hand-made tables
+
+
+def health_table(labels, flagged, scores=None):
+    """A ``health`` table: every issue of ISSUES, unflagged with score 1 unless given.
+
+    ``flagged`` and ``scores`` map an issue to one value per image.
+    """
+    n = len(labels)
+    columns = {"split": ["train"] * n, "label": labels, "case_id": [str(i) for i in range(n)]}
+    for issue in ISSUES:
+        columns[f"{issue}_score"] = (scores or {}).get(issue, [1.0] * n)
+        columns[f"is_{issue}_issue"] = flagged.get(issue, [False] * n)
+    return pd.DataFrame(columns)
+
+
+def test_mask_shape_counts_by_dtype_and_ndim():
+    masks = pd.DataFrame({"dtype": ["uint8", "uint8", "bool", None],
+                          "shape": ["1x4x5", "2x4x5", "4x5", None]})
+    counts = stats.mask_shape_counts(masks)
+    assert counts.index.names == ["dtype", "ndim"] and list(counts.columns) == ["masks"]
+    assert counts["masks"].to_dict() == {("bool", 2): 1, ("uint8", 3): 2}  # unread left out
+
+
+def test_mask_checks_counts_three_dimensional_uint8_only():
+    images = pd.DataFrame({"split": ["train"] * 2, "case_id": ["1", "2"], "label": ["forged"] * 2,
+                           "has_mask": [True, True], "width": [5, 5], "height": [4, 4]})
+    masks = pd.DataFrame({"split": ["train"] * 2, "case_id": ["1", "2"], "dtype": ["uint8"] * 2,
+                          "shape": ["1x4x5", "4x5"], "notes": ["", ""], "status": ["ok"] * 2,
+                          "n_empty": [0, 0]})
+    checks = stats.mask_checks(images, masks).set_index("check")["count"]
+    assert checks["(N, H, W) uint8 as the competition stores them"] == 1
+    assert checks["stored (H, W) equals the image's"] == 2
+
+
+def test_confirmed_copies_keeps_copy_verdicts():
+    cm = pd.DataFrame({"instance": [1, 2, 3], "verdict": ["copy", "undecidable", "copy"]})
+    assert stats.confirmed_copies(cm)["instance"].tolist() == [1, 3]
+
+
+def test_distance_quantiles_in_pixels_and_share():
+    dist = pd.DataFrame({"distance_px": [10.0, 20.0, 30.0, np.nan],
+                         "distance_frac": [0.1, 0.2, 0.3, np.nan]})
+    q = stats.distance_quantiles(dist)
+    assert list(q.columns) == ["distance (px)", "share of the diagonal"]
+    assert q.loc["count"].tolist() == [3.0, 3.0]
+    assert q.loc["p50", "distance (px)"] == 20.0 and q.loc["p50", "share of the diagonal"] == 0.2
+
+
+def test_cross_case_images_lists_groups_joining_case_ids():
+    groups = pd.DataFrame({"group": [0, 0, 1, 1, 2, 2, 2],
+                           "split": ["train"] * 7,
+                           "case_id": ["5", "5", "9", "3", "7", "8", "7"],
+                           "label": ["forged", "authentic", "forged", "forged",
+                                     "authentic", "forged", "forged"]})
+    rows = stats.cross_case_images(groups)
+    assert list(zip(rows["group"], rows["case_id"], rows["label"])) == [
+        (1, "3", "forged"), (1, "9", "forged"),
+        (2, "7", "authentic"), (2, "7", "forged"), (2, "8", "forged")]
+    assert len(stats.cross_case_images(groups, n=2)) == 2
+
+
+def test_groups_split_across_folds():
+    folds = pd.DataFrame({"group": [0, 0, 1, 1, 2], "fold": [0, 0, 1, 2, 3]})
+    assert stats.groups_split_across_folds(folds) == 1
+    assert stats.groups_split_across_folds(folds.iloc[:2]) == 0
+
+
+def test_health_counts_by_label_in_issue_order():
+    h = health_table(["authentic", "forged", ""],
+                     {"dark": [True, True, False], "odd_size": [False, False, True]})
+    counts = stats.health_counts(h)
+    assert list(counts.index) == list(ISSUES) and counts.index.name == "issue"
+    assert counts.loc["dark"].to_dict() == {"(test)": 0, "authentic": 1, "forged": 1, "total": 2}
+    assert counts.loc["odd_size", "(test)"] == 1 and counts["total"].sum() == 3
+
+
+def test_health_tables_read_only_the_flags_of_known_issues():
+    h = health_table(["forged"], {"blurry": [True]}).assign(is_extra_issue=[True], is_ok=[True])
+    assert list(stats.health_counts(h).index) == list(ISSUES)
+    assert list(stats.flag_totals(h).index) == list(ISSUES)
+    assert stats.flagged_issues(h)["issue"].tolist() == ["blurry"]
+
+
+def test_flag_totals_counts_missing_flags_as_unflagged():
+    h = health_table(["forged", "authentic", "forged"],
+                     {"light": [True, None, True], "grayscale": [None, None, True]})
+    totals = stats.flag_totals(h)
+    assert totals.to_dict() == {**dict.fromkeys(ISSUES, 0), "light": 2, "grayscale": 1}
+    assert stats.issues_found(h) == ["light", "grayscale"]  # ISSUES order
+
+
+def test_flagged_issues_one_row_per_flag_raised():
+    h = health_table(["authentic", "forged", ""],
+                     {"blurry": [True, False, True], "dark": [False, True, None]})
+    rows = stats.flagged_issues(h)
+    assert list(rows.columns) == ["label", "issue"]
+    assert list(zip(rows["label"], rows["issue"])) == [
+        ("forged", "dark"), ("authentic", "blurry"), ("", "blurry")]
+
+
+def test_issues_found_empty_when_nothing_is_flagged():
+    assert stats.issues_found(health_table(["forged"], {})) == []
+
+
+def test_worst_lowest_scores_of_flagged_images():
+    h = health_table(["forged"] * 4, {"dark": [True, True, False, True]},
+                     scores={"dark": [0.2, 0.1, 0.0, 0.3]})
+    assert stats.worst(h, "dark", 2)["case_id"].tolist() == ["1", "0"]
+
+
+def test_readable_authentic():
+    images = pd.DataFrame({"label": ["authentic", "authentic", "forged", ""],
+                           "status": ["ok", "unreadable", "ok", "ok"]})
+    assert stats.readable_authentic(images).index.tolist() == [0]

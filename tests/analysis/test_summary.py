@@ -1,0 +1,47 @@
+"""The analyst summary: findings and recommendations computed from the tables."""
+
+import pandas as pd
+
+from eda_lib.analysis import summary
+from eda_lib.measure.health import ISSUES
+
+
+def _with(tables, **frames):
+    """The tables with some frames replaced."""
+    return type(tables)(**{**tables.__dict__, **frames})
+
+
+def test_summary_numbers_come_from_the_tables(tables):
+    text = summary.to_markdown(tables)
+    assert "6 images: 2 authentic, 3 forged, 1 test." in text
+    assert "2 of 3 forged images have a mask" in text
+    assert "nan" not in text.lower()
+    topics = {r.topic for r in summary.recommendations(tables)}
+    assert "validation" in topics  # twins exist
+    assert "data hygiene" in topics  # an orphan mask
+
+
+def test_summary_without_twins_gives_no_grouping_advice(tables):
+    t = _with(tables, images=tables.images.assign(twin=False))
+    assert "validation" not in {r.topic for r in summary.recommendations(t)}
+
+
+def _health(flagged: dict[str, list]) -> pd.DataFrame:
+    n = len(next(iter(flagged.values())))
+    columns = {"split": ["train"] * n, "label": ["forged"] * n, "case_id": [str(i) for i in range(n)]}
+    for issue in ISSUES:
+        columns[f"{issue}_score"] = [1.0] * n
+        columns[f"is_{issue}_issue"] = flagged.get(issue, [False] * n)
+    return pd.DataFrame(columns)
+
+
+def test_health_finding_names_each_flagged_issue_with_its_count(tables):
+    health = _health({"odd_size": [True, True, False], "low_information": [True, None, False]})
+    found = {f.topic: f.text for f in summary.findings(_with(tables, health=health))}
+    assert found["health"] == ("Images flagged by the cleanvision checks: low information 1, "
+                               "odd size 2.")
+
+
+def test_no_health_finding_when_nothing_is_flagged(tables):
+    health = _health({"dark": [False, False]}).assign(is_unrelated_issue=[True, True])
+    assert "health" not in {f.topic for f in summary.findings(_with(tables, health=health))}

@@ -1,0 +1,156 @@
+"""Tests of eda_lib.report.figures: which figures a section shows, under which names.
+
+Examples are hand-made arrays; helpers that load pixels read the hand-made dataset of
+``handmade.py``.
+"""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pandas as pd
+import pytest
+from handmade import hand_dataset, ramp
+from matplotlib.figure import Figure
+
+from eda_lib.measure.health import ISSUES
+from eda_lib.report import figures, gallery
+
+
+def example(case_id: str, twin: bool = False, h: int = 6, w: int = 8) -> gallery.Example:
+    masks = np.zeros((1, h, w), bool)
+    masks[0, 1:3, 2:4] = True
+    rgb = ramp(h, w)
+    return gallery.Example(case_id, "train", rgb, masks, 255 - rgb if twin else None)
+
+
+def health_table(labels, case_ids, flagged, scores=None) -> pd.DataFrame:
+    """A ``health`` table with every issue of ISSUES, unflagged at score 1 unless given."""
+    n = len(labels)
+    columns = {"split": ["train"] * n, "label": labels, "case_id": case_ids}
+    for issue in ISSUES:
+        columns[f"{issue}_score"] = (scores or {}).get(issue, [1.0] * n)
+        columns[f"is_{issue}_issue"] = flagged.get(issue, [False] * n)
+    return pd.DataFrame(columns)
+
+
+def test_score_issues_are_health_issues():
+    assert set(figures.SCORE_ISSUES) <= set(ISSUES)
+
+
+# ------------------------------------------------------------------ forged examples
+
+
+def test_example_shows_the_first_example():
+    shown = figures.example([example("7"), example("8")], display_size=200)
+    assert list(shown) == ["example"]
+    assert isinstance(shown["example"], Figure)
+    assert shown["example"].get_suptitle().startswith("case 7\n8×6 px, 1 instance")
+
+
+def test_example_grid_has_one_cell_per_example():
+    shown = figures.example_grid([example("7"), example("8"), example("9")], tile=64)
+    assert list(shown) == ["grid"]
+    fig = shown["grid"]
+    assert fig.get_suptitle() == "Forged images with their instances"
+    assert [ax.get_title().split("\n")[0] for ax in fig.get_axes() if ax.get_visible()] == [
+        "case 7", "case 8", "case 9"]
+
+
+@pytest.mark.parametrize("helper", [
+    lambda examples: figures.example(examples, display_size=200),
+    lambda examples: figures.example_grid(examples, tile=64),
+    lambda examples: figures.twins(examples, display_size=200),
+], ids=["example", "grid", "twins"])
+def test_nothing_to_show_without_examples(helper):
+    assert helper([]) == {}
+
+
+def test_twins_first_three_examples_with_a_twin():
+    examples = [example("1"), example("2", twin=True), example("3", twin=True), example("4"),
+                example("5", twin=True), example("6", twin=True)]
+    shown = figures.twins(examples, display_size=200)
+    assert list(shown) == ["twin_2", "twin_3", "twin_5"]
+    assert shown["twin_3"].get_suptitle().startswith("case 3\n")
+
+
+def test_twins_none_without_a_twin():
+    assert figures.twins([example("1")], display_size=200) == {}
+
+
+def test_authentic_vs_forged(tmp_path):
+    cfg, t, _ = hand_dataset(tmp_path, max_grid_images=2)
+    shown = figures.authentic_vs_forged(cfg, t, [example("7"), example("8"), example("9")])
+    assert list(shown) == ["authentic_vs_forged"]
+    fig = shown["authentic_vs_forged"]
+    assert fig.get_suptitle() == "Authentic and forged images"
+    # at most max_grid_images of each; authentic ones are a sample of the three that decoded
+    assert [sub.get_suptitle() for sub in fig.subfigs] == ["authentic (n=2)", "forged (n=2)"]
+
+
+def test_authentic_vs_forged_takes_up_to_six(tmp_path):
+    cfg, t, _ = hand_dataset(tmp_path)
+    shown = figures.authentic_vs_forged(cfg, t, [example(str(i)) for i in range(8)])
+    fig = shown["authentic_vs_forged"]
+    assert [sub.get_suptitle() for sub in fig.subfigs] == ["authentic (n=3)", "forged (n=6)"]
+
+
+def test_authentic_vs_forged_needs_both_rows(tmp_path):
+    cfg, t, _ = hand_dataset(tmp_path)
+    assert figures.authentic_vs_forged(cfg, t, []) == {}
+    unreadable = type(t)(images=t.images.assign(status="unreadable"), masks=t.masks)
+    assert figures.authentic_vs_forged(cfg, unreadable, [example("7")]) == {}
+
+
+# ------------------------------------------------------------------ copy-move
+
+
+def test_copy_move_evidence_captions_and_names(hand_data):
+    cfg, t, _ = hand_data
+    row = {"split": "train", "case_id": "1", "instance": 1, "method": "search", "verdict": "copy",
+           "transform": "identity", "margin": 0.5, "target_x1": 1, "target_y1": 1, "target_x2": 2,
+           "target_y2": 2, "source_x1": 5, "source_y1": 4, "source_x2": 6, "source_y2": 5}
+    rows = pd.DataFrame([row, {**row, "instance": 2}])
+    showcase = {"most certain": rows, "least certain": rows.iloc[:0],
+                "flips and rotations": rows.iloc[:1]}
+    groups = figures.copy_move_evidence(cfg, t, showcase)
+    assert list(groups) == ["most certain: 2 instance(s)", "least certain: 0 instance(s)",
+                            "flips and rotations: 1 instance(s)"]
+    assert [list(g) for g in groups.values()] == [["most_0", "most_1"], [], ["flips_0"]]
+    assert groups["most certain: 2 instance(s)"]["most_1"].get_suptitle().startswith(
+        "case 1, instance 2: search, identity, copy")
+
+
+# ------------------------------------------------------------------ health
+
+
+def test_health_scores_one_histogram_per_score_issue_without_test_images():
+    h = health_table(["authentic", "forged", "forged", ""], ["1", "2", "3", "4"], {})
+    shown = figures.health_scores(h)
+    assert list(shown) == [f"{issue}_score" for issue in figures.SCORE_ISSUES]
+    ax = shown["low_information_score"].get_axes()[0]
+    assert ax.get_title() == "low information score (low = issue)"
+    assert ax.get_xlabel() == "low_information_score"
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["authentic (n=1)", "forged (n=2)"]
+
+
+def test_health_worst_flagged_issues_in_issue_order(tmp_path):
+    cfg, t, _ = hand_dataset(tmp_path, max_grid_images=2)
+    health = health_table(
+        ["forged", "forged", "forged", "authentic"], ["1", "2", "3", "4"],
+        {"blurry": [True, True, True, False], "dark": [False, False, False, True]},
+        scores={"blurry": [0.2, 0.1, 0.3, 0.9], "dark": [0.5, 0.5, 0.5, 0.05]})
+    t.health = health
+    shown = figures.health_worst(cfg, t)
+    assert list(shown) == ["worst_dark", "worst_blurry"]  # the order of ISSUES
+    fig = shown["worst_blurry"]
+    assert fig.get_suptitle() == "blurry: lowest scores"
+    captions = [ax.get_title().split("\n")[0] for ax in fig.get_axes() if ax.get_visible()]
+    assert captions == ["forged 2: 0.100", "forged 1: 0.200"]  # max_grid_images of them
+
+
+def test_health_worst_nothing_flagged(tmp_path):
+    cfg, t, _ = hand_dataset(tmp_path)
+    t.health = health_table(["forged"], ["1"], {})
+    assert figures.health_worst(cfg, t) == {}

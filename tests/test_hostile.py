@@ -17,6 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from hostile import PICKLE_MARKER, add_hostile_files
@@ -380,3 +381,23 @@ def test_terminal_escapes_from_a_submission_are_printed_escaped(hostile, tmp_pat
     out = capsys.readouterr().out
     assert "unknown_case_id" in out and "\\x1b[2J\\x1b[31mowned\\x07\\x0d" in out
     assert not any(ch in out for ch in "\x1b\x07\r")
+
+
+@pytest.mark.parametrize("case_id", ["c$\\fo{$4263", "$x$", "a_b^c $\\alpha$"])
+def test_names_with_dollars_are_drawn_literally(tmp_path, case_id):
+    """matplotlib reads $...$ as mathematics: a case_id in a title must show as written."""
+    from matplotlib.text import Text
+
+    from eda_lib.report import plots
+
+    rgb = np.zeros((20, 30, 3), np.uint8)
+    masks = np.zeros((1, 20, 30), bool)
+    masks[0, 5:9, 5:9] = True
+    figures = [plots.example_panel(rgb, masks, title=f"case {case_id}", display_size=64),
+               plots.overlay_grid([(case_id, rgb, masks)], tile=32, cols=1, suptitle=case_id),
+               plots.twin_panel(rgb, rgb, masks, title=case_id, display_size=64)]
+    for i, fig in enumerate(figures):
+        plots.save_figure(fig, tmp_path, f"f{i}")  # raised ValueError (mathtext) before
+        texts = [t.get_text() for t in fig.findobj(Text)]
+        assert any(case_id in text for text in texts)
+        assert all(not t.get_parse_math() for t in fig.findobj(Text) if "$" in t.get_text())

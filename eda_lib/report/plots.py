@@ -18,12 +18,15 @@ Conventions shared by every figure:
   it covers is on) so that small instances never vanish from a thumbnail; masks are
   enlarged with nearest neighbour.
 * Drawing with OpenCV happens on uint8 images only (OpenCV 5 refuses other depths).
+* Text is literal: titles and captions carry case_ids and file names, so matplotlib's
+  mathtext is off while a figure is built (a ``$`` in a name is a dollar sign).
 """
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -294,6 +297,17 @@ def _letterbox(img: np.ndarray, tile: int) -> np.ndarray:
 # --------------------------------------------------------------------------- figures
 
 
+def _literal_text(draw: Callable[..., Figure]) -> Callable[..., Figure]:
+    """Build the figure with mathtext off: every text drawn from data (a case_id, a file
+    name) shows as written, and a ``$`` never starts a formula."""
+    @functools.wraps(draw)
+    def drawn(*args, **kwargs) -> Figure:
+        with matplotlib.rc_context({"text.parse_math": False}):
+            return draw(*args, **kwargs)
+
+    return drawn
+
+
 def _figure(figsize: tuple[float, float]) -> Figure:
     return Figure(figsize=figsize, dpi=DPI, layout="constrained")
 
@@ -406,6 +420,7 @@ def _bin_edges(values: np.ndarray, bins: int, log_x: bool) -> np.ndarray:
     return np.geomspace(lo, hi, bins + 1)
 
 
+@_literal_text
 def hist_by_label(
     df: pd.DataFrame,
     column: str,
@@ -481,6 +496,7 @@ def _count_table(df: pd.DataFrame, x: str, hue: str | None) -> pd.DataFrame:
     ).astype(int)
 
 
+@_literal_text
 def bar_counts(
     df: pd.DataFrame,
     x: str,
@@ -554,6 +570,7 @@ def _size_legend(ax: Axes, max_count: int) -> None:
     ax.add_artist(legend)
 
 
+@_literal_text
 def scatter_sizes(images_df: pd.DataFrame) -> Figure:
     """Width against height of every image, by label, on log axes.
 
@@ -607,6 +624,7 @@ def scatter_sizes(images_df: pd.DataFrame) -> Figure:
 # --------------------------------------------------------------------------- images
 
 
+@_literal_text
 def example_panel(rgb: np.ndarray, masks: np.ndarray, *, title: str, display_size: int) -> Figure:
     """One image in three panels: original | union of the masks | instance overlay.
 
@@ -659,6 +677,7 @@ def _tile_axes(fig, rows: int, cols: int) -> list[Axes]:
     return list(np.atleast_1d(fig.subplots(rows, cols)).ravel())
 
 
+@_literal_text
 def overlay_grid(
     items: list[tuple[str, np.ndarray, np.ndarray | None]],
     *,
@@ -700,6 +719,7 @@ def overlay_grid(
     return fig
 
 
+@_literal_text
 def auth_vs_forged(
     authentic: list[tuple[str, np.ndarray]],
     forged: list[tuple[str, np.ndarray, np.ndarray]],
@@ -769,6 +789,7 @@ def _diff_title(diff: np.ndarray, union: np.ndarray) -> str:
     )
 
 
+@_literal_text
 def twin_panel(
     authentic_rgb: np.ndarray,
     forged_rgb: np.ndarray,
@@ -894,6 +915,7 @@ def _crop_mosaic(aspect: float, names: list[str], display_size: int):
     return fig, fig.subplot_mosaic(mosaic, height_ratios=ratios)
 
 
+@_literal_text
 def copy_move_panel(
     rgb: np.ndarray,
     target_box: tuple[int, int, int, int],
@@ -955,6 +977,7 @@ def copy_move_panel(
 # ----------------------------------------------------------------------------- copy-move
 
 
+@_literal_text
 def score_scatter(cm: pd.DataFrame, x: str = "ncc", y: str = "residual_ncc", *,
                   title: str = "Copy-move evidence per instance") -> Figure:
     """Scatter of two copy-move scores, one point per instance, coloured by verdict.
@@ -979,6 +1002,7 @@ def score_scatter(cm: pd.DataFrame, x: str = "ncc", y: str = "residual_ncc", *,
     return fig
 
 
+@_literal_text
 def direction_rose(dx: pd.Series, dy: pd.Series, *, bins: int = 16,
                    title: str = "Direction from source to copy") -> Figure:
     """Polar histogram of the direction of each copy's offset (image axes: y points down).

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from hostile import PICKLE_MARKER, add_hostile_files
+from PIL import Image
 
 from eda_lib import config, datapass
 from eda_lib.datapass import measure_dataset
@@ -401,3 +402,17 @@ def test_names_with_dollars_are_drawn_literally(tmp_path, case_id):
         texts = [t.get_text() for t in fig.findobj(Text)]
         assert any(case_id in text for text in texts)
         assert all(not t.get_parse_math() for t in fig.findobj(Text) if "$" in t.get_text())
+
+
+def test_a_finding_with_nothing_to_say_is_left_out(tmp_path):
+    """A test-only dataset has no labelled sizes, no forged images, no masks: no finding
+    about them (it read "Sizes span nan to nan megapixels" and "0 of 0 forged images")."""
+    from eda_lib.analysis import summary
+
+    root = tmp_path / "data"
+    (root / "test_images").mkdir(parents=True)
+    (root / "test_images" / "5.png").write_bytes(b"not a png")
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(root / "test_images" / "6.png")
+    text = summary.to_markdown(datapass.load_tables(_cfg(root, tmp_path / "out")))
+    assert "2 images: 0 authentic, 0 forged, 2 test" in text
+    assert "nan" not in text and "0 of 0" not in text and "Sizes span" not in text

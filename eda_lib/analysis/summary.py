@@ -8,6 +8,7 @@ sentence about the data is written here without a number behind it.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import pandas as pd
@@ -92,18 +93,23 @@ def findings(t) -> list[Finding]:
     out = [
         Finding("balance", f"{f['n_images']} images: {f['n_authentic']} authentic, "
                 f"{f['n_forged']} forged, {f['n_test']} test."),
-        Finding("masks", f"{f['n_with_mask']} of {f['n_forged']} forged images have a mask; "
-                f"{f['n_measured']} were measured (image and mask both usable)."),
-        Finding("twins", f"{f['n_twins']} forged images have their authentic original (twin); "
-                f"{f['n_forged'] - f['n_twins']} do not."),
     ]
+    if f["n_forged"]:  # a finding with nothing to say is left out
+        out.append(Finding(
+            "masks", f"{f['n_with_mask']} of {f['n_forged']} forged images have a mask; "
+            f"{f['n_measured']} were measured (image and mask both usable)."))
+        out.append(Finding(
+            "twins", f"{f['n_twins']} forged images have their authentic original (twin); "
+            f"{f['n_forged'] - f['n_twins']} do not."))
     if f["modes"]:
         modes = ", ".join(f"{m} {_pct(s)}" for m, s in sorted(f["modes"].items()))
         out.append(Finding("modes", f"Image modes: {modes}."))
-    out.append(Finding(
-        "geometry",
-        f"Sizes span {f['mp_min']:.3f} to {f['mp_max']:.2f} megapixels (median "
-        f"{f['mp_median']:.2f}); aspect W/H from {f['aspect_min']:.2f} to {f['aspect_max']:.2f}."))
+    if not math.isnan(f["mp_min"]):  # some image was decoded
+        out.append(Finding(
+            "geometry",
+            f"Sizes span {f['mp_min']:.3f} to {f['mp_max']:.2f} megapixels (median "
+            f"{f['mp_median']:.2f}); aspect W/H from {f['aspect_min']:.2f} to "
+            f"{f['aspect_max']:.2f}."))
     if f["n_masks"]:
         out.append(Finding(
             "instances",

@@ -416,3 +416,18 @@ def test_a_finding_with_nothing_to_say_is_left_out(tmp_path):
     text = summary.to_markdown(datapass.load_tables(_cfg(root, tmp_path / "out")))
     assert "2 images: 0 authentic, 0 forged, 2 test" in text
     assert "nan" not in text and "0 of 0" not in text and "Sizes span" not in text
+
+
+def test_tables_and_cache_honour_the_umask(hostile, tmp_path):
+    """They were created owner-only (0600), whatever the umask."""
+    _, clean, _, _ = hostile
+    cfg = _cfg(clean, tmp_path / "out")
+    umask = os.umask(0o022)
+    try:
+        datapass.ensure_tables(cfg)
+    finally:
+        os.umask(umask)
+    written = [p for p in (tmp_path / "out").rglob("*") if p.is_file()]
+    assert len(written) > 20
+    assert {p.name: oct(stat.S_IMODE(p.stat().st_mode)) for p in written
+            if stat.S_IMODE(p.stat().st_mode) != 0o644} == {}

@@ -12,7 +12,6 @@ from eda_lib.datapass import (
     load_tables,
     measure_dataset,
 )
-from eda_lib.measure import health
 from eda_lib.tables import MEASURED_TABLES, SCHEMAS, frame
 
 
@@ -50,27 +49,6 @@ def test_parallel_equals_serial(tiny_dataset, tmp_path):
         pd.testing.assert_frame_equal(a[name], b[name])
 
 
-def test_a_twin_measured_from_its_forgery_equals_the_twin_measured_alone(
-        tiny_dataset, tmp_path, monkeypatch):
-    used = []
-    changed_rows = health._changed_rows
-
-    def spy(like, a):
-        rows = changed_rows(like, a)
-        used.append(rows is not None)
-        return rows
-
-    monkeypatch.setattr(health, "_changed_rows", spy)
-    together = measure_dataset(_cfg(tiny_dataset, tmp_path), progress=False, use_cache=False)
-    assert used.count(True) == 1  # case 10 (RGB forgery, RGBA twin); case 25 is gray
-    score_image = health.score_image
-    monkeypatch.setattr(health, "score_image",
-                        lambda pixels, gray=None, band_counts=None, like=None:
-                        score_image(pixels, gray, band_counts))
-    alone = measure_dataset(_cfg(tiny_dataset, tmp_path), progress=False, use_cache=False)
-    pd.testing.assert_frame_equal(together["image_scores"], alone["image_scores"])
-
-
 def test_ensure_tables_reuses_until_data_changes(tiny_dataset, tmp_path):
     cfg = _cfg(tiny_dataset, tmp_path)
     assert ensure_tables(cfg) is True
@@ -105,28 +83,6 @@ def test_schedule_sends_large_cases_first_and_groups_small_ones():
     assert [c.case_id for c in flat[:4]] == ["3", "0", "6", "5"]  # largest first
     assert [len(t) for t in tasks[:2]] == [1, 1]  # a large case is a task of its own
     assert all(len(t) <= 16 for t in tasks) and len(tasks[-1]) > 1  # small ones grouped
-
-
-def test_mask_rows_keep_the_stored_shape_and_dtype(tiny_dataset, tmp_path):
-    import numpy as np
-
-    stored = np.empty(2, dtype=object)  # two instances, only loadable through pickle
-    stored[0], stored[1] = np.zeros((30, 30), np.uint8), np.eye(30, dtype=np.uint8)
-    np.save(tiny_dataset / "train_masks/25.npy", stored, allow_pickle=True)
-    (tiny_dataset / "train_masks/10.npy").write_bytes(b"not a npy file")
-
-    def rows(**kw):
-        masks = measure_dataset(_cfg(tiny_dataset, tmp_path, **kw), progress=False,
-                                use_cache=False)["masks"]
-        return masks.set_index("case_id")[["shape", "dtype", "status"]]
-
-    refused = rows()
-    assert refused.loc["25"].tolist() == ["2", "object", "pickled_mask"]
-    assert refused.loc["10", "status"] == "unreadable_mask"
-    assert pd.isna(refused.loc["10", "shape"]) and pd.isna(refused.loc["10", "dtype"])
-    assert refused.loc["77"].tolist() == ["1x8x8", "uint8", "orphan"]
-    unpickled = rows(allow_pickle=True)
-    assert unpickled.loc["25"].tolist() == ["2", "object", "normalized"]
 
 
 def test_worker_environment_fills_in_only_what_the_caller_left_unset(monkeypatch):

@@ -30,9 +30,6 @@ class Decoded:
     mode: str  # Pillow mode of the file: "RGB", "RGBA", "L", "P", "I;16", ...
     width: int
     height: int
-    # on request (decode with ``with_stats``), for 8-bit images:
-    gray: np.ndarray | None = None  # (H, W) uint8, Pillow's "L" (colour images only)
-    band_counts: np.ndarray | None = None  # (bands, 256) int64 histogram of each band
 
     @property
     def rgb(self) -> np.ndarray:
@@ -123,32 +120,18 @@ def to_rgb(pixels: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(a[:, :, :3])
 
 
-def _pixels(img: Image.Image) -> tuple[np.ndarray, Image.Image]:
-    """Array of a loaded Pillow image (palette expanded, 16-bit kept as uint16), and the
-    Pillow image it was read from."""
+def _pixels(img: Image.Image) -> np.ndarray:
+    """Array of a loaded Pillow image (palette expanded, 16-bit kept as uint16)."""
     if img.mode == "P" or img.mode == "PA":
         img = img.convert("RGBA" if "transparency" in img.info or img.mode == "PA" else "RGB")
     elif img.mode in ("1", "CMYK", "YCbCr", "LAB", "HSV", "F", "I"):
         if img.mode == "I":
-            return np.clip(np.asarray(img), 0, 65535).astype(np.uint16), img
+            return np.clip(np.asarray(img), 0, 65535).astype(np.uint16)
         img = img.convert("RGB" if img.mode in ("CMYK", "YCbCr", "LAB", "HSV") else "L")
     a = np.asarray(img)
     if img.mode.startswith("I;16"):
         a = a.astype(np.uint16)
-    return a, img
-
-
-def _stats(img: Image.Image) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """Pillow's gray levels (colour images) and band histograms (8-bit images).
-
-    Made from Pillow's own buffer while it is at hand: a fraction of the cost of the
-    same from the array.
-    """
-    if img.mode not in ("L", "LA", "RGB", "RGBA"):
-        return None, None
-    counts = np.array(img.histogram(), np.int64).reshape(len(img.getbands()), 256)
-    gray = np.asarray(img.convert("L")) if img.mode in ("RGB", "RGBA") else None
-    return gray, counts
+    return a
 
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -216,14 +199,8 @@ def open_checked(path: Path, max_pixels: int) -> Image.Image:
     return img
 
 
-def decode(path: str | Path, max_pixels: int = 100_000_000, with_stats: bool = False
-           ) -> Decoded:
+def decode(path: str | Path, max_pixels: int = 100_000_000) -> Decoded:
     """Decode an image file once, after checking its header.
-
-    With ``with_stats``, an 8-bit image also gets :attr:`Decoded.band_counts` (the
-    256-bin histogram of each stored band) and, in colour, :attr:`Decoded.gray` (the
-    gray levels as Pillow's ``convert("L")`` and :func:`eda_lib.health.to_gray` give
-    them): both come from Pillow's own buffer, cheaper than from the array.
 
     Raises
     ------
@@ -238,11 +215,10 @@ def decode(path: str | Path, max_pixels: int = 100_000_000, with_stats: bool = F
         with img:
             img.load()
             mode = img.mode
-            pixels, source = _pixels(img)
-            gray, counts = _stats(source) if with_stats else (None, None)
+            pixels = _pixels(img)
     except (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error) as exc:
         text = str(exc)
         kind = "truncated_image" if "truncat" in text.lower() else "unreadable_image"
         raise ImageError(f"{path}: cannot decode ({text})", path, kind) from exc
     h, w = pixels.shape[:2]
-    return Decoded(pixels=pixels, mode=mode, width=w, height=h, gray=gray, band_counts=counts)
+    return Decoded(pixels=pixels, mode=mode, width=w, height=h)

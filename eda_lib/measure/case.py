@@ -70,17 +70,9 @@ def _problem(rows: Rows, path: str, case_id: str, kind: str, detail: str) -> Non
     rows.add("problems", {"path": path, "case_id": case_id, "kind": kind, "detail": detail})
 
 
-def _measure_image(root: Path, e: ImageEntry, cfg: Config, rows: Rows,
-                   like: health.Measured | None = None
-                   ) -> tuple[images.Decoded | None, health.Measured | None]:
-    """Decode one image and add its rows; return the decoded image and its health
-    measurements (both None when it cannot be decoded).
-
-    ``like`` is the other image of the case, measured just before: a forgery and its
-    twin differ only where the forgery was pasted, so the health measurements reuse
-    the other's work on the rows they share (:func:`eda_lib.health.score_image`), and
-    Pillow's band histograms and gray levels are not made at decoding.
-    """
+def _decode_image(root: Path, e: ImageEntry, cfg: Config, rows: Rows) -> images.Decoded | None:
+    """Decode one image and add its row (and its problem, when it cannot be decoded);
+    return the decoded image, or None."""
     row = {
         "case_id": e.case_id, "split": e.split, "label": e.label, "path": e.path,
         "has_mask": e.mask_path is not None, "twin": e.twin, "status": "ok",
@@ -88,20 +80,27 @@ def _measure_image(root: Path, e: ImageEntry, cfg: Config, rows: Rows,
     path = root / e.path
     try:
         row["file_bytes"] = path.stat().st_size
-        decoded = images.decode(path, cfg.max_image_pixels, with_stats=like is None)
+        decoded = images.decode(path, cfg.max_image_pixels)
     except (DataError, OSError) as exc:
         kind = getattr(exc, "kind", "unreadable_image")
         row["status"] = kind
         rows.add("images", row)
         _problem(rows, e.path, e.case_id, kind, _short(exc, root))
-        return None, None
+        return None
     row.update(width=decoded.width, height=decoded.height,
                aspect=decoded.width / decoded.height, mode=decoded.mode)
     rows.add("images", row)
-    scores, measured = health.score_image(images.to_uint8(decoded.pixels), decoded.gray,
-                                          decoded.band_counts, like=like)
-    rows.add("image_scores", {"case_id": e.case_id, "split": e.split, "label": e.label, **scores})
-    return decoded, measured
+    return decoded
+
+
+def _score_images(entries: list[ImageEntry], decoded: list[images.Decoded], rows: Rows) -> None:
+    """Add the health rows of a case's decoded images: :func:`health.score_pair` for a
+    forged image and its twin, :func:`health.image_scores` for a lone image."""
+    pixels = [images.to_uint8(d.pixels) for d in decoded]
+    scores = health.score_pair(*pixels) if len(pixels) == 2 else map(health.image_scores, pixels)
+    for e, values in zip(entries, scores):
+        rows.add("image_scores", {"case_id": e.case_id, "split": e.split, "label": e.label,
+                                  **values})
 
 
 def _short(exc: Exception, root: Path) -> str:
@@ -185,11 +184,9 @@ def _submission_checks(mask: masks.Mask, union: np.ndarray) -> dict:
 def measure_case(root: Path, case: Case, cfg: Config) -> Rows:
     """Measure every file of one case: images decoded once, the mask loaded once."""
     rows = Rows()
-    decoded: dict[str, images.Decoded | None] = {}
-    measured = None
-    for e in case.images:
-        decoded[e.label], measured = _measure_image(root, e, cfg, rows, measured)
-    del measured  # its brightness keys and thumbnails: not needed past this point
+    decoded = {e.label: _decode_image(root, e, cfg, rows) for e in case.images}
+    readable = [e for e in case.images if decoded[e.label] is not None]
+    _score_images(readable, [decoded[e.label] for e in readable], rows)
     if case.mask is None:
         return rows
     forged = decoded.get("forged")

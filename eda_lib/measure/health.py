@@ -4,10 +4,11 @@ The checks, scores and default thresholds are those of cleanvision 0.3.7
 (cleanlab/cleanvision, ``issue_managers/image_property.py``,
 ``image_property_issue_manager.py`` and ``duplicate_issue_manager.py``), so that a
 user who knows cleanvision reads the same numbers here. :func:`image_scores` measures
-one image (:func:`score_image` in the data pass, which measures an authentic twin from
-its forgery where the two are the same); :func:`flag_issues` then takes the whole table,
-computes the scores that depend on the dataset (odd size, duplicate sets) and marks
-every issue; :func:`duplicate_groups` lists the duplicate sets.
+one image, :func:`score_pair` a forged image and its authentic twin (the second from
+the first where the two are the same, with the same results); :func:`flag_issues` then
+takes the whole table, computes the scores that depend on the dataset (odd size,
+duplicate sets) and marks every issue; :func:`duplicate_groups` lists the duplicate
+sets.
 
 Every score is "low = issue": an image has the issue when its score is below the
 threshold (cleanvision's convention).
@@ -76,13 +77,14 @@ Where this differs from cleanvision 0.3.7, and why:
   0.0013), except where the spread term ``s`` crosses 0.18 in one and not the other
   (one image: 0.18). Resizing the colour image at full size would cost about a third
   of the decoding time of a 2592 x 3888 image.
-- Arrays are measured as decoded by :mod:`eda_lib.images`: palette images are
-  expanded and 16-bit images reduced to 8 bits by the caller, where cleanvision
+- Arrays are measured as decoded by :mod:`eda_lib.dataset.images`: palette images
+  are expanded and 16-bit images reduced to 8 bits by the caller, where cleanvision
   measures palette indices and divides 16-bit values by 255.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import math
 from collections.abc import Callable, Mapping, Sequence
@@ -94,14 +96,15 @@ import pandas as pd
 import scipy.fft
 from PIL import Image
 
-from ..errors import ConfigError, ImageError
+from ..dataset import images
+from ..errors import ConfigError
 from . import resample
 
 __all__ = [
-    "BLUR_MAX_SIDE", "DEFAULTS", "HASH_BLOCK_BYTES", "ISSUES", "RAW_COLUMNS", "Measured",
-    "aspect_ratio", "blurriness", "brightness_percentiles", "duplicate_groups", "entropy",
-    "flag_issues", "image_scores", "is_grayscale", "merged_thresholds", "perceptual_hash",
-    "pixel_hash", "score_image", "to_gray",
+    "BLUR_MAX_SIDE", "DEFAULTS", "HASH_BLOCK_BYTES", "ISSUES", "RAW_COLUMNS", "aspect_ratio",
+    "blurriness", "brightness_percentiles", "duplicate_groups", "entropy", "flag_issues",
+    "image_scores", "is_grayscale", "merged_thresholds", "perceptual_hash", "pixel_hash",
+    "score_pair", "to_gray",
 ]
 
 ISSUES = ("dark", "light", "odd_aspect_ratio", "low_information", "exact_duplicates",
@@ -143,45 +146,20 @@ least four times the thumbnail, then filtered (a sixth of the cost on 2592 x 388
 _BRIGHTNESS_WEIGHTS = (241, 691, 68)  # cleanvision's 0.241, 0.691, 0.068, times 1000
 _SQUARES = (np.arange(256, dtype=np.int32) ** 2).reshape(1, 256)  # a cv2.LUT table
 _HIGH_BINS = 1 << 10  # keys are < 2**26: their high 16 bits are < 1024
-_CHUNK_PIXELS = 1 << 18  # pixels per block of the brightness pass (stays in cache)
+_CHUNK_PIXELS = 1 << 18  # pixels per block of the brightness keys (squares stay in cache)
 _MAX_HIST_PIXELS = 1 << 24  # cv2.calcHist counts in float32: exact below 2**24
 
 
-# --------------------------------------------------------------------------- inputs
-
-
-def _checked(pixels: np.ndarray) -> np.ndarray:
-    """Return ``pixels`` as a C-contiguous uint8 (H, W) or (H, W, 2|3|4) array."""
-    a = np.asarray(pixels)
-    if a.dtype != np.uint8:
-        raise ImageError(
-            f"pixels have dtype {a.dtype}, expected uint8: reduce 16-bit images to 8 bits "
-            "first (eda_lib.images.to_rgb keeps the top 8 bits)",
-            kind="image_dtype",
-        )
-    if not (a.ndim == 2 or (a.ndim == 3 and a.shape[2] in (2, 3, 4))) or 0 in a.shape:
-        raise ImageError(
-            f"pixels have shape {a.shape}, expected (H, W) gray, (H, W, 2) gray + alpha, "
-            "(H, W, 3) RGB or (H, W, 4) RGBA with H, W >= 1",
-            kind="image_shape",
-        )
-    return np.ascontiguousarray(a)
+# --------------------------------------------------------------------------- histograms
 
 
 def _bands(a: np.ndarray) -> int:
     return 1 if a.ndim == 2 else a.shape[2]
 
 
-def _checked_gray(gray: np.ndarray) -> np.ndarray:
-    g = _checked(gray)
-    if g.ndim != 2:
-        raise ImageError(f"gray pixels have shape {g.shape}, expected (H, W): convert them "
-                         "with eda_lib.health.to_gray", kind="image_shape")
-    return g
-
-
 def _histogram(a: np.ndarray, band: int, bins: int, mask: np.ndarray | None = None) -> np.ndarray:
-    """Exact int64 counts of ``a[..., band]`` values in ``range(bins)``."""
+    """Exact int64 counts of ``a[..., band]`` values in ``range(bins)`` (where ``mask``
+    is non-zero, when given)."""
     counts = np.zeros(bins, np.int64)
     rows = max(1, _MAX_HIST_PIXELS // a.shape[1])
     for y in range(0, a.shape[0], rows):
@@ -189,6 +167,11 @@ def _histogram(a: np.ndarray, band: int, bins: int, mask: np.ndarray | None = No
         hist = cv2.calcHist([a[y:y + rows]], [band], block_mask, [bins], [0, bins])
         counts += hist.ravel().astype(np.int64)
     return counts
+
+
+def _band_counts(a: np.ndarray) -> np.ndarray:
+    """(bands, 256) int64 histogram of each band of ``a``."""
+    return np.stack([_histogram(a, band, 256) for band in range(_bands(a))])
 
 
 # --------------------------------------------------------------------------- measurements
@@ -205,10 +188,11 @@ def is_grayscale(pixels: np.ndarray) -> bool:
     >>> is_grayscale(np.zeros((2, 2, 3), np.uint8)), is_grayscale(np.eye(2, 2, 0, np.uint8))
     (True, True)
     """
-    return _is_gray(_checked(pixels))
+    return _is_gray(images.check_pixels(pixels))
 
 
 def _is_gray(a: np.ndarray, band_counts: np.ndarray | None = None) -> bool:
+    """:func:`is_grayscale` of checked ``a``, given its band histograms if at hand."""
     if _bands(a) <= 2:
         return True
     if band_counts is not None and not (np.array_equal(band_counts[0], band_counts[1])
@@ -228,7 +212,7 @@ def to_gray(pixels: np.ndarray) -> np.ndarray:
     numpy.ndarray
         (H, W) uint8, C-contiguous.
     """
-    a = _checked(pixels)
+    a = images.check_pixels(pixels)
     return _gray(a, _is_gray(a))
 
 
@@ -264,15 +248,15 @@ def brightness_percentiles(pixels: np.ndarray,
     >>> brightness_percentiles(np.full((4, 4, 3), 255, np.uint8))
     (1.0, 1.0)
     """
-    a = _checked(pixels)
+    a = images.check_pixels(pixels)
     return _brightness_percentiles(a, _is_gray(a), percentiles)
 
 
 def _brightness_percentiles(a: np.ndarray, gray_like: bool, percentiles: Sequence[float],
-                            keys: _BrightnessKeys | None = None,
-                            band_counts: np.ndarray | None = None) -> tuple[float, ...]:
-    """Brightness percentiles of ``a``; colour images from ``keys`` (the keys of ``a``)
-    when given, gray ones from ``band_counts`` (its band histograms) when given."""
+                            band_counts: np.ndarray | None = None,
+                            keys: _BrightnessKeys | None = None) -> tuple[float, ...]:
+    """Brightness percentiles of ``a``; gray ones from ``band_counts`` (its band
+    histograms), colour ones from ``keys`` (its brightness keys), when given."""
     n = a.shape[0] * a.shape[1]
     if gray_like:
         counts = band_counts[0] if band_counts is not None else _histogram(a, 0, 256)
@@ -314,12 +298,13 @@ class _BrightnessKeys:
     buffers reused from block to block. Each block's keys are split into two uint16
     planes, ``key = high * 65536 + low``; a rank is found in the histogram of ``high``
     (1024 bins, counted block by block), then in the histogram of ``low`` among the
-    pixels of that ``high`` bin.
+    pixels of that ``high`` bin, counted the first time a rank falls in the bin.
 
-    :meth:`patch` makes the keys those of another image of the same size by recomputing
-    the rows where the two differ (an authentic twin and its forgery); the ``low``
-    histograms counted so far are corrected on those rows, since the other image's
-    percentiles tend to fall in the same ``high`` bins.
+    Two levels rather than one exact selection (``numpy.partition`` of int32 keys):
+    they are faster on one image, and a near copy (:meth:`patched`) needs only its
+    changed rows counted. On the pairs of the real size mix they take about half the
+    time (``benchmarks/bench_health.py``); the plain selection made decoding and
+    health 1.15 times slower.
     """
 
     def __init__(self, a: np.ndarray):
@@ -354,18 +339,27 @@ class _BrightnessKeys:
             cv2.split(halves, [self.low[y:y + n], high])
             self.high_counts += _histogram(high, 0, _HIGH_BINS)
 
-    def patch(self, a: np.ndarray, rows: np.ndarray) -> None:
-        """Become the keys of ``a`` (same height and width), which differs from the
-        image measured so far in the given rows (sorted indices) only."""
-        if not rows.size:
-            return
-        for run in np.split(rows, np.flatnonzero(np.diff(rows) != 1) + 1):
+    def patched(self, a: np.ndarray, rows: np.ndarray) -> _BrightnessKeys:
+        """The keys of ``a`` (same height and width), which differs from the image of
+        these keys in the given rows only (sorted indices); these keys are left as
+        they are.
+
+        The ``low`` histograms counted so far are corrected on those rows rather than
+        dropped: the percentiles of a near copy tend to fall in the same ``high`` bins.
+        """
+        out = copy.copy(self)
+        out.low, out.high = self.low.copy(), self.high.copy()
+        out.high_counts = self.high_counts.copy()
+        out._low_counts = {high: counts.copy() for high, counts in self._low_counts.items()}
+        runs = np.split(rows, np.flatnonzero(np.diff(rows) != 1) + 1) if rows.size else []
+        for run in runs:
             start, stop = int(run[0]), int(run[-1]) + 1
-            self.high_counts -= _histogram(self.high[start:stop], 0, _HIGH_BINS)
-            self._count_lows(start, stop, np.subtract)
-            self._fill(a, start, stop)
-            self._count_lows(start, stop, np.add)
-        self._cumulate()
+            out.high_counts -= _histogram(out.high[start:stop], 0, _HIGH_BINS)
+            out._count_lows(start, stop, np.subtract)
+            out._fill(a, start, stop)
+            out._count_lows(start, stop, np.add)
+        out._cumulate()
+        return out
 
     def _count_lows(self, start: int, stop: int, op: np.ufunc) -> None:
         """Add (or subtract) the ``low`` values of rows ``start:stop`` to the ``low``
@@ -409,24 +403,13 @@ def entropy(pixels: np.ndarray) -> float:
     >>> entropy(np.array([[0, 255]], np.uint8))
     1.0
     """
-    a = _checked(pixels)
-    return _entropy(a, _is_gray(a))
+    return _entropy(_band_counts(images.check_pixels(pixels)))
 
 
-def _entropy(a: np.ndarray, gray_like: bool, band_counts: np.ndarray | None = None) -> float:
-    counts = band_counts if band_counts is not None else _band_counts(a, gray_like)
-    pooled = counts.ravel()
+def _entropy(band_counts: np.ndarray) -> float:
+    pooled = band_counts.ravel()
     p = pooled[pooled > 0] / pooled.sum()
     return float(-(p * np.log2(p)).sum()) + 0.0  # + 0.0: a constant image gives 0, not -0
-
-
-def _band_counts(a: np.ndarray, gray_like: bool) -> np.ndarray:
-    """(bands, 256) int64 histogram of each band of ``a``."""
-    bands = _bands(a)
-    if gray_like and bands >= 3:  # three equal colour bands: one histogram, thrice
-        colour = _histogram(a, 0, 256)
-        return np.stack([colour] * 3 + [_histogram(a, b, 256) for b in range(3, bands)])
-    return np.stack([_histogram(a, b, 256) for b in range(bands)])
 
 
 def aspect_ratio(height: int, width: int) -> float:
@@ -488,7 +471,7 @@ def blurriness(gray: np.ndarray) -> tuple[float, float]:
     >>> blurriness(np.zeros((8, 8), np.uint8))
     (0.0, 3.992179855667828)
     """
-    gray = _checked_gray(gray)
+    gray = images.check_pixels(gray, "gray levels", bands=(1,))
     size = _blur_size(*gray.shape)
     thumb = gray if size is None else _resized(gray, size, Image.Resampling.BICUBIC,
                                                 BLUR_REDUCING_GAP)
@@ -500,7 +483,7 @@ def perceptual_hash(gray: np.ndarray, hash_size: int = 8) -> str:
     """DCT perceptual hash, as ``imagehash.phash`` (cleanvision's near-duplicate key).
 
     The gray image is resized to ``4 hash_size`` square with Pillow's Lanczos filter
-    (reproduced exactly, and faster, by :func:`eda_lib.resample.resize`);
+    (reproduced exactly, and faster, by :func:`eda_lib.measure.resample.resize`);
     the top-left ``hash_size x hash_size`` block of its 2-D DCT-II is compared with its
     median; the bits, row by row, are written as hex (``hash_size**2 / 4`` digits).
 
@@ -511,7 +494,7 @@ def perceptual_hash(gray: np.ndarray, hash_size: int = 8) -> str:
     hash_size : int
         Side of the bit block; cleanvision uses 8 (64 bits).
     """
-    gray = _checked_gray(gray)
+    gray = images.check_pixels(gray, "gray levels", bands=(1,))
     if hash_size < 2:
         raise ConfigError(f"hash_size is {hash_size}, expected an int >= 2 (cleanvision "
                           "uses 8)", key="hash_size")
@@ -536,7 +519,7 @@ def pixel_hash(pixels: np.ndarray) -> str:
     The bytes are hashed in blocks of whole rows (:data:`HASH_BLOCK_BYTES` or one row,
     whichever is more), and the hash is the SHA-1 of ``"{shape}|{dtype}|"`` followed by
     the blocks' 20-byte SHA-1 digests: a near copy of an image then needs only its
-    changed blocks hashed (see :func:`score_image`). Stable across runs and machines;
+    changed blocks hashed (see :func:`score_pair`). Stable across runs and machines;
     equal only for arrays equal in shape and values.
 
     Examples
@@ -632,19 +615,13 @@ def _image_issue_scores(raw: Mapping, params: Mapping[str, Mapping]) -> dict:
     }
 
 
-def image_scores(pixels: np.ndarray, gray: np.ndarray | None = None,
-                 band_counts: np.ndarray | None = None) -> dict:
+def image_scores(pixels: np.ndarray) -> dict:
     """Every per-image health value of one image, in one call.
 
     Parameters
     ----------
     pixels : numpy.ndarray
         uint8 (H, W), (H, W, 2), (H, W, 3) or (H, W, 4), as decoded.
-    gray : numpy.ndarray, optional
-        The gray levels of ``pixels`` as :func:`to_gray` gives them, when the caller
-        has them already (:func:`eda_lib.images.decode` with ``with_stats``).
-    band_counts : numpy.ndarray, optional
-        (bands, 256) histogram of each band of ``pixels``, likewise.
 
     Returns
     -------
@@ -653,93 +630,89 @@ def image_scores(pixels: np.ndarray, gray: np.ndarray | None = None,
         parameters (``dark_score``, ``light_score``, ``low_information_score``,
         ``blurry_score``, ``odd_aspect_ratio_score``); see the module table.
         :func:`flag_issues` recomputes the scores with the user's parameters.
+
+    Raises
+    ------
+    ImageError
+        See :func:`eda_lib.dataset.images.check_pixels`.
     """
-    return score_image(pixels, gray, band_counts)[0]
+    return _measure(images.check_pixels(pixels))[0]
 
 
-@dataclass(eq=False)
-class Measured:
-    """What :func:`score_image` keeps of an image for a near copy of it measured next.
+def score_pair(first: np.ndarray, second: np.ndarray) -> tuple[dict, dict]:
+    """:func:`image_scores` of two near copies: a forged image and its authentic twin.
 
-    ``keys`` (the brightness keys of a colour image) is handed on: the next image
-    patches it into its own, after which it no longer describes this one.
+    The two are the same picture except where the forgery was pasted. When they have
+    the same height and width, are both in colour (RGB or RGBA, in any mix) and differ
+    in at most half their rows, ``second`` is measured from ``first``: its band
+    histograms, gray levels, brightness keys, perceptual-hash thumbnail (first pass)
+    and, with the same bands, pixel-hash row blocks are those of ``first`` corrected
+    on the rows where the two differ; the blur thumbnail and the percentile lookups
+    are redone in full. Otherwise each image is measured alone. Either way the values
+    are exactly those of :func:`image_scores` on each image.
+
+    Parameters
+    ----------
+    first, second : numpy.ndarray
+        uint8 (H, W), (H, W, 2), (H, W, 3) or (H, W, 4), as decoded. Not modified.
+
+    Returns
+    -------
+    (dict, dict)
+        ``image_scores(first)`` and ``image_scores(second)``.
+
+    Raises
+    ------
+    ImageError
+        See :func:`eda_lib.dataset.images.check_pixels`.
     """
+    a = images.check_pixels(first, "first")
+    b = images.check_pixels(second, "second")
+    row, work = _measure(a)
+    return row, _measure(b, work, _changed_rows(a, b))[0]
+
+
+@dataclass(frozen=True)
+class _Work:
+    """What measuring an image leaves that a near copy of it can reuse."""
 
     pixels: np.ndarray  # uint8, as checked
     gray: np.ndarray  # Pillow's "L" of the pixels
     band_counts: np.ndarray  # (bands, 256) int64
-    keys: _BrightnessKeys | None = None
-    thumb: resample.Resized | None = None  # the perceptual hash's
-    hash_blocks: list[bytes] | None = None  # the pixel hash's block digests
+    thumb: resample.Resized  # the perceptual hash's
+    hash_blocks: list[bytes]  # the pixel hash's block digests
+    keys: _BrightnessKeys | None  # the brightness keys of a colour image
 
 
-def score_image(pixels: np.ndarray, gray: np.ndarray | None = None,
-                band_counts: np.ndarray | None = None, like: Measured | None = None
-                ) -> tuple[dict, Measured]:
-    """:func:`image_scores` of one image, and what a near copy of it can reuse.
+def _measure(a: np.ndarray, like: _Work | None = None, changed: np.ndarray | None = None
+             ) -> tuple[dict, _Work]:
+    """:func:`image_scores` of checked ``a``, and its :class:`_Work`.
 
-    A forged image and its authentic twin are the same picture except where the
-    forgery was pasted. Given ``like`` (the :class:`Measured` of the other one, of the
-    same height and width, both in colour), the rows where the two differ are found
-    and only those are measured again: the band histograms, the gray levels and the
-    brightness keys of ``like``, the first pass of its perceptual-hash thumbnail and
-    (same bands) the row blocks of its pixel hash are corrected there, and the rest of
-    its work is reused. The values are the same as without ``like``; the blur thumbnail
-    and the percentile lookups are redone in full. ``like`` gives its brightness keys
-    away: pass each :class:`Measured` once.
-
-    Parameters
-    ----------
-    pixels, gray, band_counts
-        As :func:`image_scores`. With ``like``, ``gray`` and ``band_counts`` are best
-        left out: they are then derived from ``like``.
-    like : Measured, optional
-        The image measured just before, when it is a near copy of this one. Ignored
-        when the sizes differ, when either image is gray or gray + alpha, or when more
-        than half the rows differ.
-
-    Returns
-    -------
-    (dict, Measured)
-        The values of :func:`image_scores`, and this image's :class:`Measured`.
+    With ``like`` (the work of an image of the same height and width, both in colour)
+    and ``changed`` (the sorted rows where that image differs from ``a``, as
+    :func:`_changed_rows` finds them; None to measure ``a`` alone), ``like``'s work is
+    corrected on those rows instead of done again (see :func:`score_pair`). ``like``
+    is not modified.
     """
-    a = _checked(pixels)
     h, w = a.shape[:2]
-    if band_counts is not None:
-        band_counts = np.asarray(band_counts, np.int64)
-        if band_counts.shape != (_bands(a), 256) or band_counts.sum() != h * w * _bands(a):
-            raise ImageError(f"band histograms have shape {band_counts.shape} and total "
-                             f"{band_counts.sum()}, which do not fit pixels of shape {a.shape}",
-                             kind="image_shape")
-    if gray is not None and _checked_gray(gray).shape != (h, w):
-        raise ImageError(f"gray levels have shape {gray.shape}, the pixels {a.shape}: pass the "
-                         "gray levels of the same image", kind="image_shape")
-    changed = _changed_rows(like, a) if like is not None else None
-    if changed is not None and band_counts is None:
-        band_counts = _patched_counts(like, a, changed)
+    near = like is not None and changed is not None
+    band_counts = _patched_counts(like, a, changed) if near else _band_counts(a)
     gray_like = _is_gray(a, band_counts)
-    if band_counts is None:
-        band_counts = _band_counts(a, gray_like)
-    if gray is None:
-        gray = _patched_gray(like, a, changed) if changed is not None else _gray(a, gray_like)
+    gray = _patched_gray(like, a, changed) if near else _gray(a, gray_like)
     keys = None
     if not gray_like:
-        if changed is not None and like.keys is not None:
-            keys, like.keys = like.keys, None
-            keys.patch(a, changed)
-        else:
-            keys = _BrightnessKeys(a)
-    perc_5, perc_99 = _brightness_percentiles(a, gray_like, (5, 99), keys, band_counts)
+        keys = like.keys.patched(a, changed) if near and like.keys is not None \
+            else _BrightnessKeys(a)
+    perc_5, perc_99 = _brightness_percentiles(a, gray_like, (5, 99), band_counts, keys)
     blur, spread = blurriness(gray)
-    phash, thumb = _perceptual_hash(gray, 8, like.thumb if changed is not None else None,
-                                    changed)
-    same_layout = changed is not None and like.pixels.shape == a.shape
+    phash, thumb = _perceptual_hash(gray, 8, like.thumb if near else None, changed)
+    same_layout = near and like.pixels.shape == a.shape
     pixel_hash_, hash_blocks = _pixel_hash(a, like.hash_blocks if same_layout else None,
                                            changed)
     raw = {
         "brightness_perc_5": perc_5,
         "brightness_perc_99": perc_99,
-        "entropy": _entropy(a, gray_like, band_counts),
+        "entropy": _entropy(band_counts),
         "blurriness": blur,
         "blurriness_grayscale_std": spread,
         "aspect_ratio": aspect_ratio(h, w),
@@ -750,22 +723,25 @@ def score_image(pixels: np.ndarray, gray: np.ndarray | None = None,
     }
     scores = _image_issue_scores(raw, DEFAULTS)
     values = raw | {name: float(value) for name, value in scores.items()}
-    return values, Measured(a, np.asarray(gray), band_counts, keys, thumb, hash_blocks)
+    return values, _Work(a, gray, band_counts, thumb, hash_blocks, keys)
 
 
-def _changed_rows(like: Measured, a: np.ndarray) -> np.ndarray | None:
-    """Sorted indices of the rows where ``a`` differs from ``like.pixels`` (in every
-    band when both have the same bands, else in colour), or None when ``like`` cannot
-    stand in for ``a`` (see :func:`score_image`)."""
-    b = like.pixels
+# --------------------------------------------------------------------------- near copies
+
+
+def _changed_rows(first: np.ndarray, a: np.ndarray) -> np.ndarray | None:
+    """Sorted indices of the rows where ``a`` differs from ``first`` (in every band when
+    both have the same bands, else in colour), or None when ``a`` is to be measured
+    alone: other height or width, either image not in colour, or more than half the
+    rows differing."""
     h, w = a.shape[:2]
-    if b.shape[:2] != (h, w) or _bands(a) < 3 or _bands(b) < 3:
+    if first.shape[:2] != (h, w) or _bands(a) < 3 or _bands(first) < 3:
         return None
-    same_bands = _bands(a) == _bands(b)
+    same_bands = _bands(a) == _bands(first)
     rows = max(1, _CHUNK_PIXELS // w)
     changed = []
     for y in range(0, h, rows):
-        x, z = b[y:y + rows], a[y:y + rows]
+        x, z = first[y:y + rows], a[y:y + rows]
         if not same_bands:
             x, z = _colour(x), _colour(z)
         d = cv2.absdiff(x.reshape(len(x), -1), z.reshape(len(z), -1))
@@ -780,7 +756,7 @@ def _colour(block: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(block, cv2.COLOR_RGBA2RGB) if _bands(block) == 4 else block
 
 
-def _patched_counts(like: Measured, a: np.ndarray, changed: np.ndarray) -> np.ndarray:
+def _patched_counts(like: _Work, a: np.ndarray, changed: np.ndarray) -> np.ndarray:
     """Band histograms of ``a``: those of ``like`` corrected on the changed rows, and
     counted afresh for an alpha band when only one of the two images has one."""
     bands = _bands(a)
@@ -796,13 +772,16 @@ def _patched_counts(like: Measured, a: np.ndarray, changed: np.ndarray) -> np.nd
     return counts
 
 
-def _patched_gray(like: Measured, a: np.ndarray, changed: np.ndarray) -> np.ndarray:
+def _patched_gray(like: _Work, a: np.ndarray, changed: np.ndarray) -> np.ndarray:
     """Pillow's gray levels of ``a``: those of ``like``, converted again on the changed
     rows (Pillow's conversion is pixel by pixel)."""
     gray = like.gray.copy()
     if changed.size:
         gray[changed] = _gray(np.ascontiguousarray(a[changed]), False)
     return gray
+
+
+# --------------------------------------------------------------------------- dataset step
 
 
 def _odd_size_scores(size: pd.Series, iqr_factor: float) -> tuple[pd.Series, float]:
@@ -882,7 +861,7 @@ def flag_issues(scores: pd.DataFrame,
     missing = [c for c in RAW_COLUMNS if c not in scores.columns]
     if missing:
         raise KeyError(f"scores have no column(s) {missing}: build the rows with "
-                       "eda_lib.health.image_scores")
+                       "eda_lib.measure.health.image_scores")
     issue_scores, limits = _dataset_scores(scores, params)
     generated = {f"{i}_score" for i in ISSUES} | {f"is_{i}_issue" for i in ISSUES}
     out = scores.drop(columns=[c for c in scores.columns if c in generated])

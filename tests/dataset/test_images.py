@@ -75,35 +75,3 @@ def test_to_rgb_drops_alpha_and_replicates_gray():
     rgba[0, 0] = (1, 2, 3, 4)
     assert to_rgb(rgba)[0, 0].tolist() == [1, 2, 3]
     assert to_rgb(np.full((1, 1), 9, np.uint8))[0, 0].tolist() == [9, 9, 9]
-
-
-@pytest.mark.parametrize("mode, channels", [("RGB", 3), ("RGBA", 4), ("L", 1), ("LA", 2), ("P", 3)])
-def test_stats_are_those_of_the_array(tmp_path, mode, channels):
-    from eda_lib.measure.health import to_gray
-
-    rng = np.random.default_rng(7)
-    shape = (37, 53, channels) if channels > 1 else (37, 53)
-    arr = rng.integers(0, 256, shape, dtype=np.uint8)
-    image = Image.fromarray(arr[..., 0] if mode == "P" else arr, "L" if mode == "P" else mode)
-    p = tmp_path / f"{mode}.png"
-    (image.convert("P") if mode == "P" else image).save(p)
-    d = decode(p, with_stats=True)
-    pixels = d.pixels
-    bands = 1 if pixels.ndim == 2 else pixels.shape[2]
-    expected = np.stack([np.bincount(pixels.reshape(-1, bands)[:, b], minlength=256)
-                         for b in range(bands)])
-    np.testing.assert_array_equal(d.band_counts, expected)
-    if bands >= 3:
-        np.testing.assert_array_equal(d.gray, to_gray(pixels))
-    else:
-        assert d.gray is None
-    plain = decode(p)
-    assert plain.gray is None and plain.band_counts is None
-    np.testing.assert_array_equal(plain.pixels, pixels)
-
-
-def test_16_bit_images_have_no_stats(tmp_path):
-    q = tmp_path / "q.png"
-    Image.fromarray(np.full((3, 4), 40000, np.uint16)).save(q)
-    d = decode(q, with_stats=True)
-    assert d.gray is None and d.band_counts is None

@@ -33,7 +33,7 @@ from eda_lib.measure.health import (
     merged_thresholds,
     perceptual_hash,
     pixel_hash,
-    score_image,
+    score_pair,
     to_gray,
 )
 
@@ -177,95 +177,168 @@ def test_blur_thumbnail_of_a_large_image_uses_pillows_reducing_gap():
     np.testing.assert_allclose(blurriness(gray), expected, rtol=1e-9)
 
 
-def test_scores_from_decoder_stats_equal_scores_from_pixels():
-    for a in (pattern(40, 60), pattern(40, 60, 4), np.repeat(pattern(40, 60, 1)[..., None], 3, 2)):
-        bands = a.shape[2]
-        counts = np.stack([np.bincount(a[..., b].ravel(), minlength=256) for b in range(bands)])
-        assert image_scores(a, to_gray(a), counts) == image_scores(a)
-
-
-def pillow_stats(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Pillow's gray levels and band histograms of ``a``, as the decoder gives them."""
-    image = Image.fromarray(a)
-    counts = np.array(image.histogram(), np.int64).reshape(len(image.getbands()), 256)
-    return np.asarray(image.convert("L")), counts
-
-
 def with_alpha(a: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
     return a if alpha is None else np.dstack([a, alpha])
 
 
 def twin_pairs():
-    """(reference, near copy) pairs: pasted patches, alpha gained or lost, a flat
-    background, equal channels, identical images and unrelated ones."""
+    """{name: (first, second, measured from the first)}: pasted patches, alpha gained or
+    lost, a flat background, equal channels, gray files, identical images, unrelated
+    ones, and a large pair whose rows span several hash blocks and brightness chunks."""
     rng = np.random.default_rng(11)
     base = smooth(3, (90, 70))
     base[:30] = 255  # a white band: a brightness plateau
     forged = base.copy()
     forged[40:52, 10:30] = base[5:17, 40:60]  # a copy-move patch
     forged[70, 3] = [1, 2, 3]  # and one lone pixel
+    into_white = base.copy()
+    into_white[20:40, 5:50] = base[50:70, 5:50]  # over the plateau's edge, both ways
+    into_white[60:64, 10:20] = 255
+    edges = base.copy()
+    edges[0, :5] = 0  # the first row
+    edges[-1, -5:] = 0  # and the last
+    half = base.copy()
+    half[::2] = 255 - half[::2]  # 45 of 90 rows: still a near copy
+    over_half = half.copy()
+    over_half[1] = 0  # 46 of 90 rows: measured alone
     opaque = np.full((90, 70), 255, np.uint8)
     ragged = rng.integers(0, 256, (90, 70), dtype=np.uint8)
+    holes = opaque.copy()
+    holes[60:66] = ragged[60:66]
     gray = np.repeat(base[..., :1], 3, axis=2)
     gray_forged = gray.copy()
     gray_forged[50:60, 20:40] = 7
+    tinted = gray.copy()
+    tinted[50:60, 20:40] = [200, 10, 10]
+    large = smooth(7, (1100, 700))
+    large_forged = large.copy()
+    large_forged[360:520, 100:400] = large[40:200, 300:600]  # across chunk and block edges
     return {
-        "rgb": (base, forged),
-        "rgb to rgba": (base, with_alpha(forged, opaque)),
-        "rgba to rgb": (with_alpha(base, ragged), forged),
-        "rgba to rgba, alpha changed": (with_alpha(base, opaque), with_alpha(forged, ragged)),
-        "identical": (base, base.copy()),
-        "equal channels": (gray, gray_forged),
-        "colour to equal channels": (base, gray),
-        "equal channels to colour": (gray, base),
-        "unrelated": (base, smooth(4, (90, 70))),
-        "other size": (base, smooth(4, (70, 90))),
-        "gray file": (base, base[..., 1].copy()),
+        "rgb": (base, forged, True),
+        "rgb to rgba": (base, with_alpha(forged, opaque), True),
+        "rgba to rgb": (with_alpha(base, ragged), forged, True),
+        "rgba to rgba, alpha changed": (with_alpha(base, opaque), with_alpha(forged, holes),
+                                        True),
+        "rgba to rgba, alpha changed everywhere": (with_alpha(base, opaque),
+                                                   with_alpha(forged, ragged), False),
+        "into the white band": (base, into_white, True),
+        "first and last rows": (base, edges, True),
+        "half the rows": (base, half, True),
+        "more than half the rows": (base, over_half, False),
+        "identical": (base, base.copy(), True),
+        "equal channels": (gray, gray_forged, True),
+        "colour to equal channels": (tinted, gray, True),
+        "equal channels to colour": (gray, tinted, True),
+        "colour to its equal channels": (base, gray, False),
+        "unrelated": (base, smooth(4, (90, 70)), False),
+        "other size": (base, smooth(4, (70, 90)), False),
+        "colour to gray file": (base, base[..., 1].copy(), False),
+        "gray file to colour": (base[..., 1].copy(), base, False),
+        "gray files": (base[..., 1].copy(), forged[..., 1].copy(), False),
+        "gray + alpha": (with_alpha(base[..., 1], ragged), with_alpha(forged[..., 1], opaque),
+                         False),
+        "gray + alpha to rgba": (with_alpha(base[..., 1], opaque), with_alpha(forged, opaque),
+                                 False),
+        "large": (large, large_forged, True),
     }
 
 
+@pytest.fixture
+def small_blocks(monkeypatch):
+    """Several pixel-hash blocks and brightness chunks even in a small image."""
+    monkeypatch.setattr(health, "HASH_BLOCK_BYTES", 1000)
+    monkeypatch.setattr(health, "_CHUNK_PIXELS", 700)
+
+
 @pytest.mark.parametrize("name", list(twin_pairs()))
-def test_scores_of_a_near_copy_equal_its_own_scores(name, monkeypatch):
-    monkeypatch.setattr(health, "HASH_BLOCK_BYTES", 1000)  # several blocks per image
-    reference, copy_ = twin_pairs()[name]
-    _, measured = score_image(reference, *pillow_stats(reference))
-    scores, twin = score_image(copy_, like=measured)
-    assert scores == image_scores(copy_, *pillow_stats(copy_))
-    gray, counts = pillow_stats(copy_)
-    np.testing.assert_array_equal(twin.gray, gray if copy_.ndim == 3 else copy_)
-    np.testing.assert_array_equal(twin.band_counts, counts)
-    # and a third image measured like the second, whose keys it took over
-    third = copy_.copy()
-    third[0] = 0
-    assert score_image(third, like=twin)[0] == image_scores(third)
+def test_a_pair_scores_as_each_image_alone(name, small_blocks):
+    first, second, near = twin_pairs()[name]
+    assert (health._changed_rows(first, second) is not None) == near  # the path under test
+    assert score_pair(first, second) == (image_scores(first), image_scores(second))
 
 
-def test_a_near_copy_takes_the_brightness_keys_over():
-    reference, copy_ = twin_pairs()["rgb"]
-    _, measured = score_image(reference)
-    keys = measured.keys
-    _, twin = score_image(copy_, like=measured)
-    assert twin.keys is keys and measured.keys is None
-    # unrelated images (more than half the rows differ) are measured afresh
-    _, other = score_image(smooth(5, (90, 70)), like=twin)
-    assert other.keys is not keys and twin.keys is keys
+def test_a_large_pair_scores_as_each_image_alone_at_the_real_block_sizes():
+    first, second, _ = twin_pairs()["large"]
+    a, b = health._measure(first)[1], health._measure(second)[1]
+    # rows 360:520 cross a brightness chunk's edge (row 374) and a hash block's (499)
+    assert health._CHUNK_PIXELS // 700 == 374 and health._hash_rows(first) == 499
+    assert [x != y for x, y in zip(a.hash_blocks, b.hash_blocks)] == [True, True, False]
+    assert a.thumb.rows is not None  # the perceptual hash's first pass is reused
+    np.testing.assert_array_equal(health._changed_rows(first, second), np.arange(360, 520))
+    assert score_pair(first, second) == (image_scores(first), image_scores(second))
+
+
+def pillow_stats(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pillow's gray levels and band histograms of ``a``."""
+    image = Image.fromarray(a)
+    counts = np.array(image.histogram(), np.int64).reshape(len(image.getbands()), 256)
+    return np.asarray(image.convert("L")), counts
+
+
+@pytest.mark.parametrize("name", [name for name, (_, _, near) in twin_pairs().items() if near])
+def test_the_work_of_a_near_copy_is_its_own_work(name, small_blocks):
+    first, second, _ = twin_pairs()[name]
+    _, work = health._measure(first)
+    _, near = health._measure(second, work, health._changed_rows(first, second))
+    _, alone = health._measure(second)
+    gray, counts = pillow_stats(second)
+    np.testing.assert_array_equal(near.gray, gray)
+    np.testing.assert_array_equal(near.band_counts, counts)
+    assert near.hash_blocks == alone.hash_blocks
+    np.testing.assert_array_equal(near.thumb.pixels, alone.thumb.pixels)
+    if alone.keys is None:
+        assert near.keys is None
+        return
+    for plane in ("high", "low", "high_counts"):
+        np.testing.assert_array_equal(getattr(near.keys, plane), getattr(alone.keys, plane))
+    assert near.keys._low_counts  # the percentiles' bins, corrected or counted
+    for bin_, low_counts in near.keys._low_counts.items():
+        in_bin = alone.keys.low[alone.keys.high == bin_]
+        np.testing.assert_array_equal(low_counts, np.bincount(in_bin, minlength=1 << 16))
+
+
+def test_a_pair_leaves_its_images_alone_and_scores_the_same_twice(small_blocks):
+    first, second, _ = twin_pairs()["into the white band"]
+    kept = first.copy(), second.copy()
+    for a in (first, second):
+        a.flags.writeable = False  # a write would raise
+    rows = score_pair(first, second)
+    assert score_pair(first, second) == rows
+    np.testing.assert_array_equal(first, kept[0])
+    np.testing.assert_array_equal(second, kept[1])
+
+
+def test_patched_brightness_keys_leave_the_original_keys_alone():
+    first, second, _ = twin_pairs()["into the white band"]
+    keys = health._BrightnessKeys(first)
+    before = brightness_percentiles(first, (1, 5, 50, 99))
+    ranks = [keys.of_rank(r) for r in (0, 1000, 6000)]
+    planes = keys.high.copy(), keys.low.copy(), keys.high_counts.copy()
+    cached = {bin_: counts.copy() for bin_, counts in keys._low_counts.items()}
+    patched = keys.patched(second, health._changed_rows(first, second))
+    assert patched.of_rank(6000) != ranks[2] or patched.of_rank(1000) != ranks[1]
+    assert [keys.of_rank(r) for r in (0, 1000, 6000)] == ranks
+    for now, then in zip((keys.high, keys.low, keys.high_counts), planes):
+        np.testing.assert_array_equal(now, then)
+    assert keys._low_counts.keys() >= cached.keys()
+    for bin_, counts in cached.items():
+        np.testing.assert_array_equal(keys._low_counts[bin_], counts)
+    assert brightness_percentiles(first, (1, 5, 50, 99)) == before
 
 
 def test_changed_rows_are_the_rows_that_differ():
-    reference, copy_ = twin_pairs()["rgb"]
-    _, measured = score_image(reference)
+    reference, copy_, _ = twin_pairs()["rgb"]
     expected = np.flatnonzero((reference != copy_).any(axis=(1, 2)))
-    np.testing.assert_array_equal(health._changed_rows(measured, copy_), expected)
+    np.testing.assert_array_equal(health._changed_rows(reference, copy_), expected)
     opaque = with_alpha(copy_, np.full(copy_.shape[:2], 255, np.uint8))
-    np.testing.assert_array_equal(health._changed_rows(measured, opaque), expected)
+    np.testing.assert_array_equal(health._changed_rows(reference, opaque), expected)
 
 
-def test_decoder_stats_that_do_not_fit_are_refused():
-    a = pattern(20, 30)
-    with pytest.raises(ImageError, match="gray levels"):
-        image_scores(a, gray=np.zeros((30, 20), np.uint8))
-    with pytest.raises(ImageError, match="band histograms"):
-        image_scores(a, band_counts=np.zeros((1, 256), np.int64))
+def test_gray_levels_that_are_not_gray_are_refused():
+    for measure in (blurriness, perceptual_hash):
+        with pytest.raises(ImageError, match="gray levels") as err:
+            measure(np.zeros((20, 30, 3), np.uint8))
+        assert err.value.kind == "image_shape"
 
 
 def test_constant_image_has_low_information():
@@ -472,3 +545,8 @@ def test_unusable_arrays_are_refused(array, kind):
     with pytest.raises(ImageError) as err:
         image_scores(array)
     assert err.value.kind == kind
+    good = pattern(4, 4)
+    for pair, name in (((array, good), "first"), ((good, array), "second")):
+        with pytest.raises(ImageError, match=name) as err:
+            score_pair(*pair)
+        assert err.value.kind == kind

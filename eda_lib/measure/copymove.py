@@ -381,6 +381,64 @@ def search_source(
     return _search_result(ctx, instance, region, box, exclude, "search")
 
 
+def verify_pairs(
+    image: np.ndarray,
+    pairs: list[tuple[np.ndarray, Box]],
+    *,
+    max_side: int = 1024,
+    **tuning: Any,
+) -> list[CopyMoveResult]:
+    """Score candidate (target region, source box) pairs found by other means.
+
+    Each pair is verified exactly as a ``mask_pair`` instance is (the same code): the
+    target region is matched to the source box under every transform whose scale the
+    two boxes imply, refined at full resolution around the source box, and scored. It
+    is the verification step of a blind screen (:mod:`eda_lib.measure.screening`),
+    which proposes pairs without mask or twin. The gray image is computed once for all
+    pairs.
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+        (H, W, 3) uint8 RGB or (H, W) gray.
+    pairs : list of (numpy.ndarray, tuple of int)
+        ``(target_region, source_box)``: an (H, W) bool mask of the supposed copy and
+        the inclusive ``(x1, y1, x2, y2)`` box where its source is expected (its size
+        sets the scale each transform implies).
+    max_side, **tuning
+        As for :func:`analyze_image`.
+
+    Returns
+    -------
+    list of CopyMoveResult
+        One per pair, ``instance`` its 1-based position, ``method`` ``"verify"`` (or
+        ``"none"`` when no transform fits the boxes). The verdict follows the rules of a
+        pair marked by a mask.
+    """
+    params = _merge_tuning(tuning)
+    pixels = images.check_pixels(image, "image", bands=(1, 3))
+    if pixels.ndim == 2:  # the gray of a replicated gray image is the gray image itself
+        ctx = _Context(pixels, pixels.astype(np.float32), params, max_side)
+    else:
+        ctx = _Context.build(pixels, params, max_side)
+    out = []
+    for i, (region, source_box) in enumerate(pairs):
+        region = np.asarray(region) > 0
+        if region.shape != ctx.gray.shape:
+            raise MaskError(
+                f"target region has shape {region.shape}, expected the image's "
+                f"{ctx.gray.shape}", kind="mask_shape",
+            )
+        box = bbox(region)
+        if box is None:
+            out.append(_empty_result(i + 1, None, None))
+            continue
+        target = _Component(region, box, int(region.sum()))
+        source = _Component(region, tuple(int(v) for v in source_box), 0)
+        out.append(_pair_result(ctx, i + 1, target, source, "verify"))
+    return out
+
+
 # --------------------------------------------------------------------------- inputs
 
 

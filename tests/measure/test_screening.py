@@ -1,0 +1,244 @@
+"""Tests of eda_lib.measure.screening on small hand-made images."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from eda_lib.errors import ConfigError, ImageError
+from eda_lib.geometry import SWAPS_AXES, TRANSFORMS
+from eda_lib.measure.screening import DEFAULT_TUNING, _glyph_kind, _local_std, screen_image
+
+SOURCE = (20, 10, 99, 69)  # x1, y1, x2, y2: 80 wide, 60 high
+TARGET_TOP_LEFT = (180, 150)
+
+
+def textured(seed: int, shape: tuple[int, int] = (240, 300)) -> np.ndarray:
+    """Smooth random structure plus pixel noise, gray uint8."""
+    rng = np.random.default_rng(seed)
+    smooth = cv2.GaussianBlur(rng.normal(0, 1, shape).astype(np.float32), (0, 0), 1.5)
+    values = 128 + 35 * smooth / smooth.std() + rng.normal(0, 4, shape)
+    return np.clip(values, 0, 255).astype(np.uint8)
+
+
+def paste(image: np.ndarray, transform: str, gain: float = 1.0, offset: float = 0.0
+          ) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """Copy SOURCE, transformed, to TARGET_TOP_LEFT; return the image and the target box."""
+    x1, y1, x2, y2 = SOURCE
+    patch = TRANSFORMS[transform](image[y1 : y2 + 1, x1 : x2 + 1]).astype(np.float32)
+    patch = np.clip(patch * gain + offset, 0, 255).astype(np.uint8)
+    out = image.copy()
+    tx, ty = TARGET_TOP_LEFT
+    h, w = patch.shape[:2]
+    out[ty : ty + h, tx : tx + w] = patch
+    return out, (tx, ty, tx + w - 1, ty + h - 1)
+
+
+def jpeg(image: np.ndarray, quality: int = 85) -> np.ndarray:
+    ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    assert ok
+    return cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
+
+
+def iou(a, b) -> float:
+    iw = min(a[2], b[2]) - max(a[0], b[0]) + 1
+    ih = min(a[3], b[3]) - max(a[1], b[1]) + 1
+    if iw <= 0 or ih <= 0:
+        return 0.0
+    inter = iw * ih
+    area = (a[2] - a[0] + 1) * (a[3] - a[1] + 1) + (b[2] - b[0] + 1) * (b[3] - b[1] + 1)
+    return inter / (area - inter)
+
+
+# --------------------------------------------------------------------------- finding copies
+
+
+@pytest.mark.parametrize("transform", list(TRANSFORMS))
+def test_copy_found_with_its_transform_and_boxes(transform):
+    image, target = paste(textured(0), transform)
+    found = screen_image(image)
+    assert found.status == "screened"
+    copies = found.copies
+    assert len(copies) == 1, found.rows()
+    pair = copies[0]
+    if iou(pair.source_box, SOURCE) >= 0.5:
+        assert pair.transform == transform
+        assert iou(pair.target_box, target) >= 0.7
+    else:  # the pair may be reported the other way round, with the inverse transform
+        assert iou(pair.source_box, target) >= 0.7 and iou(pair.target_box, SOURCE) >= 0.7
+        inverse = {"rot90": "rot270", "rot270": "rot90"}.get(transform, transform)
+        assert pair.transform == inverse
+    assert pair.roles == "undecided" and pair.verdict == "copy" and pair.reason == ""
+    assert pair.scale == 1.0 and pair.ncc > 0.9
+
+
+def test_copy_found_in_rgb_after_brightness_change_and_jpeg():
+    gray, target = paste(textured(1), "flip_h", gain=1.1, offset=12)
+    rgb = jpeg(np.repeat(gray[..., None], 3, axis=2), 80)
+    found = screen_image(rgb)
+    assert [p.transform for p in found.copies] in (["flip_h"],)
+    pair = found.copies[0]
+    boxes = {pair.source_box, pair.target_box}
+    assert max(iou(b, SOURCE) for b in boxes) >= 0.6
+    assert max(iou(b, target) for b in boxes) >= 0.6
+
+
+def test_scaled_copy_found_with_its_scale():
+    image = textured(2)
+    x1, y1, x2, y2 = SOURCE
+    patch = cv2.resize(image[y1 : y2 + 1, x1 : x2 + 1], None, fx=1.2, fy=1.2,
+                       interpolation=cv2.INTER_LINEAR)
+    image[140 : 140 + patch.shape[0], 170 : 170 + patch.shape[1]] = patch
+    found = screen_image(image)
+    assert len(found.copies) == 1, found.rows()
+    scale = found.copies[0].scale
+    assert abs(scale - 1.2) < 0.05 or abs(scale - 1 / 1.2) < 0.04
+
+
+def test_instance_mask_covers_source_and_target():
+    image, target = paste(textured(3), "rot90")
+    found = screen_image(image)
+    (mask,) = found.instances()
+    assert mask.shape == image.shape and mask.dtype == bool
+    for box in (SOURCE, target):
+        x1, y1, x2, y2 = box
+        inside = mask[y1 : y2 + 1, x1 : x2 + 1].mean()
+        assert inside > 0.8
+    assert mask.sum() < 1.3 * 2 * 80 * 60  # not spilling over the image
+    pair = found.copies[0]
+    assert (pair.instance_mask(image.shape) == pair.source_mask(image.shape)
+            | pair.target_mask(image.shape)).all()
+    row = pair.as_row()
+    for key in ("pair", "source_x1", "target_y2", "roles", "transform", "scale", "ncc",
+                "residual_ncc", "identical_frac", "texture", "margin", "verdict", "reason"):
+        assert key in row
+    assert row["pair"] == 1
+
+
+def test_large_image_is_screened_at_reduced_resolution_with_full_resolution_boxes():
+    big = cv2.resize(textured(4), None, fx=4, fy=4, interpolation=cv2.INTER_LINEAR)
+    rng = np.random.default_rng(4)
+    big = np.clip(big + rng.normal(0, 3, big.shape), 0, 255).astype(np.uint8)
+    src = (80, 40, 399, 279)
+    x1, y1, x2, y2 = src
+    big[600:840, 720:1040] = np.flipud(big[y1 : y2 + 1, x1 : x2 + 1])
+    found = screen_image(big, max_side=400)
+    assert len(found.copies) == 1, found.rows()
+    pair = found.copies[0]
+    boxes = sorted([pair.source_box, pair.target_box])
+    assert iou(boxes[0], src) >= 0.7 and iou(boxes[1], (720, 600, 1039, 839)) >= 0.7
+    assert pair.transform == "flip_v"
+
+
+# --------------------------------------------------------------------------- no false copies
+
+
+@pytest.mark.parametrize("seed", [10, 11, 12])
+def test_clean_random_image_gives_no_copy(seed):
+    image = jpeg(textured(seed, (300, 400)), 75)
+    assert screen_image(image).copies == []
+
+
+def test_repeated_glyphs_are_rejected_as_text():
+    image = np.full((200, 400), 255, np.uint8)
+    for x, y in ((20, 60), (220, 60), (20, 170), (220, 170)):
+        cv2.putText(image, "WT 5", (x, y), cv2.FONT_HERSHEY_SIMPLEX, 1.4, 0, 3, cv2.LINE_AA)
+    image = jpeg(image, 85)
+    found = screen_image(image)
+    assert found.copies == []
+    assert found.pairs, "the glyphs should be matched, then rejected"
+    assert {p.reason for p in found.pairs if p.verdict == "rejected"} <= {"text", "periodic",
+                                                                          "flat"}
+    assert "text" in {p.reason for p in found.pairs}
+
+
+def test_labelled_scale_bars_are_rejected():
+    image = textured(5, (240, 400))
+    for x in (30, 230):
+        image[150:205, x : x + 150] = 255
+        image[185:192, x + 20 : x + 130] = 0
+        cv2.putText(image, "50 um", (x + 40, 175), cv2.FONT_HERSHEY_SIMPLEX, 0.6, 0, 1,
+                    cv2.LINE_AA)
+    found = screen_image(jpeg(image, 85))
+    assert found.copies == []
+    reasons = {p.reason for p in found.pairs}
+    assert reasons and reasons <= {"scale_bar", "text"}
+
+
+def test_scale_bar_rule_names_a_lone_bar():
+    work = np.full((60, 120), 250, np.uint8)
+    work[28:33, 20:100] = 10
+    region = np.zeros(work.shape, bool)
+    region[20:42, 12:108] = True
+    params = dict(DEFAULT_TUNING)
+    assert _glyph_kind(work, _local_std(work), region, params) == "scale_bar"
+    texture = textured(14, (60, 120))  # a micrograph-like region is no glyph
+    assert _glyph_kind(texture, _local_std(texture), region, params) == ""
+
+
+def test_periodic_texture_is_rejected_as_periodic():
+    rng = np.random.default_rng(6)
+    cell = textured(15, (32, 32)).astype(np.float32)  # one textured tile, repeated
+    image = np.tile(cell, (9, 12)) + rng.normal(0, 2, (288, 384))
+    image = np.clip(image, 0, 255).astype(np.uint8)
+    found = screen_image(image)
+    assert found.copies == []
+    assert "periodic" in {p.reason for p in found.pairs}
+
+
+def test_flat_image_and_tiny_image_have_a_status_not_an_error():
+    flat = np.full((200, 300, 3), 250, np.uint8)
+    found = screen_image(flat)
+    assert (found.status, found.pairs) == ("too_flat", [])
+    assert found.reason
+    tiny = textured(7, (16, 200))
+    found = screen_image(tiny)
+    assert (found.status, found.pairs) == ("too_small", [])
+    assert "16" in found.reason
+
+
+def test_white_gutters_of_a_figure_are_not_copies():
+    image = np.full((300, 400), 255, np.uint8)
+    image[10:140, 10:190] = textured(8, (130, 180))
+    image[160:290, 210:390] = textured(9, (130, 180))
+    image[10:140, 210:390] = textured(13, (130, 180))
+    assert screen_image(jpeg(image, 90)).copies == []
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def test_unknown_tuning_key_is_refused():
+    with pytest.raises(ConfigError) as err:
+        screen_image(textured(0), ratoi=0.5)
+    assert err.value.key == "ratoi"
+
+
+def test_tuning_overrides_are_used_and_defaults_read_only():
+    image, _ = paste(textured(0), "identity")
+    assert screen_image(image).copies
+    # demanding more inliers than any cluster holds leaves nothing to verify
+    assert screen_image(image, min_inliers=10_000).pairs == []
+    with pytest.raises(TypeError):
+        DEFAULT_TUNING["ratio"] = 0.9  # type: ignore[index]
+
+
+def test_bad_pixels_are_refused():
+    with pytest.raises(ImageError):
+        screen_image(np.zeros((50, 50), np.float32))
+    with pytest.raises(ImageError):
+        screen_image(np.zeros((50, 50, 4), np.uint8))
+    with pytest.raises(ConfigError):
+        screen_image(textured(0), max_side=8)
+
+
+def test_swapping_transforms_give_transposed_boxes():
+    image, target = paste(textured(0), "transpose")
+    pair = screen_image(image).copies[0]
+    sw = pair.source_box[2] - pair.source_box[0]
+    sh = pair.source_box[3] - pair.source_box[1]
+    tw = pair.target_box[2] - pair.target_box[0]
+    th = pair.target_box[3] - pair.target_box[1]
+    assert "transpose" in SWAPS_AXES
+    assert abs(sw - th) <= 2 and abs(sh - tw) <= 2

@@ -2,7 +2,9 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 
 import pandas as pd
+import pytest
 
+from eda_lib import datapass
 from eda_lib.config import make_config
 from eda_lib.datapass import (
     _WORKER_ENVIRONMENT,
@@ -12,6 +14,7 @@ from eda_lib.datapass import (
     load_tables,
     measure_dataset,
 )
+from eda_lib.errors import TablesError
 from eda_lib.tables import MEASURED_TABLES, SCHEMAS, frame
 
 
@@ -104,3 +107,44 @@ def test_pass_workers_run_in_the_worker_environment():
         with ProcessPoolExecutor(2, mp_context=_pool_context()) as pool:
             seen = list(pool.map(os.getenv, names))
     assert seen == expected
+
+
+def test_load_tables_builds_missing_tables_when_asked_and_refuses_otherwise(tiny_dataset, tmp_path):
+    cfg = _cfg(tiny_dataset, tmp_path)
+    with pytest.raises(TablesError, match="missing") as err:
+        load_tables(cfg, build=False)
+    assert err.value.folder == cfg.out_dir / "tables"
+    assert not (cfg.out_dir / "tables").exists()  # nothing measured
+    assert len(load_tables(cfg).images) == 6  # by hand: the pass runs
+    assert len(load_tables(cfg, build=False).images) == 6
+
+
+def test_load_tables_reads_matching_tables_without_walking_the_data(
+        tiny_dataset, tmp_path, monkeypatch):
+    cfg = _cfg(tiny_dataset, tmp_path)
+    ensure_tables(cfg)
+
+    def walk(data_dir):
+        raise AssertionError("the data folder was walked")
+
+    monkeypatch.setattr(datapass, "fingerprint", walk)
+    assert len(load_tables(cfg.replace(display_size=100)).images) == 6  # display only
+    with pytest.raises(AssertionError, match="walked"):  # other pass parameters: rebuilt
+        load_tables(cfg.replace(copy_move_max_side=512))
+
+
+@pytest.mark.parametrize("change", [{"copy_move": False}, {"folds": 3}])
+def test_load_tables_without_build_refuses_tables_made_otherwise(tiny_dataset, tmp_path, change):
+    cfg = _cfg(tiny_dataset, tmp_path)
+    ensure_tables(cfg)
+    with pytest.raises(TablesError, match="other data or parameters"):
+        load_tables(cfg.replace(**change), build=False)
+
+
+def test_a_removed_table_file_counts_as_missing(tiny_dataset, tmp_path):
+    cfg = _cfg(tiny_dataset, tmp_path)
+    ensure_tables(cfg)
+    (cfg.out_dir / "tables" / "folds.parquet").unlink()
+    with pytest.raises(TablesError):
+        load_tables(cfg, build=False)
+    assert len(load_tables(cfg).folds) > 0

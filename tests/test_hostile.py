@@ -444,3 +444,12 @@ def test_tables_and_cache_honour_the_umask(hostile, tmp_path):
     assert len(written) > 20
     assert {p.name: oct(stat.S_IMODE(p.stat().st_mode)) for p in written
             if stat.S_IMODE(p.stat().st_mode) != 0o644} == {}
+
+
+def test_no_problem_detail_quotes_a_file(hostile, measured):
+    """numpy's header errors quote the file's first bytes ("got b'not nu'"); a detail
+    must say what is wrong without echoing content (a link to /etc/passwd, say)."""
+    problems = measured[1]["problems"].set_index("path")
+    assert problems.loc["train_masks/90010.npy", "detail"] == (
+        "train_masks/90010.npy: not a readable .npy file (no valid .npy header)")
+    assert not problems["detail"].str.contains("b'|not nu|root:", regex=True).any()

@@ -81,9 +81,10 @@ def check_pixels(pixels, what: str = "pixels", bands: Collection[int] = (1, 2, 3
             "(eda_lib.dataset.images.to_uint8 keeps the top 8 bits)", kind="image_dtype")
     n = 1 if a.ndim == 2 else a.shape[2] if a.ndim == 3 else 0
     if n not in bands or 0 in a.shape:
-        raise ImageError(
-            f"{what} must be an {expected} with H, W >= 1, {found}: convert it with "
-            "eda_lib.dataset.images.to_rgb (gray replicated, alpha dropped)", kind="image_shape")
+        fix = ("convert it with eda_lib.measure.health.to_gray" if tuple(bands) == (1,) else
+               "convert it with eda_lib.dataset.images.to_rgb (gray replicated, alpha dropped)")
+        raise ImageError(f"{what} must be an {expected} with H, W >= 1, {found}: {fix}",
+                         kind="image_shape")
     return np.ascontiguousarray(a)
 
 

@@ -76,8 +76,12 @@ def read_header(path: Path) -> tuple[tuple[int, ...], np.dtype]:
                 shape, _, dtype = np.lib.format.read_array_header_2_0(fh)
             else:
                 raise ValueError(f"unsupported .npy version {version}")
-    except (OSError, ValueError, SyntaxError) as exc:
-        raise MaskError(f"{path}: not a readable .npy file ({exc})", path, "unreadable_mask") from exc
+    except OSError as exc:
+        raise MaskError(f"{path}: cannot be read ({exc.strerror or type(exc).__name__})",
+                        path, "unreadable_mask") from exc
+    except (ValueError, SyntaxError) as exc:  # numpy's message quotes the file's bytes
+        raise MaskError(f"{path}: not a readable .npy file (no valid .npy header)", path,
+                        "unreadable_mask") from exc
     return tuple(int(s) for s in shape), dtype
 
 
@@ -106,8 +110,10 @@ def _load(path: Path, allow_pickle: bool) -> tuple[np.ndarray, bool]:
         raise MaskError(f"{path}: header claims shape {shape}; refused", path, "mask_too_large")
     try:
         array = np.load(path, allow_pickle=bool(dtype.hasobject and allow_pickle))
-    except (OSError, ValueError, EOFError) as exc:
-        raise MaskError(f"{path}: cannot load ({exc})", path, "unreadable_mask") from exc
+    except (OSError, ValueError, EOFError) as exc:  # no message: it may quote the file
+        raise MaskError(f"{path}: cannot load the array the header describes "
+                        f"({type(exc).__name__}; the file may be truncated)", path,
+                        "unreadable_mask") from exc
     if array.dtype.hasobject:
         return _numeric_from_objects(array, path), True
     return array, False

@@ -43,6 +43,7 @@ import numpy as np
 from PIL import Image
 
 from eda_lib.dataset import demo
+from eda_lib.geometry import box_iou
 from eda_lib.measure.copymove import CopyMoveResult, analyze_image, inverse_transform, search_source
 
 #: What the module must reach on the default demo.
@@ -185,16 +186,8 @@ def _random_region(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarr
 
 
 def _iou(a, b) -> float:
-    if a is None or b is None:
-        return 0.0
-    iw = min(a[2], b[2]) - max(a[0], b[0]) + 1
-    ih = min(a[3], b[3]) - max(a[1], b[1]) + 1
-    if iw <= 0 or ih <= 0:
-        return 0.0
-    inter = iw * ih
-    union = ((a[2] - a[0] + 1) * (a[3] - a[1] + 1) + (b[2] - b[0] + 1) * (b[3] - b[1] + 1)
-             - inter)
-    return inter / union
+    """IoU of two boxes; 0 when either is missing."""
+    return 0.0 if a is None or b is None else box_iou(a, b)
 
 
 def _score_run(instances: list[dict], results: dict, key: str) -> dict:

@@ -56,7 +56,7 @@ import numpy as np
 
 from eda_lib.dataset import demo, images
 from eda_lib.dataset.metric import of1
-from eda_lib.geometry import TRANSFORMS, Box
+from eda_lib.geometry import TRANSFORMS, Box, box_iou
 from eda_lib.measure.screening import Screened, screen_image
 
 TARGETS = {
@@ -315,20 +315,10 @@ def _found(truth: dict, res: Screened) -> bool:
     ts, tt = truth["source_box"], truth["target_box"]
     for p in res.copies:
         a, b = p.source_box, p.target_box
-        if (_iou(a, ts) >= 0.5 and _iou(b, tt) >= 0.5) or (_iou(a, tt) >= 0.5
-                                                          and _iou(b, ts) >= 0.5):
+        if (box_iou(a, ts) >= 0.5 and box_iou(b, tt) >= 0.5) or (box_iou(a, tt) >= 0.5
+                                                          and box_iou(b, ts) >= 0.5):
             return True
     return False
-
-
-def _iou(a: Box, b: Box) -> float:
-    iw = min(a[2], b[2]) - max(a[0], b[0]) + 1
-    ih = min(a[3], b[3]) - max(a[1], b[1]) + 1
-    if iw <= 0 or ih <= 0:
-        return 0.0
-    inter = iw * ih
-    area = (a[2] - a[0] + 1) * (a[3] - a[1] + 1) + (b[2] - b[0] + 1) * (b[3] - b[1] + 1)
-    return inter / (area - inter)
 
 
 def _report(cases: list[Case], results: list[Screened], screen_s: np.ndarray,

@@ -251,6 +251,24 @@ def from_namespace(namespace: Mapping[str, Any]) -> Config:
     return make_config({k: v for k, v in namespace.items() if k in _BY_NAME})
 
 
+def merge_tuning(defaults: Mapping[str, Any], overrides: Mapping[str, Any],
+                 what: str) -> dict[str, Any]:
+    """An algorithm's tuning: ``defaults`` with ``overrides`` over them (a new dict).
+
+    Raises
+    ------
+    ConfigError
+        For a key ``defaults`` does not have; ``what`` names the algorithm.
+    """
+    unknown = sorted(set(overrides) - set(defaults))
+    if unknown:
+        raise ConfigError(
+            f"unknown {what} tuning key(s) {unknown}: known keys are {', '.join(defaults)}",
+            key=unknown[0],
+        )
+    return {**defaults, **overrides}
+
+
 def describe() -> list[dict[str, Any]]:
     """The parameter table: name, type, default and help, for docs and reports."""
     return [

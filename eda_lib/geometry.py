@@ -14,7 +14,8 @@ import numpy as np
 
 from .errors import ConfigError
 
-__all__ = ["SWAPS_AXES", "TRANSFORMS", "Box", "apply_transform", "bbox", "inverse_transform"]
+__all__ = ["SWAPS_AXES", "TRANSFORMS", "Box", "apply_transform", "bbox", "box_iou",
+           "inverse_transform"]
 
 Box = tuple[int, int, int, int]
 """Inclusive ``(x1, y1, x2, y2)``."""
@@ -34,6 +35,23 @@ def bbox(mask: np.ndarray) -> Box | None:
         return None
     cols = np.flatnonzero(mask.any(axis=0))
     return int(cols[0]), int(rows[0]), int(cols[-1]), int(rows[-1])
+
+
+def box_iou(a: Box, b: Box) -> float:
+    """Intersection over union of two inclusive boxes, in [0, 1].
+
+    Examples
+    --------
+    >>> box_iou((0, 0, 1, 1), (1, 0, 2, 1))
+    0.3333333333333333
+    """
+    iw = min(a[2], b[2]) - max(a[0], b[0]) + 1
+    ih = min(a[3], b[3]) - max(a[1], b[1]) + 1
+    if iw <= 0 or ih <= 0:
+        return 0.0
+    inter = iw * ih
+    area = (a[2] - a[0] + 1) * (a[3] - a[1] + 1) + (b[2] - b[0] + 1) * (b[3] - b[1] + 1)
+    return inter / (area - inter)
 
 
 TRANSFORMS: dict[str, Callable[[np.ndarray], np.ndarray]] = {

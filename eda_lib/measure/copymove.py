@@ -80,9 +80,18 @@ from typing import Any, NamedTuple
 import cv2
 import numpy as np
 
+from ..config import merge_tuning
 from ..dataset import images
-from ..errors import ConfigError, ImageError, MaskError
-from ..geometry import SWAPS_AXES, TRANSFORMS, Box, apply_transform, bbox, inverse_transform
+from ..errors import ImageError, MaskError
+from ..geometry import (
+    SWAPS_AXES,
+    TRANSFORMS,
+    Box,
+    apply_transform,
+    bbox,
+    box_iou,
+    inverse_transform,
+)
 
 _IMMERKAER = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
 
@@ -443,14 +452,7 @@ def verify_pairs(
 
 
 def _merge_tuning(overrides: Mapping[str, Any]) -> dict[str, Any]:
-    unknown = sorted(set(overrides) - set(DEFAULT_TUNING))
-    if unknown:
-        raise ConfigError(
-            f"unknown copy-move tuning key(s) {unknown}: known keys are "
-            f"{', '.join(DEFAULT_TUNING)}",
-            key=unknown[0],
-        )
-    return {**DEFAULT_TUNING, **overrides}
+    return merge_tuning(DEFAULT_TUNING, overrides, "copy-move")
 
 
 def _as_rgb(a: np.ndarray, what: str) -> np.ndarray:
@@ -913,7 +915,7 @@ def _search_result(
         return _empty_result(instance, box, _texture(ctx, region, box))
     cands = _refine_scales(ctx, region, box, cands, exclude)
     best = cands[0]
-    rivals = [c.score for c in cands[1:] if _iou(c.box, best.box) < 0.5]
+    rivals = [c.score for c in cands[1:] if box_iou(c.box, best.box) < 0.5]
     return _result(ctx, instance, method, region, box, best, rivals, paired=False)
 
 
@@ -1102,13 +1104,3 @@ def _identical_frac(ctx: _Context, best: _Candidate) -> float:
     coef, *_ = np.linalg.lstsq(design[fit], target[fit], rcond=None)
     predicted = np.clip(design @ coef, 0, 255)
     return float((np.abs(predicted - target) <= ctx.params["identical_tol"]).mean())
-
-
-def _iou(a: Box, b: Box) -> float:
-    iw = min(a[2], b[2]) - max(a[0], b[0]) + 1
-    ih = min(a[3], b[3]) - max(a[1], b[1]) + 1
-    if iw <= 0 or ih <= 0:
-        return 0.0
-    inter = iw * ih
-    area = (a[2] - a[0] + 1) * (a[3] - a[1] + 1) + (b[2] - b[0] + 1) * (b[3] - b[1] + 1)
-    return inter / (area - inter)

@@ -116,9 +116,10 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
+from ..config import merge_tuning
 from ..dataset import images
 from ..errors import ConfigError
-from ..geometry import TRANSFORMS, Box, apply_transform, bbox, inverse_transform
+from ..geometry import TRANSFORMS, Box, apply_transform, bbox, box_iou, inverse_transform
 from . import copymove
 
 __all__ = ["DEFAULT_TUNING", "ScreenPair", "Screened", "screen_image"]
@@ -330,14 +331,7 @@ def screen_image(rgb: np.ndarray, max_side: int = 1024, **tuning: Any) -> Screen
 
 
 def _merge_tuning(overrides: Mapping[str, Any]) -> dict[str, Any]:
-    unknown = sorted(set(overrides) - set(DEFAULT_TUNING))
-    if unknown:
-        raise ConfigError(
-            f"unknown screening tuning key(s) {unknown}: known keys are "
-            f"{', '.join(DEFAULT_TUNING)}",
-            key=unknown[0],
-        )
-    return {**DEFAULT_TUNING, **overrides}
+    return merge_tuning(DEFAULT_TUNING, overrides, "screening")
 
 
 def _local_std(gray: np.ndarray, side: int = 5) -> np.ndarray:
@@ -726,21 +720,11 @@ def _distinct(cands: list[_Candidate]) -> list[_Candidate]:
     kept: list[_Candidate] = []
     for c in cands:
         tb, sb = bbox(c.target), bbox(c.source)
-        if not any((_iou(tb, bbox(k.target)) > 0.5 and _iou(sb, bbox(k.source)) > 0.5)
-                   or (_iou(tb, bbox(k.source)) > 0.5 and _iou(sb, bbox(k.target)) > 0.5)
+        if not any((box_iou(tb, bbox(k.target)) > 0.5 and box_iou(sb, bbox(k.source)) > 0.5)
+                   or (box_iou(tb, bbox(k.source)) > 0.5 and box_iou(sb, bbox(k.target)) > 0.5)
                    for k in kept):
             kept.append(c)
     return kept
-
-
-def _iou(a: Box, b: Box) -> float:
-    iw = min(a[2], b[2]) - max(a[0], b[0]) + 1
-    ih = min(a[3], b[3]) - max(a[1], b[1]) + 1
-    if iw <= 0 or ih <= 0:
-        return 0.0
-    inter = iw * ih
-    area = (a[2] - a[0] + 1) * (a[3] - a[1] + 1) + (b[2] - b[0] + 1) * (b[3] - b[1] + 1)
-    return inter / (area - inter)
 
 
 def _fill_holes(mask: np.ndarray) -> np.ndarray:

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from eda_lib.errors import ConfigError, ImageError, MaskError
+from eda_lib.geometry import box_iou
 from eda_lib.measure.copymove import (
     TRANSFORMS,
     CopyMoveResult,
@@ -65,16 +66,6 @@ def forge(image: np.ndarray, transform: str, scale: float = 1.0, gain: float = 1
 def box_of(mask: np.ndarray) -> tuple[int, int, int, int]:
     rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
     return int(cols[0]), int(rows[0]), int(cols[-1]), int(rows[-1])
-
-
-def iou(a, b) -> float:
-    iw = min(a[2], b[2]) - max(a[0], b[0]) + 1
-    ih = min(a[3], b[3]) - max(a[1], b[1]) + 1
-    if iw <= 0 or ih <= 0:
-        return 0.0
-    inter = iw * ih
-    area = lambda r: (r[2] - r[0] + 1) * (r[3] - r[1] + 1)  # noqa: E731
-    return inter / (area(a) + area(b) - inter)
 
 
 def overlap_of_smaller(a, b) -> float:
@@ -147,7 +138,7 @@ def test_search_recovers_source_and_transform(name):
     assert result.method == "search"
     assert result.target_box == target_box
     assert result.transform == name
-    assert iou(result.source_box, source_box) >= 0.5
+    assert box_iou(result.source_box, source_box) >= 0.5
     assert (result.dx, result.dy) == (
         target_box[0] - result.source_box[0], target_box[1] - result.source_box[1])
     assert result.verdict == "copy"
@@ -171,7 +162,7 @@ def test_search_never_finds_the_target_at_its_own_location():
 def test_search_excludes_a_given_box():
     forged, _, target, source_box, _ = forge(textured(3), "rot90")
     result = search_source(forged, target, exclude_box=source_box)
-    assert iou(result.source_box, source_box) < 0.5
+    assert box_iou(result.source_box, source_box) < 0.5
     assert result.verdict != "copy"
 
 
@@ -179,7 +170,7 @@ def test_brightness_change_still_counts_as_identical():
     forged, _, target, source_box, _ = forge(textured(4), "flip_v", gain=0.85, offset=12)
     (result,), _ = analyze_image(forged, target[None])
     assert result.transform == "flip_v"
-    assert iou(result.source_box, source_box) >= 0.5
+    assert box_iou(result.source_box, source_box) >= 0.5
     assert result.identical_frac > 0.9
     assert result.verdict == "copy"
 
@@ -189,7 +180,7 @@ def test_search_refines_the_scale_of_a_resampled_copy():
     (result,), _ = analyze_image(forged, target[None])
     assert result.transform == "rot90"
     assert result.scale == pytest.approx(1.2, abs=0.02)  # between the coarse 1.12 and 1.25
-    assert iou(result.source_box, source_box) >= 0.7
+    assert box_iou(result.source_box, source_box) >= 0.7
     # a resampled match found by searching is never called a copy (see the module doc)
     assert result.verdict == "unsure"
 
@@ -232,7 +223,7 @@ def test_twin_labels_target_and_source():
     assert result.method == "twin_diff"
     assert result.transform == "transpose"
     assert result.target_box == target_box
-    assert iou(result.source_box, source_box) >= 0.5
+    assert box_iou(result.source_box, source_box) >= 0.5
     assert result.verdict == "copy"
     roles = {c.box: c.role for c in check.components}
     assert roles == {target_box: "target", source_box: "source"}
@@ -247,7 +238,7 @@ def test_twin_with_target_only_channel_searches_for_the_source():
     (result,), check = analyze_image(forged, target[None], image)
     assert result.method == "twin_diff"
     assert result.transform == "rot270"
-    assert iou(result.source_box, source_box) >= 0.5
+    assert box_iou(result.source_box, source_box) >= 0.5
     assert [c.role for c in check.components] == ["target"]
 
 
@@ -267,7 +258,7 @@ def test_mask_pair_recovers_the_pair(name):
     # the pasted copy cuts the texture around it: the seam picks it as the target
     assert result.target_box == target_box
     assert result.transform == name
-    assert iou(result.source_box, source_box) >= 0.5
+    assert box_iou(result.source_box, source_box) >= 0.5
     assert result.scale == 1.0
     assert result.verdict == "copy"
     assert result.margin > 0.2
@@ -278,7 +269,7 @@ def test_mask_pair_recovers_scale():
     (result,), _ = analyze_image(forged, (source | target)[None])
     assert result.transform == "flip_h"
     assert result.scale == pytest.approx(1.2, abs=0.03)
-    assert iou(result.source_box, source_box) >= 0.5
+    assert box_iou(result.source_box, source_box) >= 0.5
     assert result.verdict == "copy"
 
 
@@ -312,7 +303,7 @@ def test_gray_image_is_accepted():
     forged, _, target, source_box, _ = forge(textured(14), "flip_h")
     gray = forged[..., 1]
     (result,), _ = analyze_image(gray, target[None])
-    assert iou(result.source_box, source_box) >= 0.5
+    assert box_iou(result.source_box, source_box) >= 0.5
 
 
 def test_bad_inputs_name_the_fix():

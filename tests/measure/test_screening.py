@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from eda_lib.errors import ConfigError, ImageError
-from eda_lib.geometry import SWAPS_AXES, TRANSFORMS
+from eda_lib.geometry import SWAPS_AXES, TRANSFORMS, box_iou
 from eda_lib.measure.screening import DEFAULT_TUNING, _glyph_kind, _local_std, screen_image
 
 SOURCE = (20, 10, 99, 69)  # x1, y1, x2, y2: 80 wide, 60 high
@@ -41,16 +41,6 @@ def jpeg(image: np.ndarray, quality: int = 85) -> np.ndarray:
     return cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
 
 
-def iou(a, b) -> float:
-    iw = min(a[2], b[2]) - max(a[0], b[0]) + 1
-    ih = min(a[3], b[3]) - max(a[1], b[1]) + 1
-    if iw <= 0 or ih <= 0:
-        return 0.0
-    inter = iw * ih
-    area = (a[2] - a[0] + 1) * (a[3] - a[1] + 1) + (b[2] - b[0] + 1) * (b[3] - b[1] + 1)
-    return inter / (area - inter)
-
-
 # --------------------------------------------------------------------------- finding copies
 
 
@@ -62,11 +52,11 @@ def test_copy_found_with_its_transform_and_boxes(transform):
     copies = found.copies
     assert len(copies) == 1, found.rows()
     pair = copies[0]
-    if iou(pair.source_box, SOURCE) >= 0.5:
+    if box_iou(pair.source_box, SOURCE) >= 0.5:
         assert pair.transform == transform
-        assert iou(pair.target_box, target) >= 0.7
+        assert box_iou(pair.target_box, target) >= 0.7
     else:  # the pair may be reported the other way round, with the inverse transform
-        assert iou(pair.source_box, target) >= 0.7 and iou(pair.target_box, SOURCE) >= 0.7
+        assert box_iou(pair.source_box, target) >= 0.7 and box_iou(pair.target_box, SOURCE) >= 0.7
         inverse = {"rot90": "rot270", "rot270": "rot90"}.get(transform, transform)
         assert pair.transform == inverse
     assert pair.roles == "undecided" and pair.verdict == "copy" and pair.reason == ""
@@ -80,8 +70,8 @@ def test_copy_found_in_rgb_after_brightness_change_and_jpeg():
     assert [p.transform for p in found.copies] in (["flip_h"],)
     pair = found.copies[0]
     boxes = {pair.source_box, pair.target_box}
-    assert max(iou(b, SOURCE) for b in boxes) >= 0.6
-    assert max(iou(b, target) for b in boxes) >= 0.6
+    assert max(box_iou(b, SOURCE) for b in boxes) >= 0.6
+    assert max(box_iou(b, target) for b in boxes) >= 0.6
 
 
 def test_scaled_copy_found_with_its_scale():
@@ -127,7 +117,7 @@ def test_large_image_is_screened_at_reduced_resolution_with_full_resolution_boxe
     assert len(found.copies) == 1, found.rows()
     pair = found.copies[0]
     boxes = sorted([pair.source_box, pair.target_box])
-    assert iou(boxes[0], src) >= 0.7 and iou(boxes[1], (720, 600, 1039, 839)) >= 0.7
+    assert box_iou(boxes[0], src) >= 0.7 and box_iou(boxes[1], (720, 600, 1039, 839)) >= 0.7
     assert pair.transform == "flip_v"
 
 

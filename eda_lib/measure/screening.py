@@ -9,42 +9,55 @@ each candidate pair with the dense scores of copymove and a verdict.
 Algorithm (all of it on the gray image):
 
 1. *Working resolution.* The image is shrunk (``INTER_AREA``) so that its longest side
-   is at most ``max_side``; keypoints, clustering, region growing and the false-positive
-   controls run there, so the cost is linear in pixels and bounded per image.
-2. *Keypoints.* SIFT (``cv2.SIFT_create``, at most ``max_keypoints``). Mirror images need
+   is at most ``max_side`` (512 by default); keypoints, clustering, region growing and
+   the false-positive controls run there, so the cost is bounded per image. SIFT
+   doubles its input internally, so its finest scale is still that of a 1024 px image.
+2. *Keypoints.* SIFT (``cv2.SIFT_create``, at most ``max_keypoints``, 1000), its
+   positions corrected by the quarter pixel OpenCV's doubled first octave leaves (else
+   a flipped copy fits half a pixel off), its descriptors as RootSIFT (square roots of
+   the L1-normalized descriptor, compared by Euclidean distance). Mirror images need
    no second detection: the descriptor of the mirrored patch around a keypoint is the
    keypoint's own descriptor with its 4x4 spatial rows reversed and its 8 orientation
    bins negated (checked on OpenCV 4/5 output), so matching every descriptor against
-   every mirrored descriptor finds flipped copies. SIFT is rotation and scale
-   invariant, which covers the other transforms.
-3. *Matching.* Brute force (one matrix product) within the image, self and mirror;
-   a keypoint keeps its nearest neighbours while the generalized 2-NN ratio test
-   holds (``ratio``), and matches closer than ``min_shift`` working pixels are dropped
-   (a keypoint and itself, the same corner found twice, a symmetric blob matching its
-   own mirror image).
-4. *Geometry.* Sequential one-point RANSAC: every match proposes a similarity from its
-   keypoints' positions, orientations and sizes (with a reflection for mirror
-   matches); the hypothesis with most inliers is refitted by least squares
-   (``cv2.estimateAffinePartial2D``), its inliers (and their reversed duplicates)
-   are removed and the search repeats, up to ``max_clusters`` times. The inliers are
-   split into spatially connected groups; a group with at least ``min_inliers``
-   matches is a candidate. The fitted rotation is snapped to the nearest of the eight
-   :data:`~eda_lib.geometry.TRANSFORMS` (within ``snap_degrees``; otherwise the pair is
-   kept as ``unsure``, reason ``free_rotation``) and a scale within ``scale_snap`` of 1
-   becomes exactly 1.
+   every mirrored descriptor finds flipped copies.
+3. *Matching.* Brute force (one matrix product) within the image, self and mirror.
+   No 2-NN ratio test (a copy's keypoint has its twin *and* look-alikes nearby, and
+   the test drops a third of the true matches after JPEG): every keypoint keeps its
+   ``neighbours`` (4) nearest neighbours whose distance is at most ``max_distance``
+   and at most ``background_ratio`` of the distance of its (``neighbours`` + 2)-th
+   neighbour, the background of chance look-alikes. Matches closer than ``min_shift``
+   working pixels are dropped (a keypoint and itself, the same corner found twice).
+4. *Geometry.* A Hough vote restricted to the eight symmetries: a match's orientation
+   difference, snapped to a quarter turn within ``snap_degrees``, and its parity
+   (self or mirror) name one of :data:`~eda_lib.geometry.TRANSFORMS`, ``L``; matches
+   of one transform vote for the translation ``q - L p`` in bins of ``hough_bin``
+   working pixels (distinct source points per bin, summed over 2 x 2 bins). The
+   ``max_peaks`` strongest peaks, in order, seed a fit of ``q = s L p + t`` (scale
+   and translation by least squares, trimmed to ``inlier_px``) over all matches of
+   their transform, so a scaled copy, whose votes smear over neighbouring bins, is
+   still gathered; its inliers are split into spatially connected groups, and a group
+   with at least ``min_inliers`` (3) distinct keypoints is a cluster. Clusters whose
+   two ends overlap (texture matching itself nearby) come last, at most
+   ``max_clusters`` are kept. A scale within ``scale_snap`` of 1 becomes exactly 1.
+   Free rotations are not searched: a copy rotated by another angle is not found
+   (``free_rotation`` remains the reason of a fit that does not snap, which the vote
+   no longer produces).
 5. *Dense fallback.* With fewer than ``fallback_keypoints`` keypoints (smooth
    micrographs, small images), blocks on a coarse grid are described by quantities
    invariant under the eight symmetries (mean and spread of concentric square rings,
-   normalized for brightness and contrast), matched by nearest neighbours and fed to
-   the same geometry with both parities tried.
+   normalized for brightness and contrast), matched by nearest neighbours, each match
+   given its best of the eight transforms, and fed to the same vote.
 6. *Regions.* The source content is warped onto the target by the fitted transform;
    the target region is the connected area of textured pixels where the two agree
-   (after a gain and offset fit), grown from the inliers' hull, holes filled. The
-   source region is its image under the inverse transform.
-7. *Verification.* Each pair is scored at full resolution by
+   (after a gain and offset fit), grown from the inliers that agree (the whole hull of
+   the inliers only where agreement is sparse), holes filled. The source region is
+   its image under the inverse transform.
+7. *Verification.* The controls below run first; of the pairs passing them, the
+   ``max_pairs`` (4) largest are scored at full resolution by
    :func:`eda_lib.measure.copymove.verify_pairs`, the code that verifies a pair marked by
    a mask: ``ncc``, ``residual_ncc``, ``identical_frac``, ``texture``, ``margin`` (best
    transform over the runner-up at the source's place) and its transform and scale.
+   A rejected pair is not verified: its scores stay None.
 
 False-positive controls (``periodic`` and ``too_close`` first when the two regions
 overlap, then ``scale_bar``, ``text``, ``flat``, ``periodic``); each names the ``reason`` of a
@@ -71,6 +84,12 @@ overlap, then ``scale_bar``, ``text``, ``flat``, ``periodic``); each names the `
     +-10, hold ``two_level_share``, 0.75, of the region) or thin strokes (an erosion
     by ``stroke_px`` x ``stroke_px``, 3, removes ``stroke_removed``, 60 %, of the
     foreground). Repeated glyphs, panel letters, tick labels and chart markers.
+    Also labels drawn on a picture: where "ink" (levels within ``ink_levels``, 12, of
+    black or white, with a level ``ink_contrast``, 100, away within 2 px: strokes,
+    not a dark background), widened by ``ink_margin`` (4) px, covers at least
+    ``ink_share`` (5 %) of the region, the rest of the region must agree as well
+    (NCC of at least ``ink_rest_ncc``, 0.5), and a region of black and white ink only
+    is drawn, not imaged. A label written twice agrees on its strokes only.
 ``flat``
     Less than ``textured_share`` (0.3) of the region has local contrast (standard
     deviation over 5x5 of at least ``flat_std``, 2.5 gray levels): white gutters,
@@ -78,28 +97,45 @@ overlap, then ``scale_bar``, ``text``, ``flat``, ``periodic``); each names the `
     own ``texture < TEXTURE_MIN`` (too few texture-bearing pixels at full
     resolution) also gives ``flat``.
 
-A pair that passes the controls is a ``copy`` when ``ncc >= copy_ncc`` and
-``residual_ncc >= copy_residual_ncc`` (the noise residual is carried along by a copy,
-and even after JPEG compression it stays correlated; two look-alike regions of
-different origin have independent noise), else ``unsure`` with reason
-``weak_match``. ``identical_frac`` is reported but not used: recompression and added
-noise destroy pixel identity.
+A pair that passes the controls is a ``copy`` when ``ncc >= copy_ncc`` (0.85),
+``residual_ncc >= copy_residual_ncc`` (0.3; the noise residual is carried along by a
+copy, and even after JPEG compression it stays correlated; two look-alike regions of
+different origin have independent noise) and ``margin >= copy_margin`` (0.25: the
+found transform beats the runner-up at the same place; blot bands, wells and round
+cells look alike under several flips, their margin is near 0, while every true copy
+of seeds 0 and 1 had 0.29 or more), else ``unsure`` with reason ``weak_match``.
+``identical_frac`` is reported but not used: recompression and added noise destroy
+pixel identity.
 
 Which region is the source cannot be known without a twin: ``roles`` is
 ``"undecided"``, ``source`` and ``target`` are only the two ends of the transform
 (``target = transform(source)`` resized by ``scale``).
 
-Numbers (``benchmarks/bench_screening.py --seeds 2 3 --forged 40 --clean 40``; the
-thresholds were looked at on seeds 0 and 1 only): 80 forged figures (103 copies) and 80
-clean ones at the real size mix, every figure JPEG 70-95 or noisy. Forged images
-flagged 55 % (target 90 %), clean images flagged 7.5 % (target 5 %), copies found with
-both boxes at IoU >= 0.5: 41 % (target 85 %), baseline oF1 0.657 on the half-clean set
-(all-authentic 0.5; target 0.75), 0.24 s per megapixel against 0.020 s for the PNG
-decode, 12x (target 1x). All targets MISSED. The bottleneck is matching: with the
-2-NN ratio test only 30 of 52 copies (seed 0) keep 4 or more true SIFT matches after
-JPEG; without it 43 of 52 do, so a Hough vote over all nearest neighbours, restricted
-to the eight symmetries, is the next step. SIFT itself is about 10x a PNG decode per
-working pixel.
+Numbers (``benchmarks/bench_screening.py --seeds 2 3 --forged 40 --clean 40 --rounds 2``,
+``max_side`` 512; the thresholds were chosen on seeds 0 and 1 only; two runs, identical
+detection, load average 1.4-1.7 on a shared 2-core machine): 80 forged figures (103
+copies) and 80 clean ones at the real size mix, every figure JPEG 70-95 or noisy.
+
+- forged images flagged 51 % (target 90 %, MISSED; the ratio-test version: 55 %);
+- clean images flagged 1.3 % (target 5 %, met; before: 7.5 %);
+- copies found with both boxes at IoU >= 0.5: 39 % (target 85 %, MISSED; before 41 %),
+  by transform identity 5/25, flip_h 7/13, flip_v 0/6, rot90 4/7, rot180 4/7, rot270
+  5/10, transpose 7/14, anti_transpose 5/9, scaled 3/12;
+- baseline oF1 0.679 on the half-clean set (all-authentic 0.5; target 0.75, MISSED;
+  before 0.657);
+- 0.115 s per megapixel against 0.020 s for the PNG decode: 5.7-5.8x (target 1x,
+  MISSED; before 12x). SIFT alone, at 512 px, is about 3x a decode.
+
+On seeds 0 and 1 the same code flags 60 % of forged and 3.7 % of clean figures and
+finds 50 % of the copies (the ratio-test version: 54 %, 8.7 %, 40 %). What limits
+recall is still matching: a copy that keeps 3 or more true SIFT matches after
+JPEG is found 82 % of the time (50 of 61, seeds 0 and 1), but 41 of 102 copies keep
+fewer (their keypoints are not detected again after JPEG, a brightness change or a
+resize on faint texture, or the copy is a few working pixels across); a larger working
+size (768, 1024), more keypoints, a lower contrast threshold, more octave layers or
+more neighbours did not change that. What limits speed is SIFT itself (about 40 %),
+the all-pairs descriptor distances and their partial sort (about 15 %), the vote
+and fits (about 20 %) and copymove's verification (about 20 %).
 """
 
 from __future__ import annotations
@@ -132,18 +168,24 @@ DEFAULT_TUNING: Mapping[str, Any] = MappingProxyType(
         "min_side": 24,
         "flat_image_share": 0.002,
         # keypoints
-        "max_keypoints": 2000,
+        "max_keypoints": 1000,
         "contrast_threshold": 0.02,   # SIFT's; OpenCV's default 0.04 misses faint texture
-        "ratio": 0.75,                # generalized 2-NN ratio test
-        "neighbours": 3,              # nearest neighbours examined per keypoint
+        "octave_layers": 3,           # SIFT's (OpenCV's default)
+        "edge_threshold": 10.0,       # SIFT's (OpenCV's default)
+        "sift_sigma": 1.6,            # SIFT's (OpenCV's default)
+        "neighbours": 4,              # nearest neighbours kept per keypoint (self and mirror)
+        "max_distance": 0.6,          # RootSIFT distance of a match at most this
+        "background_ratio": 0.9,      # ... and this share of the (neighbours + 2)-th one
         "min_shift": 10.0,            # working px: closer matches are the same spot
+        "min_move": 24.0,             # working px: shorter unflipped moves do not vote
         # geometry
         "inlier_px": 3.0,             # working px, residual of an inlier
-        "min_inliers": 4,
+        "min_inliers": 3,
         "max_clusters": 8,
-        "max_seeds": 300,             # one-point hypotheses tried per RANSAC round
+        "max_peaks": 60,              # vote peaks examined, most votes first
+        "hough_bin": 8.0,             # working px, translation bins of the vote
         "group_link": 0.12,           # inliers this share of the longest side apart link
-        "snap_degrees": 12.0,
+        "snap_degrees": 20.0,
         "scale_snap": 0.04,
         "max_scale": 2.0,
         # dense fallback below this many keypoints
@@ -154,7 +196,7 @@ DEFAULT_TUNING: Mapping[str, Any] = MappingProxyType(
         # regions
         "agree_tol": 3.0,             # gray levels: least tolerance of the agreement map
         "agree_contrast": 0.8,        # ... and at most this share of the local contrast
-        "max_pairs": 6,               # candidate pairs verified per image, largest first
+        "max_pairs": 4,               # pairs passing the controls verified, largest first
         # false-positive controls
         "max_overlap": 0.2,
         "min_shift_frac": 0.3,
@@ -165,10 +207,16 @@ DEFAULT_TUNING: Mapping[str, Any] = MappingProxyType(
         "flat_std": 2.5,
         "textured_share": 0.3,
         "ring_frac": 0.3,
+        "ink_levels": 12,             # text on a picture: ink within this of black/white
+        "ink_contrast": 100,
+        "ink_margin": 4,
+        "ink_share": 0.05,
+        "ink_rest_ncc": 0.5,
         "periodic_ncc": 0.75,
         # verdict
         "copy_ncc": 0.85,
         "copy_residual_ncc": 0.3,
+        "copy_margin": 0.25,          # over the runner-up transform at the same place
     }
 )
 
@@ -261,7 +309,7 @@ class Screened:
         return [p.as_row() for p in self.pairs]
 
 
-def screen_image(rgb: np.ndarray, max_side: int = 1024, **tuning: Any) -> Screened:
+def screen_image(rgb: np.ndarray, max_side: int = 512, **tuning: Any) -> Screened:
     """Screen one image for duplicated regions, without mask or twin.
 
     Parameters
@@ -320,7 +368,7 @@ def screen_image(rgb: np.ndarray, max_side: int = 1024, **tuning: Any) -> Screen
     clusters = _clusters(matches, work.shape, params)
     cands = [c for c in (_region(work, local_std, c, params) for c in clusters) if c]
     cands.sort(key=lambda c: -c.area)
-    cands = _distinct(cands)[: params["max_pairs"]]
+    cands = _distinct(cands)
     pairs = _verify(pixels if pixels.ndim == 2 else gray, work, local_std, cands, f, params)
     pairs.sort(key=lambda p: (VERDICTS.index(p.verdict), -p.inliers))
     pairs = [replace(p, pair=i + 1, method=method) for i, p in enumerate(pairs)]
@@ -413,30 +461,43 @@ class _Matches:
 
 
 def _sift_matches(work: np.ndarray, params: dict[str, Any]) -> tuple[_Matches, int, str]:
+    """Keypoints and their nearest neighbours, self and mirror (see the module docstring)."""
     sift = cv2.SIFT_create(nfeatures=params["max_keypoints"],
-                           contrastThreshold=params["contrast_threshold"])
+                           nOctaveLayers=params["octave_layers"],
+                           contrastThreshold=params["contrast_threshold"],
+                           edgeThreshold=params["edge_threshold"], sigma=params["sift_sigma"])
     kps, desc = sift.detectAndCompute(work, None)
     n = len(kps)
     if n < 2 or desc is None:
         return _Matches.empty(), n, "sift"
-    pts = np.array([k.pt for k in kps], np.float64)
+    # OpenCV's SIFT works from an image doubled in size and reports positions a
+    # quarter pixel off the pixel grid: without the correction a flip fits half a
+    # pixel wrong, which blurs the agreement map that grows the regions
+    pts = np.array([k.pt for k in kps], np.float64) - 0.25
     ang = np.radians(np.array([k.angle for k in kps]))
     size = np.array([k.size for k in kps])
-    desc = np.ascontiguousarray(desc, dtype=np.float32)
-    sq = (desc * desc).sum(1)
-    k = min(n, params["neighbours"] + 4)
+    # RootSIFT: L1-normalized square roots, compared by Euclidean distance (Hellinger)
+    desc = np.sqrt(desc.astype(np.float32) / np.maximum(desc.sum(1, keepdims=True), 1e-6))
+    desc = np.ascontiguousarray(desc)
+    k = min(n, params["neighbours"] + 2)
+    max_d2 = params["max_distance"] ** 2
+    bg2 = params["background_ratio"] ** 2
     parts = []
     for mirror in (False, True):
-        other = desc[:, _MIRROR] if mirror else desc
+        other = np.ascontiguousarray(desc[:, _MIRROR]) if mirror else desc
         d2 = desc @ other.T
         d2 *= -2
-        d2 += sq[:, None]
-        d2 += sq[None, :]
+        d2 += 2.0  # unit vectors
         idx = np.argpartition(d2, k - 1, axis=1)[:, :k]
-        dist = np.sqrt(np.maximum(np.take_along_axis(d2, idx, 1), 0)).astype(np.float64)
-        shift = np.hypot(*(pts[idx] - pts[:, None, :]).transpose(2, 0, 1))
-        dist[shift < params["min_shift"]] = np.inf  # self, the same spot
-        i, j = _g2nn(idx, dist, params["ratio"])
+        dist2 = np.take_along_axis(d2, idx, 1)
+        # the farthest of the k is the background: a true match stands out of it
+        background = dist2.max(1, keepdims=True)
+        near = dist2 <= np.minimum(max_d2, bg2 * background)
+        i = np.repeat(np.arange(n), k)[near.ravel()]
+        j = idx.ravel()[near.ravel()]
+        shift = np.hypot(*(pts[j] - pts[i]).T)
+        ok = shift >= params["min_shift"]
+        i, j = i[ok], j[ok]
         if mirror:
             # p reflected (x -> -x) turns its orientation a into pi - a
             rot = ang[j] - (np.pi - ang[i])
@@ -460,19 +521,6 @@ def _sift_matches(work: np.ndarray, params: dict[str, Any]) -> tuple[_Matches, i
         mirror=np.concatenate([mirror, mirror]), pair_id=np.concatenate([ids, ids]),
         angle=np.concatenate([rot, rev_rot]), scale=np.concatenate([scale, 1 / scale]),
     ), n, "sift"
-
-
-def _g2nn(idx: np.ndarray, dist: np.ndarray, ratio: float) -> tuple[np.ndarray, np.ndarray]:
-    """Generalized 2-NN test on sorted neighbour lists: keep neighbour m while
-    d_m / d_(m+1) < ratio (neighbours at distance inf are skipped)."""
-    order = np.argsort(dist, axis=1, kind="stable")
-    idx, d = np.take_along_axis(idx, order, 1), np.take_along_axis(dist, order, 1)
-    with np.errstate(invalid="ignore"):
-        ok = d[:, :-1] < ratio * d[:, 1:]
-    ok &= np.isfinite(d[:, :-1])
-    ok = np.cumprod(ok, axis=1).astype(bool)  # stop at the first failure
-    rows, cols = np.nonzero(ok)
-    return rows, idx[rows, cols]
 
 
 def _block_matches(work: np.ndarray, params: dict[str, Any]) -> tuple[_Matches, int, str]:
@@ -573,76 +621,145 @@ class _Cluster:
     mirror: bool
 
 
+def _linear_of(mirror: bool, quarter: int) -> np.ndarray:
+    """q = L p: a rotation by quarter * 90 degrees, after x -> -x for a mirror match."""
+    c, s = [(1, 0), (0, 1), (-1, 0), (0, -1)][quarter % 4]
+    rot = np.array([[c, -s], [s, c]], float)
+    return rot @ np.diag([-1.0, 1.0]) if mirror else rot
+
+
 def _clusters(m: _Matches, shape: tuple[int, int], params: dict[str, Any]) -> list[_Cluster]:
-    """Sequential RANSAC of similarities (with reflection for mirror matches)."""
+    """Hough vote over the eight symmetries, then a similarity fit per peak.
+
+    Each match's orientation difference names one of the eight transforms (rotation
+    snapped to a quarter turn within ``snap_degrees``, its parity from the match);
+    matches of one transform vote for the translation ``q - L p`` in bins of
+    ``hough_bin`` working pixels (a scaled copy smears over neighbouring bins, which
+    the 3 x 3 sum of the accumulator collects). Each peak's matches seed a fit of
+    ``q = s L p + t`` (scale and translation, least squares, twice trimmed to
+    ``inlier_px``) over all matches of its transform; inliers split into spatially
+    connected groups, each with at least ``min_inliers`` distinct matches a cluster.
+    """
     out: list[_Cluster] = []
-    alive = np.ones(len(m.p), bool)
+    if len(m.p) < params["min_inliers"] or m.angle is None:
+        return out
+    quarter_f = m.angle / (np.pi / 2)
+    quarter = np.round(quarter_f).astype(int) % 4
+    off = np.abs(quarter_f - np.round(quarter_f)) * 90.0
+    ok = off <= params["snap_degrees"]
+    if m.scale is not None:
+        ok &= (m.scale >= 1 / params["max_scale"]) & (m.scale <= params["max_scale"])
+    cls = np.where(ok, quarter + 4 * m.mirror, -1)
+    # continuous texture matches itself a little further on everywhere: short
+    # unflipped moves would fill the vote's strongest peaks with such clusters
+    short = (cls == 0) & (np.hypot(*(m.q - m.p).T) < params["min_move"])
+    cls[short] = -1
+    ok &= ~short
+    h, w = shape
+    b = params["hough_bin"]
+    nx, ny = int(2 * w / b) + 3, int(2 * h / b) + 3
     thr = params["inlier_px"]
     link = params["group_link"] * max(shape)
-    for _ in range(params["max_clusters"]):
-        idx = np.flatnonzero(alive)
-        if len(idx) < params["min_inliers"]:
-            break
-        best = None
-        for mirror in (False, True):
-            sel = idx[m.mirror[idx] == mirror]
-            if len(sel) < params["min_inliers"]:
-                continue
-            p = m.p[sel] * ([-1, 1] if mirror else [1, 1])
-            q = m.q[sel]
-            fit = _best_hypothesis(p, q, None if m.angle is None else m.angle[sel],
-                                   None if m.scale is None else m.scale[sel], thr, params)
-            if fit is not None and (best is None or fit[1].sum() > best[1].sum()):
-                best = (fit[0], fit[1], sel, mirror)
-        if best is None or best[1].sum() < params["min_inliers"]:
-            break
-        affine, inl, sel, mirror = best
-        used = sel[inl]
+    alive = ok.copy()
+    peaks = []
+    lin = {c: _linear_of(c >= 4, c % 4) for c in range(8)}
+    d = np.zeros_like(m.q)
+    for c in range(8):
+        sel = cls == c
+        d[sel] = m.q[sel] - m.p[sel] @ lin[c].T
+    bx = np.clip(((d[:, 0] + w) / b).astype(int) + 1, 0, nx - 1)
+    by = np.clip(((d[:, 1] + h) / b).astype(int) + 1, 0, ny - 1)
+    for c in range(8):
+        sel = np.flatnonzero(cls == c)
+        if len(sel) < params["min_inliers"]:
+            continue
+        # votes of distinct source points per bin, summed over 2 x 2 bins (a peak
+        # split by a bin edge still counts whole); peaks are local maxima of that
+        key = by[sel] * nx + bx[sel]
+        r = np.round(m.p[sel]).astype(np.int64)
+        _, first = np.unique(key * 4_000_003 + r[:, 0] * 2003 + r[:, 1], return_index=True)
+        acc = np.bincount(key[first], minlength=nx * ny).reshape(ny, nx).astype(np.float32)
+        acc = cv2.boxFilter(acc, -1, (2, 2), anchor=(0, 0), normalize=False,
+                            borderType=cv2.BORDER_CONSTANT)
+        top = (acc >= params["min_inliers"]) & (acc >= cv2.dilate(acc, np.ones((3, 3))))
+        for v in np.flatnonzero(top.ravel()):
+            peaks.append((float(acc.ravel()[v]), c, v // nx, v % nx))
+    peaks.sort(key=lambda t: -t[0])
+    for _, c, py, px in peaks[: params["max_peaks"]]:
+        sel = np.flatnonzero(alive & (cls == c))
+        near = sel[(by[sel] - py >= -1) & (by[sel] - py <= 2)
+                   & (bx[sel] - px >= -1) & (bx[sel] - px <= 2)]
+        if _support(m, near) < params["min_inliers"]:
+            continue  # one keypoint matching several, or used up by an earlier fit
+        fit = _fit_similarity(m, lin[c], near, sel, thr, params)
+        if fit is None:
+            continue
+        affine, used = fit
         alive[np.isin(m.pair_id, m.pair_id[used])] = False
         groups = _groups(m.q[used], link)
         for g in np.unique(groups):
             members = used[groups == g]
-            if len(np.unique(m.pair_id[members])) < params["min_inliers"]:
+            if _support(m, members) < params["min_inliers"]:
                 continue
-            full = affine.copy()
-            if mirror:
-                full[:, 0] = -full[:, 0]  # compose with x -> -x
-            out.append(_Cluster(full, m.p[members], m.q[members], mirror))
-    return out
+            out.append(_Cluster(affine, m.p[members], m.q[members], c >= 4))
+    # clusters whose two ends overlap (continuous texture matching itself nearby,
+    # periodic patterns) last, then the best supported first
+    return sorted(out, key=lambda k: (_overlapping(k), -_distinct_points(k.q))
+                  )[: params["max_clusters"]]
 
 
-def _best_hypothesis(p: np.ndarray, q: np.ndarray, angle: np.ndarray | None,
-                     scale: np.ndarray | None, thr: float, params: dict[str, Any]
-                     ) -> tuple[np.ndarray, np.ndarray] | None:
-    """Similarity q ~ A p with most inliers, refitted on them; None when none fits."""
-    if angle is not None:
-        # one-point hypotheses from the keypoints' orientation and size
-        # at most max_seeds hypotheses, spread evenly over the matches
-        seeds = np.unique(np.linspace(0, len(p) - 1, min(len(p), params["max_seeds"])
-                                      ).round().astype(int))
-        c, s = scale[seeds] * np.cos(angle[seeds]), scale[seeds] * np.sin(angle[seeds])
-        tx = q[seeds, 0] - (c * p[seeds, 0] - s * p[seeds, 1])
-        ty = q[seeds, 1] - (s * p[seeds, 0] + c * p[seeds, 1])
-        px, py = p[:, 0][None, :], p[:, 1][None, :]
-        ex = c[:, None] * px - s[:, None] * py + tx[:, None] - q[:, 0][None, :]
-        ey = s[:, None] * px + c[:, None] * py + ty[:, None] - q[:, 1][None, :]
-        spread = np.hypot(px - p[seeds, 0][:, None], py - p[seeds, 1][:, None])
-        loose = np.hypot(ex, ey) <= np.maximum(2 * thr, 0.12 * spread)
-        cand = np.flatnonzero(loose[int(np.argmax(loose.sum(1)))])
-        if len(cand) < 2:
+def _overlapping(c: _Cluster) -> bool:
+    """Whether the inliers' two ends are closer than the inliers' own spread."""
+    shift = float(np.hypot(*(c.q.mean(0) - c.p.mean(0))))
+    spread = float(np.hypot(*(c.p.max(0) - c.p.min(0))))
+    return shift < spread
+
+
+def _distinct_points(points: np.ndarray) -> int:
+    """Number of distinct points, rounded to whole pixels."""
+    if len(points) < 2:
+        return len(points)
+    r = np.round(points).astype(np.int64)
+    return len(np.unique(r[:, 0] * 100003 + r[:, 1]))
+
+
+def _support(m: _Matches, idx: np.ndarray) -> int:
+    """Distinct keypoints at the weaker end of the matches ``idx``."""
+    return min(_distinct_points(m.p[idx]), _distinct_points(m.q[idx]))
+
+
+def _fit_similarity(m: _Matches, lin: np.ndarray, seed: np.ndarray, pool: np.ndarray,
+                    thr: float, params: dict[str, Any]) -> tuple[np.ndarray, np.ndarray] | None:
+    """Fit q = s L p + t from the ``seed`` matches over the ``pool``; None if none fits.
+
+    The seed's median translation at scale 1 gathers the pool's matches within
+    ``2 * thr`` plus a quarter of their distance from the seed's centre (a scale up
+    to 1.25 either way); scale and translation are then fitted by least squares and
+    the inliers trimmed to ``4 thr``, ``2 thr`` and ``thr``.
+    """
+    s, t = 1.0, np.median(m.q[seed] - m.p[seed] @ lin.T, axis=0)
+    centre = np.median(m.p[seed], axis=0)
+    far = np.hypot(*(m.p[pool] - centre).T)
+    lp_pool = m.p[pool] @ lin.T
+    err = np.hypot(*(lp_pool + t - m.q[pool]).T)
+    idx = pool[err <= np.maximum(2 * thr, 0.25 * far)]
+    for tol in (4 * thr, 2 * thr, thr):
+        if _support(m, idx) < params["min_inliers"]:
             return None
-    else:
-        cand = np.arange(len(p))
-    a, inl = cv2.estimateAffinePartial2D(
-        p[cand].astype(np.float32), q[cand].astype(np.float32), method=cv2.RANSAC,
-        ransacReprojThreshold=thr, maxIters=2000, confidence=0.995)
-    if a is None:
+        lp = m.p[idx] @ lin.T
+        lc, qc = lp - lp.mean(0), m.q[idx] - m.q[idx].mean(0)
+        den = float((lc * lc).sum())
+        # the scale needs spread points; a tight cluster keeps the keypoints' own
+        s = float((lc * qc).sum() / den) if den >= 100.0 * len(idx) else float(
+            np.median(m.scale[idx])) if m.scale is not None else 1.0
+        if not (1 / params["max_scale"] <= s <= params["max_scale"]):
+            return None
+        t = m.q[idx].mean(0) - s * lp.mean(0)
+        err = np.hypot(*(lp_pool * s + t - m.q[pool]).T)
+        idx = pool[err <= tol]
+    if _support(m, idx) < params["min_inliers"]:
         return None
-    scale_fit = math.hypot(a[0, 0], a[1, 0])
-    if not (1 / params["max_scale"] <= scale_fit <= params["max_scale"]):
-        return None
-    err = np.hypot(*(p @ a[:, :2].T + a[:, 2] - q).T)
-    return a, err <= thr
+    return np.hstack([s * lin, t[:, None]]), idx
 
 
 def _groups(points: np.ndarray, link: float) -> np.ndarray:
@@ -665,6 +782,7 @@ class _Candidate:
     source: np.ndarray
     area: int
     reason: str
+    warped: np.ndarray | None = None  # the working image moved by the cluster's transform
 
 
 def _region(work: np.ndarray, local_std: np.ndarray, c: _Cluster, params: dict[str, Any]
@@ -702,7 +820,11 @@ def _region(work: np.ndarray, local_std: np.ndarray, c: _Cluster, params: dict[s
     n, labels = cv2.connectedComponents(agree.astype(np.uint8), connectivity=8)
     seeds = np.unique(labels[core & agree])
     seeds = seeds[seeds > 0]
-    region = np.isin(labels, seeds) | core
+    region = np.isin(labels, seeds)
+    # the inliers' hull counts whole only where agreement is sparse (heavy JPEG):
+    # one stray inlier must not stretch a region over unrelated content
+    if (core & agree).sum() < 0.5 * core.sum():
+        region |= core
     region = cv2.morphologyEx(region.astype(np.uint8), cv2.MORPH_CLOSE,
                               np.ones((5, 5), np.uint8)) > 0
     region = _fill_holes(region)
@@ -755,6 +877,8 @@ def _control(work: np.ndarray, local_std: np.ndarray, cand: _Candidate,
     glyph = _glyph_kind(work, local_std, t, params)
     if glyph:
         return glyph
+    if _ink_only(work, cand, params):
+        return "text"
     if float((local_std[t] >= params["flat_std"]).mean()) < params["textured_share"]:
         return "flat"
     if _ring_ncc(work, cand, params) >= params["periodic_ncc"]:
@@ -809,6 +933,53 @@ def _thin(mask: np.ndarray, k: int, params: dict[str, Any]) -> bool:
     return bool(core.sum() <= (1 - params["stroke_removed"]) * mask.sum())
 
 
+def _warped(work: np.ndarray, cand: _Candidate) -> np.ndarray:
+    """The working image moved by the candidate's transform (-1 where nothing lands)."""
+    if cand.warped is None:
+        h, w = work.shape
+        cand.warped = cv2.warpAffine(work.astype(np.float32), cand.cluster.affine, (w, h),
+                                     flags=cv2.INTER_LINEAR, borderValue=-1)
+    return cand.warped
+
+
+def _ink_only(work: np.ndarray, cand: _Candidate, params: dict[str, Any]) -> bool:
+    """Whether the two regions agree on their drawn ink only (labels on a picture).
+
+    Ink: pixels of either region within ``ink_levels`` of black or white that have a
+    gray level at least ``ink_contrast`` away within 2 px (the strokes of a label,
+    not a dark background), dilated by ``ink_margin`` px (anti-aliased edges, JPEG
+    ringing). When ink covers at
+    least ``ink_share`` of the target region, the rest of it must agree too (NCC of
+    at least ``ink_rest_ncc``): a label drawn twice on different content matches on
+    its strokes only, while a copied region that holds a label carries its
+    surroundings along. A region that is nothing but ink is drawn, not imaged.
+    """
+    t = cand.target
+    x1, y1, x2, y2 = bbox(t)
+    crop = np.s_[y1 : y2 + 1, x1 : x2 + 1]
+    a = work[crop].astype(np.float32)
+    b = _warped(work, cand)[crop]
+    lv, box = params["ink_levels"], np.ones((5, 5), np.uint8)
+    ink = np.zeros(a.shape, bool)
+    for img in (a, np.where(b >= 0, b, a)):
+        spread = cv2.dilate(img, box) - cv2.erode(img, box)
+        ink |= ((img <= lv) | (img >= 255 - lv)) & (spread >= params["ink_contrast"])
+    k = 2 * params["ink_margin"] + 1
+    ink = cv2.dilate(ink.astype(np.uint8), np.ones((k, k), np.uint8)) > 0
+    region = t[crop] & (b >= 0)
+    n = int(region.sum())
+    if n == 0 or (ink & region).sum() < params["ink_share"] * n:
+        return False
+    rest = region & ~ink
+    if rest.sum() < max(16, params["ink_share"] * n):
+        return True
+    u, v = a[rest].astype(np.float64), b[rest].astype(np.float64)
+    u -= u.mean()
+    v -= v.mean()
+    den = math.sqrt(float((u * u).sum() * (v * v).sum()))
+    return (float((u * v).sum() / den) if den > 0 else 0.0) < params["ink_rest_ncc"]
+
+
 def _ring_ncc(work: np.ndarray, cand: _Candidate, params: dict[str, Any]) -> float:
     """NCC of the ring around the target with the ring mapped from around the source."""
     h, w = work.shape
@@ -818,8 +989,7 @@ def _ring_ncc(work: np.ndarray, cand: _Candidate, params: dict[str, Any]) -> flo
     k = np.ones((2 * width + 1, 2 * width + 1), np.uint8)
     ring = (cv2.dilate(t.astype(np.uint8), k) > 0) & ~t & ~cand.source
     g = work.astype(np.float32)
-    warped = cv2.warpAffine(g, cand.cluster.affine, (w, h), flags=cv2.INTER_LINEAR,
-                            borderValue=-1)
+    warped = _warped(work, cand)
     ring &= warped >= 0
     if ring.sum() < 16:
         return 0.0
@@ -835,9 +1005,13 @@ def _ring_ncc(work: np.ndarray, cand: _Candidate, params: dict[str, Any]) -> flo
 
 def _verify(gray: np.ndarray, work: np.ndarray, local_std: np.ndarray,
             cands: list[_Candidate], f: float, params: dict[str, Any]) -> list[ScreenPair]:
-    """Controls, then copymove's dense scores at full resolution, then the verdict."""
+    """Controls, then copymove's dense scores at full resolution, then the verdict.
+
+    A pair a control rejects is not verified (its scores stay None, its transform and
+    scale are the fitted ones): verification costs more than everything before it.
+    """
     h, w = gray.shape
-    todo, pairs = [], []
+    todo = []
     for cand in cands:
         cand.reason = _control(work, local_std, cand, params)
         name, scale = _snap(cand.cluster.affine[:, :2], params)
@@ -847,23 +1021,36 @@ def _verify(gray: np.ndarray, work: np.ndarray, local_std: np.ndarray,
             continue
         if name is None:
             cand.reason = cand.reason or "free_rotation"
-            name, scale = "identity", 1.0
-        sbox = _source_box(cand, tbox, name, scale, f, (h, w))
-        todo.append((cand, target, tbox, sbox))
-    results = copymove.verify_pairs(gray, [(t, s) for _, t, _, s in todo]) if todo else []
-    for (cand, target, tbox, sbox), res in zip(todo, results):
-        inliers = len(np.unique(np.round(cand.cluster.q), axis=0))
-        transform, scale = res.transform, res.scale
-        src_box = res.source_box or sbox
+        sbox = _source_box(cand, tbox, name or "identity", scale if name else 1.0, f, (h, w))
+        todo.append((cand, target, tbox, sbox, name, scale))
+    # of the candidates passing the controls, the largest max_pairs are verified and
+    # the others dropped
+    passing = [k for k, t in enumerate(todo) if t[0].reason in ("", "free_rotation")]
+    drop = set(passing[params["max_pairs"] :])
+    todo = [t for k, t in enumerate(todo) if k not in drop]
+    check = [k for k, t in enumerate(todo) if t[0].reason in ("", "free_rotation")]
+    checked = copymove.verify_pairs(gray, [(todo[k][1], todo[k][3]) for k in check]
+                                    ) if check else []
+    results: dict[int, Any] = dict(zip(check, checked))
+    pairs = []
+    for k, (cand, target, tbox, sbox, name, scale) in enumerate(todo):
+        res = results.get(k)
         reason = cand.reason
-        if not reason and (res.texture is not None and res.texture < copymove.TEXTURE_MIN):
-            reason = "flat"
+        scores: dict[str, Any] = dict.fromkeys(
+            ("ncc", "residual_ncc", "identical_frac", "texture", "margin"))
+        transform, src_box = name, sbox
+        if res is not None:
+            scores = {key: getattr(res, key) for key in scores}
+            transform, scale, src_box = res.transform, res.scale, res.source_box or sbox
+            if not reason and res.texture is not None and res.texture < copymove.TEXTURE_MIN:
+                reason = "flat"
         if reason == "free_rotation":
             verdict = "unsure"
         elif reason:
             verdict = "rejected"
-        elif (res.ncc is not None and res.ncc >= params["copy_ncc"]
-              and res.residual_ncc >= params["copy_residual_ncc"]):
+        elif (scores["ncc"] is not None and scores["ncc"] >= params["copy_ncc"]
+              and scores["residual_ncc"] >= params["copy_residual_ncc"]
+              and scores["margin"] is not None and scores["margin"] >= params["copy_margin"]):
             verdict = "copy"
         else:
             verdict, reason = "unsure", "weak_match"
@@ -871,9 +1058,8 @@ def _verify(gray: np.ndarray, work: np.ndarray, local_std: np.ndarray,
         scrop = _source_crop(tcrop, transform or "identity", src_box)
         pairs.append(ScreenPair(
             pair=0, source_box=src_box, target_box=tbox, roles="undecided",
-            transform=transform, scale=scale, ncc=res.ncc, residual_ncc=res.residual_ncc,
-            identical_frac=res.identical_frac, texture=res.texture, margin=res.margin,
-            inliers=inliers, method="",
+            transform=transform, scale=scale, **scores,
+            inliers=_distinct_points(cand.cluster.q), method="",
             verdict=verdict, reason=reason, source_crop=scrop, target_crop=tcrop,
         ))
     return pairs

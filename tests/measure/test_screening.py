@@ -153,7 +153,20 @@ def test_labelled_scale_bars_are_rejected():
     found = screen_image(jpeg(image, 85))
     assert found.copies == []
     reasons = {p.reason for p in found.pairs}
-    assert reasons and reasons <= {"scale_bar", "text"}
+    # the glyphs of one label may also match each other nearby (too_close), and the
+    # white of the two panels each other (flat)
+    assert reasons & {"scale_bar", "text"}
+    assert reasons <= {"scale_bar", "text", "too_close", "flat"}
+
+
+def test_labels_drawn_on_different_content_are_text_not_copies():
+    image = textured(16, (260, 420))
+    for x, y in ((30, 70), (250, 200), (40, 220)):
+        cv2.putText(image, "DAPI", (x, y), cv2.FONT_HERSHEY_SIMPLEX, 1.2, 255, 3,
+                    cv2.LINE_AA)
+    found = screen_image(jpeg(image, 85))
+    assert found.copies == []
+    assert "text" in {p.reason for p in found.pairs}
 
 
 def test_scale_bar_rule_names_a_lone_bar():
@@ -188,6 +201,45 @@ def test_flat_image_and_tiny_image_have_a_status_not_an_error():
     assert "16" in found.reason
 
 
+def _odd_images() -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(17)
+    ramp = np.tile(np.linspace(0, 255, 400), (300, 1)).astype(np.uint8)
+    dot = np.zeros((200, 200), np.uint8)
+    dot[100, 100] = 255
+    checker = ((np.indices((256, 256)) // 8).sum(0) % 2 * 255).astype(np.uint8)
+    return {
+        "smallest": textured(18, (24, 24)),
+        "thin_wide": textured(19, (24, 3000)),
+        "tall": textured(20, (4000, 30)),
+        "one_colour_rgb": np.full((300, 400, 3), (200, 30, 90), np.uint8),
+        "black": np.zeros((64, 64), np.uint8),
+        "noise": rng.integers(0, 256, (300, 300), dtype=np.uint8),
+        "noise_rgb": rng.integers(0, 256, (120, 160, 3), dtype=np.uint8),
+        "binary": (rng.random((200, 300)) > 0.5).astype(np.uint8) * 255,
+        "checker": checker,
+        "ramp": ramp,
+        "one_dot": dot,
+        "huge_flat": np.full((3000, 4000), 7, np.uint8),
+        "huge_textured": cv2.resize(textured(21, (300, 400)), (4000, 3000)),
+    }
+
+
+@pytest.mark.parametrize("name", list(_odd_images()))
+def test_any_valid_image_gives_a_status_never_an_error(name):
+    image = _odd_images()[name]
+    found = screen_image(image)
+    assert found.status in ("screened", "too_small", "too_flat")
+    assert found.shape == image.shape[:2]
+    for pair in found.pairs:
+        assert pair.verdict in ("copy", "unsure", "rejected")
+        assert pair.target_mask(found.shape).any() and pair.source_mask(found.shape).any()
+        row = pair.as_row()
+        assert 0 <= row["source_x1"] <= row["source_x2"] < image.shape[1]
+        assert 0 <= row["target_y1"] <= row["target_y2"] < image.shape[0]
+    if found.status != "screened":
+        assert found.pairs == [] and found.reason
+
+
 def test_white_gutters_of_a_figure_are_not_copies():
     image = np.full((300, 400), 255, np.uint8)
     image[10:140, 10:190] = textured(8, (130, 180))
@@ -211,7 +263,7 @@ def test_tuning_overrides_are_used_and_defaults_read_only():
     # demanding more inliers than any cluster holds leaves nothing to verify
     assert screen_image(image, min_inliers=10_000).pairs == []
     with pytest.raises(TypeError):
-        DEFAULT_TUNING["ratio"] = 0.9  # type: ignore[index]
+        DEFAULT_TUNING["neighbours"] = 9  # type: ignore[index]
 
 
 def test_bad_pixels_are_refused():

@@ -156,3 +156,61 @@ def _add_second_attack(root: Path, expected: dict, image, mask) -> None:
     for case in ("c$\\fo{$4263", "$x$"):
         image(f"{case}.png", _texture(40, 50, 40))
         mask(case, _mask(40, 50))
+
+
+def make_flat_folder(root: Path, n: int = 4) -> list[str]:
+    """A clean flat folder of images: ``n`` PNGs at the top and one in a subfolder;
+    returns their case_ids."""
+    (root / "panels").mkdir(parents=True, exist_ok=True)
+    names = [f"fig{k}" for k in range(1, n + 1)] + ["panels/fig1"]
+    for k, name in enumerate(names):
+        Image.fromarray(_texture(40 + 4 * k, 50, 100 + k)).save(root / f"{name}.png")
+    return names
+
+
+def add_hostile_flat_files(root: Path) -> dict[str, str | None]:
+    """Every bad file of :func:`add_hostile_files` that a flat folder of images can hold
+    (no mask, no label), at its top and in a subfolder; returns ``{path: expected kind}``."""
+    expected: dict[str, str | None] = {}
+    sub = root / "panels"
+    sub.mkdir(exist_ok=True)
+
+    def put(rel: str, kind: str | None, data: bytes | None = None, array=None) -> None:
+        path = root / rel
+        if data is not None:
+            path.write_bytes(data)
+        else:
+            Image.fromarray(array).save(path)
+        expected[rel] = kind
+
+    put("empty.png", "empty_file", data=b"")
+    put("text.png", "not_an_image", data=b"this is a text file, not a PNG\n")
+    put("bomb.png", "too_many_pixels", data=png_header_only(30000, 30000))
+    Image.fromarray(_texture(30, 40, 3)).save(sub / "photo.png", format="JPEG")
+    expected["panels/photo.png"] = "wrong_format"
+    good = root / "cut.png"
+    Image.fromarray(_texture(60, 80, 4)).save(good)
+    good.write_bytes(good.read_bytes()[:-400])
+    expected["cut.png"] = "truncated_image"
+    put("panels/fig1.PNG", "duplicate_case_id", array=_texture(40, 50, 5))
+    put("scan.jpg", "stray_file", data=b"\xff\xd8\xff")
+    put("README.txt", "stray_file", data=b"figures of paper 12\n")
+    put(".DS_Store", "stray_file", data=b"\0\1stray")
+    put("panels/._fig1.png", "stray_file", data=b"\0\5\26\7")
+    raw = os.fsdecode(b"\xff\xfe7.png")
+    Image.fromarray(_texture(20, 20, 6)).save(root / raw)
+    expected["\\xff\\xfe7.png"] = "bad_file_name"
+    (root / "gone.png").symlink_to(root / "no-such-file.png")
+    expected["gone.png"] = "broken_link"
+    (sub / "zero.png").symlink_to("/dev/zero")
+    expected["panels/zero.png"] = "link_outside_data"
+    os.mkfifo(sub / "fifo.png")
+    expected["panels/fifo.png"] = "not_a_regular_file"
+    (sub / "loop").symlink_to(root)
+    expected["panels/loop"] = "stray_folder"
+    (root / ".ipynb_checkpoints").mkdir()
+    Image.fromarray(_texture(20, 20, 7)).save(root / ".ipynb_checkpoints" / "fig1.png")
+    expected[".ipynb_checkpoints"] = "stray_folder"
+    for case in ("12 (copy)", "éèñ-ü", "$x$"):
+        put(f"{case}.png", None, array=_texture(40, 50, 8))
+    return expected

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from hostile import PICKLE_MARKER, add_hostile_files
+from hostile import PICKLE_MARKER, add_hostile_files, add_hostile_flat_files, make_flat_folder
 from PIL import Image
 
 from eda_lib import config, datapass
@@ -453,3 +453,38 @@ def test_no_problem_detail_quotes_a_file(hostile, measured):
     assert problems.loc["train_masks/90010.npy", "detail"] == (
         "train_masks/90010.npy: not a readable .npy file (no valid .npy header)")
     assert not problems["detail"].str.contains("b'|not nu|root:", regex=True).any()
+
+
+# --------------------------------------------------------------------------- flat folder
+# A folder of figures without the competition layout: every rule above holds there too.
+
+
+@pytest.fixture(scope="module")
+def hostile_flat(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("hostile_flat")
+    clean, bad = tmp / "clean", tmp / "bad"
+    make_flat_folder(clean)
+    make_flat_folder(bad)
+    expected = add_hostile_flat_files(bad)
+    return tmp, clean, bad, expected
+
+
+def test_every_bad_file_of_a_flat_folder_is_reported_and_the_rest_analysed(hostile_flat):
+    tmp, clean, bad, expected = hostile_flat
+    before = tree_digest(bad)
+    good = measure_dataset(_cfg(clean, tmp / "o1"), progress=False)
+    got = measure_dataset(_cfg(bad, tmp / "o2", workers=2), progress=False)
+    assert tree_digest(bad) == before
+    problems = got["problems"]
+    want = {(path, kind) for path, kind in expected.items() if kind is not None}
+    assert want == set(zip(problems["path"], problems["kind"]))
+    assert problems["detail"].str.len().gt(10).all()
+    assert not problems["detail"].str.contains("b'|root:", regex=True).any()
+    images = got["images"].set_index("case_id")
+    assert set(images["split"]) == {"unlabelled"} and set(images["label"]) == {""}
+    for case in ("12 (copy)", "éèñ-ü", "$x$", "panels/fig1"):
+        assert images.loc[case, "status"] == "ok"
+    keys = ["split", "label", "case_id"]
+    for name in ("images", "image_scores"):
+        a = good[name].set_index(keys)
+        pd.testing.assert_frame_equal(a, got[name].set_index(keys).loc[a.index], check_dtype=True)

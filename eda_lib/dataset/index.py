@@ -15,6 +15,18 @@ Expected layout (``DATASET.md``)::
     supplemental_masks/<case_id>.npy                        (optional)
     sample_submission.csv                                   (optional)
 
+A folder with none of the competition's folders is read as a *flat* folder of images
+(the usual folder of figures an analyst has): every ``.png`` in it and in its
+subfolders, walked recursively, is one image of the split ``"unlabelled"`` with label
+``""`` (as test images have) and no mask; its case_id is its path relative to the data
+folder without the suffix, with ``/`` separators (``fig1``, ``paper2/fig1``), so that
+files of one name in different subfolders stay apart. Only PNG is accepted:
+:func:`eda_lib.dataset.images.decode` refuses any other format, so a ``.jpg`` or
+``.tif`` is a ``stray_file`` whose detail says to convert it. Hidden files and folders
+(``.DS_Store``, ``._fig1.png``, ``.git``) are stray, never walked or opened. When the
+top of the folder holds any competition folder, the competition layout wins and an image
+beside those folders is a ``stray_file`` (see :func:`layout_of`).
+
 A mask is looked up for forged images only: an authentic image shares its stem
 with its forged twin, so a stem lookup alone would "find" a mask for it too.
 """
@@ -24,15 +36,23 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass, field, replace
+from pathlib import Path, PurePosixPath
 
 from ..errors import LayoutError
 
 IMAGE_SUFFIX = ".png"
 MASK_SUFFIX = ".npy"
 LABELS = ("authentic", "forged")
-SPLITS = ("train", "supplemental", "test")
+#: The split of every image of a flat folder of images (no competition folder).
+FLAT_SPLIT = "unlabelled"
+SPLITS = ("train", "supplemental", "test", FLAT_SPLIT)
+#: Folders that make a data folder one in the competition layout (see :func:`layout_of`).
+COMPETITION_FOLDERS = ("train_images", "train_masks", "test_images", "supplemental_images",
+                       "supplemental_masks")
+#: Suffixes of images the decoder refuses (PNG only): named in the detail of their
+#: ``stray_file`` problem and in the layout error, so the fix (convert to PNG) is plain.
+OTHER_IMAGE_SUFFIXES = (".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".webp")
 #: Top-level entries a dataset folder may hold; anything else is reported as stray.
 KNOWN_TOP = {
     "train_images",
@@ -171,13 +191,26 @@ def _split_files(
     Two files with one stem (``4263.png`` and ``4263.PNG``) are one case_id: the first
     by name (lower-case suffix first) is kept, the others are ``duplicate_case_id``.
     """
-    found: dict[str, Path] = {}
     files, folders = _entries(root, folder, problems)
+    found = _by_stem(root, files, suffix, problems, f"not a {suffix} file in the {what} folder")
+    for p in folders:
+        if not (what == "image" and p.name in LABELS):
+            problems.append(Problem(_rel(root, p), "", "stray_folder", f"unexpected folder in {what}s"))
+    return found
+
+
+def _by_stem(root: Path, files: list[Path], suffix: str, problems: list[Problem],
+             stray: str) -> dict[str, Path]:
+    """The files of one folder with ``suffix`` (any case), keyed by stem, sorted by name.
+
+    A file with another suffix is a ``stray_file`` whose detail is ``stray`` (for an image
+    in a format the decoder refuses, :func:`_stray_detail` names the fix instead); of two
+    files with one stem, the second is a ``duplicate_case_id``.
+    """
+    found: dict[str, Path] = {}
     for p in sorted(files, key=lambda f: (f.stem, f.suffix != suffix, f.name)):
         if p.suffix.lower() != suffix:
-            problems.append(
-                Problem(_rel(root, p), p.stem, "stray_file", f"not a {suffix} file in the {what} folder")
-            )
+            problems.append(Problem(_rel(root, p), p.stem, "stray_file", _stray_detail(p, stray)))
             continue
         if p.stem in found:
             problems.append(Problem(
@@ -186,40 +219,113 @@ def _split_files(
                 f"in the extension's case); {found[p.stem].name} is analysed, this file is not"))
             continue
         found[p.stem] = p
-    for p in folders:
-        if not (what == "image" and p.name in LABELS):
-            problems.append(Problem(_rel(root, p), "", "stray_folder", f"unexpected folder in {what}s"))
     return dict(sorted(found.items(), key=lambda item: item[1].name))
 
 
+def _stray_detail(path: Path, detail: str) -> str:
+    """``detail``, or for an image in a format the decoder refuses, what to do with it."""
+    suffix = path.suffix.lower()
+    if suffix in OTHER_IMAGE_SUFFIXES and not path.name.startswith("."):
+        return (f"a {suffix} image: only PNG is decoded, so it is ignored; convert it to PNG "
+                "to analyse it")
+    return detail
+
+
+#: What a data folder may be, said in every layout error.
+_ACCEPTED = ("expected the competition layout (train_images/ with authentic/ and forged/, "
+             "train_masks/, test_images/) or a flat folder of PNG images (subfolders walked)")
+
+
+def layout_of(root: Path) -> str:
+    """``"competition"`` or ``"flat"``: how :func:`scan` reads the data folder ``root``.
+
+    The competition layout wins whenever the top of ``root`` holds one of
+    :data:`COMPETITION_FOLDERS`: a folder mixing them with loose images is read in the
+    competition layout, and each loose image is a ``stray_file`` saying how to analyse it.
+    Any other folder is read as a flat folder of images. Nothing is opened.
+    """
+    root = Path(root)
+    return "competition" if any((root / d).is_dir() for d in COMPETITION_FOLDERS) else "flat"
+
+
 def check_layout(root: Path) -> None:
-    """Raise :class:`LayoutError` unless ``root`` looks like a dataset folder."""
+    """Raise :class:`LayoutError` unless ``root`` looks like a dataset folder.
+
+    A dataset folder is in the competition layout (one of ``train_images/``,
+    ``test_images/``, ``supplemental_images/`` at least) or a flat folder of images: no
+    competition folder and at least one ``.png`` in it or in a subfolder that is not
+    hidden (see :func:`layout_of`). Only names are read; no file is opened.
+
+    Raises
+    ------
+    LayoutError
+        ``kind`` ``missing_data_dir``, ``not_a_folder``, ``empty_data_dir``, ``nested_dataset``
+        (the dataset sits one level deeper) or ``unexpected_layout``; every message
+        says what is accepted and how to fix the folder.
+    """
+    root = Path(root)
     if not root.exists():
         raise LayoutError(
-            f"data_dir {root} does not exist; point data_dir at the dataset folder "
-            "(make one with: python -m eda_lib demo-data DIR)",
+            f"data_dir {root} does not exist; point data_dir at the dataset folder, in the "
+            "competition layout or a flat folder of PNG images "
+            "(make a demo one with: python -m eda_lib demo-data DIR)",
             path=root,
             kind="missing_data_dir",
         )
     if not root.is_dir():
-        raise LayoutError(f"data_dir {root} is a file, not a folder", path=root, kind="not_a_folder")
+        raise LayoutError(f"data_dir {root} is a file, not a folder; point data_dir at the "
+                          "folder that holds the images", path=root, kind="not_a_folder")
     entries = sorted(p.name for p in root.iterdir())
     if not entries:
+        raise LayoutError(f"data_dir {root} is empty; {_ACCEPTED} inside it",
+                          path=root, kind="empty_data_dir")
+    found = ", ".join(shown(e) for e in entries[:10]) + (" ..." if len(entries) > 10 else "")
+    if layout_of(root) == "competition":
+        if any((root / d).is_dir() for d in ("train_images", "test_images", "supplemental_images")):
+            return
         raise LayoutError(
-            f"data_dir {root} is empty; expected train_images/authentic, train_images/forged "
-            "and train_masks inside it",
-            path=root,
-            kind="empty_data_dir",
-        )
-    if not any((root / d).is_dir() for d in ("train_images", "test_images", "supplemental_images")):
-        shown = ", ".join(entries[:10]) + (" ..." if len(entries) > 10 else "")
-        raise LayoutError(
-            f"data_dir {root} is not in the competition layout: expected train_images/ "
-            f"(with authentic/ and forged/), train_masks/ and test_images/, found: {shown}. "
-            "If the dataset sits one level deeper, point data_dir at that folder.",
+            f"data_dir {root} has competition folders but no image folder: {_ACCEPTED}, "
+            f"found: {found}. Add train_images/ or test_images/ (a flat folder of images must "
+            "not hold train_masks/ or supplemental_masks/).",
             path=root,
             kind="unexpected_layout",
         )
+    for entry in entries:
+        if (root / entry).is_dir() and layout_of(root / entry) == "competition":
+            raise LayoutError(
+                f"data_dir {root} holds {shown(entry)}/, a dataset in the competition layout: "
+                f"point data_dir at {root / shown(entry)} (a flat folder of images must not "
+                "hold competition folders)",
+                path=root,
+                kind="nested_dataset",
+            )
+    counts = _suffix_counts(root)
+    if counts.get(IMAGE_SUFFIX):
+        return
+    others = ", ".join(f"{n:,} {suffix}" for suffix, n in sorted(counts.items())
+                       if suffix in OTHER_IMAGE_SUFFIXES)
+    hint = (f" It holds {others} images: only PNG is decoded, convert them to PNG."
+            if others else " If the dataset sits one level deeper, point data_dir at that folder.")
+    raise LayoutError(
+        f"data_dir {root} holds no PNG image: {_ACCEPTED}, found: {found}.{hint}",
+        path=root,
+        kind="unexpected_layout",
+    )
+
+
+def _suffix_counts(root: Path) -> dict[str, int]:
+    """Files per lower-case suffix under ``root``, hidden files and folders left out,
+    no link followed; stops early once a ``.png`` is found (names only, nothing opened)."""
+    counts: dict[str, int] = {}
+    for _, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        for name in filenames:
+            if not name.startswith("."):
+                suffix = Path(name).suffix.lower()
+                counts[suffix] = counts.get(suffix, 0) + 1
+        if counts.get(IMAGE_SUFFIX):
+            break
+    return counts
 
 
 def _labelled_images(root: Path, base: Path, split: str, problems: list[Problem]) -> dict:
@@ -242,15 +348,25 @@ def scan(data_dir: str | Path) -> Index:
     root = Path(data_dir)
     check_layout(root)
     problems: list[Problem] = []
+    index = Index(root=root, problems=problems)
+    if layout_of(root) == "flat":
+        for case_id, p in _flat_images(root, problems).items():
+            index.images.append(ImageEntry(case_id, FLAT_SPLIT, "", _rel(root, p)))
+        return _ordered(index)
     files, folders = _entries(root, root, problems)
     for p in sorted(files + folders):
         if p.name not in KNOWN_TOP:
+            detail = "not part of the competition layout"
+            if p in files and p.suffix.lower() == IMAGE_SUFFIX:
+                detail = ("an image beside the competition folders, not analysed: move it into "
+                          "test_images/, or put loose images in a folder of their own, which is "
+                          "read as a flat folder of images")
+            elif p in files:
+                detail = _stray_detail(p, detail)
             problems.append(
-                Problem(p.name, "", "stray_file" if p in files else "stray_folder",
-                        "not part of the competition layout")
+                Problem(p.name, "", "stray_file" if p in files else "stray_folder", detail)
             )
 
-    index = Index(root=root, problems=problems)
     # train: always split by label
     train_imgs = _labelled_images(root, root / "train_images", "train", problems)
     for p in _entries(root, root / "train_images", problems)[0]:
@@ -271,12 +387,56 @@ def scan(data_dir: str | Path) -> Index:
     # test: flat, unlabelled
     for stem, p in _split_files(root, root / "test_images", IMAGE_SUFFIX, problems, "image").items():
         index.images.append(ImageEntry(stem, "test", "", _rel(root, p)))
+    return _ordered(index)
 
+
+def _ordered(index: Index) -> Index:
+    """``index`` with its images, masks and problems in their stable order."""
     order = {s: i for i, s in enumerate(SPLITS)}
     index.images.sort(key=lambda e: (order[e.split], e.label, case_sort_key(e.case_id)))
     index.masks.sort(key=lambda e: (order[e.split], case_sort_key(e.case_id)))
     index.problems.sort(key=lambda q: (q.kind, q.path))
     return index
+
+
+def _flat_images(root: Path, problems: list[Problem]) -> dict[str, Path]:
+    """{case_id: path} of every ``.png`` under ``root``, a flat folder of images.
+
+    Subfolders are walked recursively; a case_id is the path relative to ``root`` without
+    its suffix. A link to a folder is a ``stray_folder``, never walked: it can only lead
+    to a folder of the data folder, walked where it is (or to a loop). Hidden files and
+    folders are stray and never opened or walked. Every rule of
+    :func:`_entries` (names, links, special files) and of :func:`_by_stem` (other
+    suffixes, one stem twice in a folder) holds in every folder.
+    """
+    found: dict[str, Path] = {}
+    pending = [root]
+    before = len(problems)
+    while pending:
+        folder = pending.pop(0)
+        files, folders = _entries(root, folder, problems)
+        for p in files:
+            if p.name.startswith("."):
+                problems.append(Problem(_rel(root, p), "", "stray_file",
+                                        "a hidden file (.DS_Store, ._name from macOS...); ignored"))
+        visible = [p for p in files if not p.name.startswith(".")]
+        stray = f"not a {IMAGE_SUFFIX} file in a flat folder of images; ignored"
+        for p in _by_stem(root, visible, IMAGE_SUFFIX, problems, stray).values():
+            found[PurePosixPath(_rel(root, p)).with_suffix("").as_posix()] = p
+        for p in folders:
+            if p.name.startswith("."):
+                problems.append(Problem(_rel(root, p), "", "stray_folder",
+                                        "a hidden folder (.git, .ipynb_checkpoints...); not walked"))
+            elif p.is_symlink():
+                problems.append(Problem(_rel(root, p), "", "stray_folder",
+                                        "a link to a folder of the data folder, whose images "
+                                        "are analysed where they are; not walked"))
+            else:
+                pending.append(p)
+    # a problem's case_id, like an image's, is its path without the suffix
+    problems[before:] = [replace(q, case_id=PurePosixPath(q.path).with_suffix("").as_posix())
+                         if q.case_id else q for q in problems[before:]]
+    return found
 
 
 def _add_split(index: Index, split: str, images: dict, masks: dict[str, Path]) -> None:

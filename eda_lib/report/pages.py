@@ -6,13 +6,16 @@ to any server, no date (the same run gives the same pages apart from the duratio
 - :func:`write_index` turns a :class:`~eda_lib.report.records.RunResult` into
   ``index.html``: the dataset at a glance (numbers from the run's
   :class:`~eda_lib.tables.Tables`), one card per section
-  with its status, duration and key figure, then the parameters, the data fingerprint
-  and the package versions.
+  with its status, duration and key figure (and, for a section that does not apply to
+  the data, what it needs), then the parameters, the data fingerprint and the package
+  versions.
 - :func:`section_page` renders an executed notebook as ``html/NN_name.html`` with
   nbconvert's ``lab`` template, figures embedded, without the scripts that template
   loads from CDNs (require.js, MathJax, Mermaid, the widget renderer), with a bar
   linking the index and the previous and next sections, and a table of contents of
-  the page's headings. Code cells show only with ``show_code``.
+  the page's headings. Code cells show only with ``show_code``. A section that does not
+  apply to the data ends at its statement saying so: the page leaves out the headings of
+  the cells that were not run.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from jinja2 import DictLoader
 from nbconvert import HTMLExporter
 from PIL import Image
 
+from ..analysis.summary import NOT_APPLICABLE, section_gaps
 from ..config import PARAMS, Config
 from ..dataset.index import SPLITS
 from ..files import write_text_atomic
@@ -107,6 +111,8 @@ code {{ font: 13px ui-monospace, SFMono-Regular, Menlo, Consolas, monospace;
 .card h3 a:hover {{ color: #0969da; text-decoration: underline; }}
 .card .meta {{ margin: 0; color: #59636e; font-size: 13px; }}
 .card .error {{ margin: .4rem 0 0; color: #cf222e; font-size: 13px; overflow-wrap: anywhere; }}
+.card .gap {{ margin: .4rem 0 0; color: #59636e; font-size: 13px; }}
+.card.na h3 a {{ color: #59636e; }}
 """
 
 #: Name the section template goes by in the exporter's loader.
@@ -226,22 +232,25 @@ def dataset_facts(tables: Tables) -> list[Fact]:
     list of Fact
         In order: images by split and label, forged images with a mask, twin pairs,
         instances, copies confirmed by the copy-move analysis, problems. The copy-move
-        fact is left out when no instance was analysed (``copy_move`` off).
+        fact is left out when no instance was analysed (``copy_move`` off); the mask, twin
+        and instance facts are left out when the dataset has no labelled image and no mask
+        (a flat folder of images, a test-only dataset).
     """
     images, instances = tables.images, tables.instances
     forged = images[images["label"].eq("forged")]
     with_mask = int(forged["has_mask"].sum())
     twins = int(forged["twin"].sum())
     cases = len(instances[["split", "case_id"]].drop_duplicates())
-    facts = [
-        Fact(_n(len(images)), _noun(len(images), "image"), _by_split(images), "images"),
-        Fact(f"{with_mask:,} of {len(forged):,}", "forged images with a mask",
-             _missing_masks(len(forged) - with_mask), "images"),
-        Fact(_n(twins), _noun(twins, "twin pair"),
-             "forged and authentic images sharing a case_id", "images"),
-        Fact(_n(len(instances)), _noun(len(instances), "instance"),
-             f"forged regions, in {cases:,} {_noun(cases, 'mask')}", "instances"),
-    ]
+    facts = [Fact(_n(len(images)), _noun(len(images), "image"), _by_split(images), "images")]
+    if images["label"].isin(["authentic", "forged"]).any() or len(tables.masks):
+        facts += [
+            Fact(f"{with_mask:,} of {len(forged):,}", "forged images with a mask",
+                 _missing_masks(len(forged) - with_mask), "images"),
+            Fact(_n(twins), _noun(twins, "twin pair"),
+                 "forged and authentic images sharing a case_id", "images"),
+            Fact(_n(len(instances)), _noun(len(instances), "instance"),
+                 f"forged regions, in {cases:,} {_noun(cases, 'mask')}", "instances"),
+        ]
     copy_move = tables.copy_move
     if len(copy_move):
         verdicts = copy_move["verdict"].value_counts()
@@ -351,8 +360,10 @@ def write_index(
     versions : mapping of str to str
         Package versions, as from :func:`package_versions`.
     tables : Tables, optional
-        The run's tables, for the dataset facts (see :func:`dataset_facts`); without
-        them the page has no "At a glance" section.
+        The run's tables, for the dataset facts (see :func:`dataset_facts`) and the
+        sections that do not apply to the data
+        (:func:`eda_lib.analysis.summary.section_gaps`, said on their cards); without
+        them the page has no "At a glance" section and every card is plain.
 
     Returns
     -------
@@ -360,6 +371,7 @@ def write_index(
         The index page.
     """
     out_dir = Path(out_dir)
+    gaps = section_gaps(tables) if tables is not None else {}
     page = "\n".join(
         [
             "<!DOCTYPE html>",
@@ -370,11 +382,11 @@ def write_index(
             f"<style>{_CSS}</style></head>",
             "<body>",
             f"<h1>EDA report: {_e(cfg.data_dir.name)}</h1>",
-            f'<p class="summary">{_e(_summary(result))}</p>',
+            f'<p class="summary">{_e(_summary(result, gaps))}</p>',
             _warnings(cfg),
             _facts_section(out_dir, tables),
             "<h2>Sections</h2>",
-            _cards(out_dir, result.records),
+            _cards(out_dir, result.records, gaps),
             "<h2>Parameters</h2>",
             _parameters_table(cfg),
             "<h2>Data fingerprint</h2>",
@@ -409,13 +421,21 @@ def _href(path: Path, start: Path) -> str:
     return _e(quote(Path(os.path.relpath(path, start)).as_posix()))
 
 
-def _summary(result: RunResult) -> str:
+def _summary(result: RunResult, gaps: Mapping[str, str]) -> str:
     failed = sum(r.status == "failed" for r in result.records)
     seconds = sum(r.seconds for r in result.records)
+    na = [r for r in result.records if _section(r) in gaps]
+    numbers = ", ".join(str(int(_section(r))) for r in na)
     return (
-        f"{len(result.records)} sections, {failed} failed; "
-        f"notebooks ran for {seconds:.1f} s in total."
+        f"{len(result.records)} sections, {failed} failed"
+        + (f", {len(na)} not applicable to this dataset ({numbers})" if na else "")
+        + f"; notebooks ran for {seconds:.1f} s in total."
     )
+
+
+def _section(record: NotebookRecord) -> str:
+    """The number of a section, as its notebook's name starts (``"03"``)."""
+    return record.name.split("_", 1)[0]
 
 
 def _facts_section(out_dir: Path, tables: Tables | None) -> str:
@@ -441,13 +461,14 @@ def _facts_section(out_dir: Path, tables: Tables | None) -> str:
     ])
 
 
-def _cards(out_dir: Path, records: Iterable[NotebookRecord]) -> str:
-    return "\n".join(['<div class="cards">', *(_card(out_dir, r) for r in records), "</div>"])
+def _cards(out_dir: Path, records: Iterable[NotebookRecord], gaps: Mapping[str, str]) -> str:
+    cards = (_card(out_dir, r, gaps.get(_section(r), "")) for r in records)
+    return "\n".join(['<div class="cards">', *cards, "</div>"])
 
 
-def _card(out_dir: Path, r: NotebookRecord) -> str:
+def _card(out_dir: Path, r: NotebookRecord, gap: str = "") -> str:
     link = _href(r.html, out_dir)
-    figure = key_figure(out_dir, r)
+    figure = None if gap else key_figure(out_dir, r)  # no figure from an earlier run
     if figure is None:
         picture = f'<div class="figure none" aria-hidden="true">{_e(r.name.split("_", 1)[0])}</div>'
     else:
@@ -460,8 +481,10 @@ def _card(out_dir: Path, r: NotebookRecord) -> str:
         )
     duration = "unchanged, kept" if r.reused else f"{r.seconds:.1f} s"
     error = f'<p class="error">{_e(r.error)}</p>' if r.error else ""
+    if gap:
+        error += f'<p class="gap">Does not apply to this dataset: {_e(gap)}.</p>'
     return (
-        f'<article class="card {_e(r.status)}">{picture}<div class="body">'
+        f'<article class="card {_e(r.status)}{" na" if gap else ""}">{picture}<div class="body">'
         f'<h3><a href="{link}">{_e(r.title)}</a></h3>'
         f'<p class="meta"><span class="badge {_e(r.status)}">{_e(r.status)}</span> '
         f"{_e(duration)} · <code>{_e(r.name)}</code></p>{error}</div></article>"
@@ -570,7 +593,7 @@ def section_page(
         exclude_output_prompt=not show_code,
     )
     page, _ = exporter.from_notebook_node(
-        nb,
+        applicable_part(nb),
         resources={
             "metadata": {"name": title},
             "eda_lib": {"css": _SECTION_CSS, "nav_slot": _NAV_SLOT, "toc_slot": _TOC_SLOT},
@@ -581,6 +604,32 @@ def section_page(
         headings = headings[1:]
     page = page.replace(_NAV_SLOT, _nav_bar(title, nav), 1)
     return page.replace(_TOC_SLOT, _contents(headings), 1)
+
+
+def applicable_part(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """``nb`` up to the cell that says the section does not apply to the data, or all of it.
+
+    A section that does not apply prints a statement beginning with
+    :data:`~eda_lib.analysis.summary.NOT_APPLICABLE` and its later cells are not run;
+    their headings would head nothing. ``nb`` is not modified.
+
+    Parameters
+    ----------
+    nb : NotebookNode
+        An executed notebook.
+
+    Returns
+    -------
+    NotebookNode
+        ``nb`` itself when no cell printed the statement, else a copy that ends with the
+        cell that did.
+    """
+    for i, cell in enumerate(nb.cells):
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream" and \
+                    str(output.get("text", "")).startswith(NOT_APPLICABLE):
+                return nbformat.from_dict({**nb, "cells": nb.cells[: i + 1]})
+    return nb
 
 
 def page_headings(page: str) -> list[Heading]:

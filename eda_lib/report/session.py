@@ -9,6 +9,12 @@ A notebook opened by hand builds the tables when they are missing or were made w
 other parameters; a notebook run by the runner (whose kernels carry
 :data:`~eda_lib.report.records.RUNNER_ENV`) only reads what the runner's data pass
 stored, so parallel kernels never measure.
+
+A section that needs what the dataset lacks (masks, labels, twins: see
+:data:`eda_lib.analysis.summary.SECTION_NEEDS`), say section 3 on a flat folder of images,
+says so at its top: :func:`start` prints :func:`not_applicable`. Run by the runner, its
+later cells are then not run (:func:`skip_later_cells`), so its page shows the statement
+instead of empty tables; opened by hand, they run on the empty tables.
 """
 
 from __future__ import annotations
@@ -20,10 +26,12 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib as mpl
+from IPython import get_ipython
 from IPython.display import Image, display
 from matplotlib.figure import Figure
 
 from .. import config
+from ..analysis.summary import NOT_APPLICABLE, section_gap
 from ..datapass import load_tables
 from ..tables import Tables
 from . import plots
@@ -118,10 +126,66 @@ class Session:
             print(text)
 
 
+def not_applicable(tables: Tables, section: str, skipped: bool = True) -> str:
+    """The statement a section prints at its top when it does not apply to the data.
+
+    Parameters
+    ----------
+    tables : Tables
+        The run's tables.
+    section : str
+        The section's number, e.g. ``"03"``.
+    skipped : bool
+        Whether the section's later cells are skipped (run by the runner) or run on empty
+        tables (opened by hand); the statement says which.
+
+    Returns
+    -------
+    str
+        ``"This section does not apply to this dataset: it needs ..., and ..."`` (see
+        :func:`eda_lib.analysis.summary.section_gap`), or "" when the section applies.
+    """
+    gap = section_gap(tables, section)
+    if not gap:
+        return ""
+    rest = ("The rest of this section is not run." if skipped else
+            "The cells below run on empty tables.")
+    return f"{NOT_APPLICABLE}: {gap}. {rest}"
+
+
+def _blank(lines: list[str]) -> list[str]:
+    """An IPython input transformer that turns any cell into an empty one."""
+    return []
+
+
+def skip_later_cells() -> bool:
+    """Make the IPython kernel this runs in run every later cell as an empty one.
+
+    For a notebook run once from top to bottom by the runner: the cells after the one
+    calling this show nothing. Returns False (and does nothing) outside IPython.
+    """
+    shell = get_ipython()
+    if shell is None:
+        return False
+    if _blank not in shell.input_transformers_post:
+        shell.input_transformers_post.append(_blank)
+    return True
+
+
 def start(namespace: Mapping[str, Any], section: str) -> Session:
     """Validate the notebook's parameters and load the tables (built first when the
-    notebook was opened by hand and they are missing)."""
+    notebook was opened by hand and they are missing).
+
+    When the section does not apply to the data it prints :func:`not_applicable`; run
+    by the runner, its later cells are then skipped (:func:`skip_later_cells`).
+    """
     cfg = config.from_namespace(namespace)
     mpl.rcParams.update(STYLE)
     by_hand = not os.environ.get(RUNNER_ENV)
-    return Session(cfg=cfg, tables=load_tables(cfg, build=by_hand), section=section)
+    tables = load_tables(cfg, build=by_hand)
+    statement = not_applicable(tables, section, skipped=not by_hand)
+    if statement:
+        print(statement)
+        if not by_hand:
+            skip_later_cells()
+    return Session(cfg=cfg, tables=tables, section=section)

@@ -1,0 +1,140 @@
+"""A flat folder of images as a dataset: its index, its hostile files, its layout errors."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from eda_lib.dataset.index import FLAT_SPLIT, SPLITS, check_layout, layout_of, scan
+from eda_lib.errors import LayoutError
+
+
+def textured(h: int, w: int, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)
+
+
+def write_png(path: Path, array: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(array).save(path)
+
+
+def write_mask(path: Path, array: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.save(path, array, allow_pickle=False)
+
+
+def flat_folder(root: Path) -> Path:
+    """Two figures at the top, two in subfolders (one name twice), a numeric name."""
+    for i, rel in enumerate(["fig1.png", "10.png", "2.png", "paper/fig1.png",
+                             "paper/panels/a.png"]):
+        write_png(root / rel, textured(12, 16, i))
+    return root
+
+
+def test_a_flat_folder_is_one_unlabelled_split(tmp_path):
+    root = flat_folder(tmp_path / "figs")
+    assert layout_of(root) == "flat" and SPLITS[-1] == FLAT_SPLIT == "unlabelled"
+    idx = scan(root)
+    assert [(e.case_id, e.path) for e in idx.images] == [
+        ("2", "2.png"), ("10", "10.png"), ("fig1", "fig1.png"),
+        ("paper/fig1", "paper/fig1.png"), ("paper/panels/a", "paper/panels/a.png")]
+    assert {(e.split, e.label, e.mask_path, e.twin) for e in idx.images} == {
+        ("unlabelled", "", None, False)}
+    assert idx.masks == [] and idx.problems == []
+
+
+def test_every_hostile_rule_holds_in_a_flat_folder(tmp_path):
+    root = flat_folder(tmp_path / "figs")
+    sub = root / "paper"
+    (root / "notes.txt").write_text("hi")
+    (root / "photo.JPG").write_bytes(b"\xff\xd8")
+    (root / ".DS_Store").write_bytes(b"\0")
+    (sub / "._fig1.png").write_bytes(b"\0\1")  # macOS resource fork: never opened
+    (root / ".git").mkdir()
+    write_png(root / ".git" / "hidden.png", textured(4, 4, 9))
+    write_png(sub / "fig1.PNG", textured(12, 16, 8))
+    (root / os.fsdecode(b"\xff.png")).write_bytes(b"x")
+    (root / "gone.png").symlink_to(root / "missing.png")
+    (sub / "out.png").symlink_to("/etc/passwd")
+    (sub / "inside.png").symlink_to(root / "fig1.png")  # a link inside the data: followed
+    (root / "again").symlink_to(sub)  # a link to a folder: never walked (its files are)
+    (sub / "up").symlink_to(root)  # a loop: never walked
+    os.mkfifo(sub / "fifo.png")
+    idx = scan(root)
+    problems = {(q.path, q.kind) for q in idx.problems}
+    assert problems == {
+        ("notes.txt", "stray_file"), ("photo.JPG", "stray_file"), (".DS_Store", "stray_file"),
+        ("paper/._fig1.png", "stray_file"), (".git", "stray_folder"),
+        ("paper/fig1.PNG", "duplicate_case_id"), ("\\xff.png", "bad_file_name"),
+        ("gone.png", "broken_link"), ("paper/out.png", "link_outside_data"),
+        ("paper/fifo.png", "not_a_regular_file"), ("again", "stray_folder"),
+        ("paper/up", "stray_folder"),
+    }
+    by_path = {q.path: q for q in idx.problems}
+    assert "convert it to PNG" in by_path["photo.JPG"].detail
+    assert by_path["paper/fig1.PNG"].case_id == "paper/fig1"  # as the image's case_id
+    assert {e.case_id for e in idx.images} == {"2", "10", "fig1", "paper/fig1", "paper/inside",
+                                               "paper/panels/a"}
+    assert not any(e.path.startswith(".git") for e in idx.images)
+
+
+def test_a_folder_with_competition_folders_is_read_in_the_competition_layout(tiny_dataset):
+    write_png(tiny_dataset / "loose.png", textured(8, 8, 1))
+    assert layout_of(tiny_dataset) == "competition"
+    idx = scan(tiny_dataset)
+    assert all(e.split != FLAT_SPLIT for e in idx.images)
+    loose = next(q for q in idx.problems if q.path == "loose.png")
+    assert loose.kind == "stray_file" and "flat folder of images" in loose.detail
+
+
+def _raises(root: Path) -> LayoutError:
+    with pytest.raises(LayoutError) as info:
+        check_layout(root)
+    assert str(root) in str(info.value)
+    return info.value
+
+
+@pytest.mark.parametrize("make, kind", [
+    (lambda p: None, "missing_data_dir"),
+    (lambda p: p.mkdir(), "empty_data_dir"),
+    (lambda p: (p.mkdir(), (p / "images").mkdir()), "unexpected_layout"),
+    (lambda p: (p.mkdir(), (p / "README.txt").write_text("x")), "unexpected_layout"),
+    (lambda p: write_mask(p / "train_masks" / "1.npy", np.zeros((1, 2, 2), np.uint8)),
+     "unexpected_layout"),
+])
+def test_every_layout_error_says_a_flat_folder_of_images_is_accepted(tmp_path, make, kind):
+    root = tmp_path / "d"
+    make(root)
+    error = _raises(root)
+    assert error.kind == kind
+    assert "flat folder of PNG images" in str(error)
+
+
+def test_a_folder_of_jpegs_is_told_to_convert_them(tmp_path):
+    root = tmp_path / "d"
+    (root / "sub").mkdir(parents=True)
+    for name in ("a.jpg", "b.JPEG", "sub/c.tif"):
+        (root / name).write_bytes(b"x")
+    error = _raises(root)
+    assert error.kind == "unexpected_layout"
+    assert "1 .jpeg, 1 .jpg, 1 .tif images: only PNG is decoded, convert them to PNG" in str(error)
+
+
+def test_a_dataset_one_level_deeper_is_pointed_at(tmp_path):
+    root = tmp_path / "d"
+    write_png(root / "inner" / "train_images" / "forged" / "1.png", textured(4, 4, 1))
+    write_png(root / "cover.png", textured(4, 4, 2))
+    error = _raises(root)
+    assert error.kind == "nested_dataset" and f"point data_dir at {root / 'inner'}" in str(error)
+
+
+def test_check_layout_accepts_a_png_deep_down_and_opens_nothing(tmp_path):
+    root = tmp_path / "d"
+    write_png(root / "a" / "b" / "c.png", textured(4, 4, 1))
+    os.mkfifo(root / "a" / "fifo.png")  # opening it would block
+    check_layout(root)
+    assert layout_of(root) == "flat"

@@ -1,8 +1,8 @@
 """End-to-end benchmark of the data pass and the notebook suite, against their targets.
 
 For each dataset size the demo generator (:func:`eda_lib.dataset.demo.generate`, on the real size
-mix by default) writes a dataset once; then six steps are measured on it, in this order,
-each in a fresh Python process, and the six are repeated ``--repeat`` times (rounds, each
+mix by default) writes a dataset once; then seven steps are measured on it, in this order,
+each in a fresh Python process, and the seven are repeated ``--repeat`` times (rounds, each
 in fresh output and cache folders):
 
 ``decode floor``
@@ -14,10 +14,14 @@ in fresh output and cache folders):
     (The pass itself starts fewer processes when it has under 8 cases per worker, and
     none below 16 cases: on datasets that small it can beat the floor.)
 ``pass, no copy-move``
-    :func:`eda_lib.datapass.measure_dataset` with ``copy_move=False``, ``use_cache=False``
-    and an empty ``cache_dir``: the cold data pass without the copy-move analysis.
+    :func:`eda_lib.datapass.measure_dataset` with ``copy_move=False``, ``screening=False``,
+    ``use_cache=False`` and an empty ``cache_dir``: the cold data pass without the
+    copy-move analysis and without the blind screen.
 ``pass, copy-move``
-    The same with ``copy_move=True``: the cold data pass as ``run`` makes it.
+    The same with ``copy_move=True``: the cold data pass without the blind screen.
+``pass, screening``
+    The same with ``copy_move=True`` and ``screening=True``: the cold data pass as
+    ``run`` makes it.
 ``pass, warm``
     The same call again with ``use_cache=True``, on the cache the previous step wrote.
 ``full run, cold``
@@ -97,6 +101,7 @@ import psutil  # installed with ipykernel
 TARGETS = {
     "pass_plain_floor": 1.5,   # pass without copy-move / decode floor
     "pass_cm_floor": 3.0,      # pass with copy-move / decode floor
+    "pass_screen_cm": 2.0,     # pass with the blind screen / pass without it
     "run_warm_cold": 0.25,     # warm full run / cold full run
     "peak_mb": 1536.0,         # peak memory of the full run (largest single process)
 }
@@ -461,19 +466,21 @@ def _config(data: Path, out: Path, workers: int, **values):
                         "progress": False, **values})
 
 
-def _data_pass(copy_move: bool, use_cache: bool) -> Callable[[Path, Path, int], Call]:
-    """A data-pass step; passes with the same ``copy_move`` share one cache folder."""
+def _data_pass(copy_move: bool, screening: bool, use_cache: bool
+               ) -> Callable[[Path, Path, int], Call]:
+    """A data-pass step; passes with the same settings share one cache folder."""
     def prepare(data: Path, work: Path, workers: int) -> Call:
         from eda_lib.datapass import measure_dataset
 
-        name = "copy-move" if copy_move else "no-copy-move"
+        name = f"cm{int(copy_move)}-screen{int(screening)}"
         cfg = _config(data, work / f"pass-{name}", workers, copy_move=copy_move,
-                      cache_dir=str(work / f"cache-{name}"))
+                      screening=screening, cache_dir=str(work / f"cache-{name}"))
 
         def call() -> str:
             tables = measure_dataset(cfg, progress=False, use_cache=use_cache)
             return (f"{len(tables['images'])} image, {len(tables['masks'])} mask, "
-                    f"{len(tables['copy_move'])} copy-move rows")
+                    f"{len(tables['copy_move'])} copy-move, {len(tables['screening'])} "
+                    "screening rows")
 
         return call
 
@@ -501,9 +508,10 @@ def _full_run(data: Path, work: Path, workers: int) -> Call:
 #: The steps, in the order they run; keys name them as ``--child`` tasks and in the targets.
 STEPS = {
     "floor": Step("decode floor", _decode_floor),
-    "pass_plain": Step("pass, no copy-move", _data_pass(copy_move=False, use_cache=False)),
-    "pass_cm": Step("pass, copy-move", _data_pass(copy_move=True, use_cache=False)),
-    "pass_warm": Step("pass, warm", _data_pass(copy_move=True, use_cache=True)),
+    "pass_plain": Step("pass, no copy-move", _data_pass(False, False, use_cache=False)),
+    "pass_cm": Step("pass, copy-move", _data_pass(True, False, use_cache=False)),
+    "pass_screen": Step("pass, screening", _data_pass(True, True, use_cache=False)),
+    "pass_warm": Step("pass, warm", _data_pass(True, True, use_cache=True)),
     "run_cold": Step("full run, cold", _full_run),
     "run_warm": Step("full run, warm", _full_run),
 }
@@ -556,6 +564,8 @@ def _print_targets(measured: list[tuple[Dataset, dict[str, Measured]]]) -> bool:
     ratio("pass without copy-move / decode floor", TARGETS["pass_plain_floor"],
           "pass_plain", "floor")
     ratio("pass with copy-move / decode floor", TARGETS["pass_cm_floor"], "pass_cm", "floor")
+    ratio("pass with screening / pass without", TARGETS["pass_screen_cm"], "pass_screen",
+          "pass_cm")
     ratio("warm full run / cold full run", TARGETS["run_warm_cold"], "run_warm", "run_cold")
     full_runs = [(*r["run_cold"].runs, *r["run_warm"].runs) for _, r in measured]
     peaks = [max(runs, key=lambda x: x.peak_mb) for runs in full_runs]
@@ -571,7 +581,7 @@ def _print_targets(measured: list[tuple[Dataset, dict[str, Measured]]]) -> bool:
     growth = peaks[-1].peak_mb / peaks[0].peak_mb
     line(f"peak memory flat, forged {large.forged} / {small.forged} <= {GROWTH_TOLERANCE:g}",
          [f"{growth:.2f}"], growth <= GROWTH_TOLERANCE)
-    for key in ("floor", "pass_plain", "pass_cm", "run_cold"):
+    for key in ("floor", "pass_plain", "pass_cm", "pass_screen", "run_cold"):
         per_mp = [r[key].seconds / d.megapixels for d, r in measured]
         cpu_growth = (last[key].cpu / large.megapixels) / (first[key].cpu / small.megapixels)
         growth = per_mp[-1] / per_mp[0]

@@ -1,5 +1,6 @@
 """Command line: a thin layer over the runner, the demo generator, the parameter
-table, submission scoring and checking, and the comparison of two runs.
+table, the blind screen's baseline submission, submission scoring and checking, and
+the comparison of two runs.
 
 Exit codes: 0 when everything ran, 1 when a notebook failed (its HTML is written and the
 index marks it), 2 for bad parameters or usage (the message is printed as
@@ -20,8 +21,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import config
-from .errors import EdaError
-from .files import atomic_write
+from .errors import ConfigError, EdaError
+from .files import atomic_write, refuse_inside
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -132,6 +133,26 @@ def build_parser() -> argparse.ArgumentParser:
                        help="also write the per-image scores to this CSV")
     score.set_defaults(command=cmd_score)
 
+    baseline = commands.add_parser(
+        "baseline", help="write the blind screen's submission (a classical baseline)")
+    baseline.add_argument("--data-dir", type=Path, required=True, metavar="D",
+                          help="dataset folder (read only)")
+    baseline.add_argument("--out", type=Path, required=True, metavar="SUB.csv",
+                          help="submission file to write (outside the data folder)")
+    baseline.add_argument("--split", choices=("test", "train"), default="test",
+                          help="the images to predict; train names them forged/<case_id> and "
+                               "authentic/<case_id>, as score reads them (default: %(default)s)")
+    baseline.add_argument("--fold", type=int, metavar="K",
+                          help="with --split train: only the images of fold K")
+    baseline.add_argument("--folds", type=Path, metavar="FOLDS.csv",
+                          help="the folds to take fold K from (default: the run's tables/folds.csv)")
+    baseline.add_argument("--out-dir", type=Path, default=Path("reports/baseline"), metavar="RUN",
+                          help="where the data pass keeps its tables and cache; a report's "
+                               "out_dir is reused when its tables match (default: %(default)s)")
+    baseline.add_argument("--workers", type=int, default=0, metavar="N",
+                          help="processes for the data pass; 0 means all cores")
+    baseline.set_defaults(command=cmd_baseline)
+
     validate = commands.add_parser("validate", help="check a submission file's format")
     validate.add_argument("submission", type=Path, metavar="SUBMISSION.csv")
     validate.add_argument("--data-dir", type=Path, metavar="D",
@@ -171,6 +192,36 @@ def cmd_score(args: argparse.Namespace) -> int:
         atomic_write(Path(args.details), lambda path: details.to_csv(path, index=False))
     where = f"fold {args.fold}" if args.fold is not None else "the images it names"
     _say(f"oF1 {value:.6f} over {len(details)} images ({where})")
+    return EXIT_OK
+
+
+def cmd_baseline(args: argparse.Namespace) -> int:
+    """``baseline``: the data pass (or its stored tables), then the screen's submission."""
+    from . import datapass
+    from .analysis import scoring
+    from .tables import tables_dir
+
+    if args.fold is not None and args.split != "train":
+        raise ConfigError("--fold needs --split train: the test images have no folds",
+                                 key="fold")
+    cfg = config.make_config({"data_dir": args.data_dir, "out_dir": args.out_dir,
+                              "workers": args.workers})
+    refuse_inside(args.out, cfg.data_dir, f"--out {args.out}",
+                  "Write the submission outside the data folder", "out")
+    datapass.ensure_tables(cfg)
+    tables = datapass.load_tables(cfg, build=False)
+    ids = None
+    if args.fold is not None:
+        ids = scoring.fold_ids(cfg.data_dir, args.fold,
+                               args.folds or tables_dir(cfg) / "folds.csv")
+    sub = scoring.baseline_submission(tables, args.split, ids)
+    atomic_write(Path(args.out), lambda path: sub.to_csv(path, index=False))
+    flagged = int((sub["annotation"] != "authentic").sum())
+    _say(f"wrote {args.out}: {len(sub)} image(s), {flagged} with a duplicated region found")
+    if args.split == "train":
+        fold = f" --fold {args.fold} --folds {args.folds or tables_dir(cfg) / 'folds.csv'}" \
+            if args.fold is not None else ""
+        _say(f"score it with: python -m eda_lib score {args.out} --data-dir {args.data_dir}{fold}")
     return EXIT_OK
 
 

@@ -39,7 +39,7 @@ class Param:
 #: Every parameter the suite knows, in the order the notebooks list them.
 #: ``None`` as a default marks a required parameter.
 PARAMS: tuple[Param, ...] = (
-    Param("data_dir", str, None, "dataset folder in the competition layout (read only)"),
+    Param("data_dir", str, None, "competition layout or flat folder of PNG images (read only)"),
     Param("out_dir", str, "reports/demo", "where tables, figures, notebooks and HTML are written"),
     Param("seed", int, 42, "seed of every random sample shown", minimum=0, maximum=2**32 - 1),
     Param("workers", int, 0, "processes for the data pass; 0 means all cores", minimum=0),
@@ -49,6 +49,9 @@ PARAMS: tuple[Param, ...] = (
     Param("folds", int, 5, "grouped folds written to tables/folds", minimum=2),
     Param("copy_move", bool, True, "run the copy-move analysis in the data pass"),
     Param("copy_move_max_side", int, 1024, "longest side at which copy-move search runs", minimum=128),
+    Param("screening", bool, True, "run the blind copy-move screen on every image in the data pass"),
+    Param("screening_max_side", int, 512, "longest side at which the blind screen looks for copies",
+          minimum=128, maximum=4096),
     Param("max_image_pixels", int, 100_000_000, "images claiming more pixels are refused", minimum=1),
     Param("allow_pickle", bool, False, "allow unpickling object-array masks (runs code from the files)"),
     Param("cache_dir", str, "", "per-file results cache; empty means out_dir/cache"),
@@ -74,6 +77,8 @@ class Config:
     folds: int = 5
     copy_move: bool = True
     copy_move_max_side: int = 1024
+    screening: bool = True
+    screening_max_side: int = 512
     max_image_pixels: int = 100_000_000
     allow_pickle: bool = False
     cache_dir: Path | str = ""

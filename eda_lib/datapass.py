@@ -351,6 +351,7 @@ def _manifest_without_data(cfg: Config) -> dict:
     """:func:`_manifest` without the data fingerprint, which takes a walk of the folder."""
     return {
         "analysis_version": ANALYSIS_VERSION,
+        "tuning": cache.TUNING_DIGEST,
         "data_dir": str(cfg.data_dir),
         "params": {k: getattr(cfg, k) for k in PASS_PARAMS + DERIVED_PARAMS},
         "tables": sorted(SCHEMAS),

@@ -99,21 +99,28 @@ def check_paths(cfg: Config) -> None:
     ConfigError
         Naming the parameter (``out_dir`` or ``cache_dir``) and the path at fault.
     """
-    data = cfg.data_dir.resolve()
+    data = cfg.data_dir
     out = cfg.out_dir
     places = [("out_dir", out, "out_dir"), ("cache_dir", cfg.cache_path, "cache_dir")]
     places += [(f"out_dir/{name}", out / name, "out_dir") for name in OUT_FOLDERS]
     places += [(f"the link {link}", link, "out_dir") for link in _links_under(out)]
     for what, path, key in places:
-        resolved = path.resolve()
-        if resolved == data or data in resolved.parents:
-            shown = what if what.startswith("the link") else f"{what} {path}"
-            raise ConfigError(
-                f"{shown} leads into data_dir {data} (as {resolved}); the data folder is "
-                f"never written. Choose a {key} outside the data folder (-p {key} PATH)"
-                + (", or remove the link" if what.startswith("the link") else "") + ".",
-                key=key,
-            )
+        link = what.startswith("the link")
+        refuse_inside(path, data, what if link else f"{what} {path}",
+                      f"Choose a {key} outside the data folder (-p {key} PATH)"
+                      + (", or remove the link" if link else ""), key)
+
+
+def refuse_inside(path: Path, data_dir: Path, what: str, fix: str, key: str) -> None:
+    """Raise :class:`ConfigError` when ``path`` (links followed) lies in ``data_dir``.
+
+    ``what`` names the path in the message, ``fix`` says what to do instead, ``key``
+    is the parameter or option at fault.
+    """
+    data, resolved = data_dir.resolve(), path.resolve()
+    if resolved == data or data in resolved.parents:
+        raise ConfigError(f"{what} leads into data_dir {data} (as {resolved}); the data "
+                          f"folder is never written. {fix}.", key=key)
 
 
 def _links_under(folder: Path) -> list[Path]:

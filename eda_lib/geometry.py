@@ -15,7 +15,7 @@ import numpy as np
 from .errors import ConfigError
 
 __all__ = ["SWAPS_AXES", "TRANSFORMS", "Box", "apply_transform", "bbox", "box_iou",
-           "inverse_transform"]
+           "inverse_transform", "same_pair"]
 
 Box = tuple[int, int, int, int]
 """Inclusive ``(x1, y1, x2, y2)``."""
@@ -52,6 +52,23 @@ def box_iou(a: Box, b: Box) -> float:
     inter = iw * ih
     area = (a[2] - a[0] + 1) * (a[3] - a[1] + 1) + (b[2] - b[0] + 1) * (b[3] - b[1] + 1)
     return inter / (area - inter)
+
+
+def same_pair(found: tuple[Box, Box], truth: tuple[Box, Box], min_iou: float = 0.5) -> bool:
+    """Whether a found (source, target) pair of boxes is the true pair: both boxes reach
+    ``min_iou`` with the true ones, either way round (without a twin, which end was
+    pasted is unknown).
+
+    Examples
+    --------
+    >>> same_pair(((0, 0, 9, 9), (20, 0, 29, 9)), ((20, 0, 29, 9), (1, 0, 9, 9)))
+    True
+    >>> same_pair(((0, 0, 9, 9), (20, 0, 29, 9)), ((0, 0, 9, 9), (50, 0, 59, 9)))
+    False
+    """
+    (a, b), (s, t) = found, truth
+    return ((box_iou(a, s) >= min_iou and box_iou(b, t) >= min_iou)
+            or (box_iou(a, t) >= min_iou and box_iou(b, s) >= min_iou))
 
 
 TRANSFORMS: dict[str, Callable[[np.ndarray], np.ndarray]] = {

@@ -24,9 +24,10 @@ from .errors import TablesError
 from .files import atomic_write
 
 #: Bump when a measurement changes, so stored tables are recomputed.
-ANALYSIS_VERSION = "7"
+ANALYSIS_VERSION = "8"
 #: Parameters whose value changes what the data pass measures.
-PASS_PARAMS = ("max_image_pixels", "copy_move", "copy_move_max_side", "allow_pickle")
+PASS_PARAMS = ("max_image_pixels", "copy_move", "copy_move_max_side", "screening",
+               "screening_max_side", "allow_pickle")
 #: Parameters of the dataset-level tables (they do not change per-file results).
 DERIVED_PARAMS = ("folds", "seed")
 
@@ -68,6 +69,8 @@ PROBLEM_KINDS: dict[str, str] = {
     "empty_mask": "no pixel marked in any channel: accepted, status empty",
     # analysis
     "copy_move_failed": "the copy-move analysis of this image raised: other results kept",
+    "screening_failed": "the blind screen of this image raised: no screening rows for it, other "
+                        "results kept",
 }
 
 
@@ -92,8 +95,8 @@ _BOX = [
 SCHEMAS: dict[str, list[Column]] = {
     "images": [
         _c("case_id", "str", "file stem; shared by an authentic image and its forged twin"),
-        _c("split", "str", "train, supplemental or test"),
-        _c("label", "str", "authentic or forged; empty for test images"),
+        _c("split", "str", "train, supplemental, test or unlabelled (a flat folder of images)"),
+        _c("label", "str", "authentic or forged; empty for test and unlabelled images"),
         _c("path", "str", "path relative to data_dir"),
         _c("width", "Int64", "width in pixels (empty if the file could not be decoded)"),
         _c("height", "Int64", "height in pixels"),
@@ -103,6 +106,13 @@ SCHEMAS: dict[str, list[Column]] = {
         _c("has_mask", "bool", "forged image whose mask file exists (never true for authentic)"),
         _c("twin", "bool", "the other class of the same split has an image with this case_id"),
         _c("status", "str", "ok, or the problem kind that made the file unusable"),
+        _c("screen_status", "str", "blind screen: screened, too_small, too_flat (no pairs "
+           "looked for), failed (a screening_failed problem), off (screening: false); empty "
+           "when the image could not be decoded"),
+        _c("screen_reason", "str", "why the image was not screened (too_small, too_flat, failed)"),
+        _c("screen_copies", "Int64", "pairs of the blind screen with verdict copy"),
+        _c("screen_of1", "float64", "oF1 of the blind screen's copies as this image's submission "
+           "against its label and mask (labelled images with a usable mask or none needed)"),
     ],
     "masks": [
         _c("case_id", "str", "file stem of the mask"),
@@ -156,6 +166,35 @@ SCHEMAS: dict[str, list[Column]] = {
         _c("texture", "Int64", "texture-bearing pixels of the target (few: undecidable)"),
         _c("margin", "float64", "score of the chosen source minus the best competing one"),
         _c("verdict", "str", "copy, unsure or undecidable"),
+        _c("screen_found", "boolean", "the blind screen found this pair: one of its copy pairs "
+           "has both boxes at IoU >= 0.5 with source and target, either way round (empty "
+           "when screening is off or the pair has no source box)"),
+    ],
+    "screening": [
+        _c("split", "str", "train, supplemental, test or unlabelled"),
+        _c("label", "str", "authentic, forged, or empty when the layout does not say"),
+        _c("case_id", "str", "case_id of the image"),
+        _c("pair", "Int64", "1-based candidate pair of the image, copies first"),
+        *[_c(f"source_{c.name}", c.dtype, f"one end of the pair: {c.doc}") for c in _BOX],
+        *[_c(f"target_{c.name}", c.dtype, f"the other end, target = transform(source): {c.doc}")
+          for c in _BOX],
+        _c("roles", "str", "undecided: without a twin, which end was pasted is unknown"),
+        _c("transform", "str", "flip/rotation with target = transform(source), as in copy_move"),
+        _c("scale", "float64", "target size / source size"),
+        _c("ncc", "float64", "normalized cross-correlation of the aligned regions"),
+        _c("residual_ncc", "float64", "the same on the noise residual (image minus its blur)"),
+        _c("identical_frac", "float64", "share of textured pixels identical after alignment "
+           "(reported, not used: recompression destroys identity)"),
+        _c("texture", "Int64", "texture-bearing pixels of the target"),
+        _c("margin", "float64", "score of the found transform minus the best other one"),
+        _c("inliers", "Int64", "keypoint or block matches that support the pair"),
+        _c("method", "str", "sift (keypoints) or blocks (dense fallback for smooth images)"),
+        _c("verdict", "str", "copy, unsure or rejected"),
+        _c("reason", "str", "why not copy: a false-positive control (periodic, too_close, "
+           "scale_bar, text: also labels drawn on a picture, flat; a rejected pair is not "
+           "verified, its scores are empty) or a doubt (weak_match, free_rotation)"),
+        _c("annotation", "str", "copy pairs: source and target as one instance in the "
+           "competition's run-length encoding (what the baseline submits)"),
     ],
     "label_check": [
         _c("case_id", "str", "case_id of a forged image with its authentic twin"),
@@ -168,8 +207,8 @@ SCHEMAS: dict[str, list[Column]] = {
         _c("n_sources", "Int64", "marked components that did not change: source regions"),
     ],
     "image_scores": [
-        _c("split", "str", "train, supplemental or test"),
-        _c("label", "str", "authentic, forged, or empty for test images"),
+        _c("split", "str", "train, supplemental, test or unlabelled (a flat folder of images)"),
+        _c("label", "str", "authentic, forged, or empty for test and unlabelled images"),
         _c("case_id", "str", "case_id of the image"),
         _c("brightness_perc_5", "float64", "5th percentile of perceived brightness, [0, 1]"),
         _c("brightness_perc_99", "float64", "99th percentile of perceived brightness, [0, 1]"),
@@ -188,8 +227,8 @@ SCHEMAS: dict[str, list[Column]] = {
         _c("odd_aspect_ratio_score", "float64", "(0, 1]; low = elongated"),
     ],
     "health": [
-        _c("split", "str", "train, supplemental or test"),
-        _c("label", "str", "authentic, forged, or empty for test images"),
+        _c("split", "str", "train, supplemental, test or unlabelled (a flat folder of images)"),
+        _c("label", "str", "authentic, forged, or empty for test and unlabelled images"),
         _c("case_id", "str", "case_id of the image"),
         *[c for issue in ("dark", "light", "odd_aspect_ratio", "low_information",
                           "exact_duplicates", "near_duplicates", "blurry", "grayscale",
@@ -225,7 +264,7 @@ SCHEMAS: dict[str, list[Column]] = {
 
 #: Tables the data pass measures, file by file (and caches per case).
 MEASURED_TABLES = ("images", "image_scores", "masks", "instances", "copy_move", "label_check",
-                   "problems")
+                   "screening", "problems")
 #: Tables computed from the measured ones for the whole dataset (cheap, never cached).
 DERIVED_TABLES = ("health", "groups", "folds")
 
@@ -337,6 +376,7 @@ class Tables:
     instances: pd.DataFrame
     copy_move: pd.DataFrame
     label_check: pd.DataFrame
+    screening: pd.DataFrame
     groups: pd.DataFrame
     folds: pd.DataFrame
     problems: pd.DataFrame

@@ -20,7 +20,7 @@
 # (1 for a disc, lower for elongated or ragged shapes; see `eda_lib.measure.instances`).
 
 # %% tags=["parameters"]
-data_dir: str = "../data/demo"  # dataset folder in the competition layout (read only)
+data_dir: str = "../data/demo"  # competition layout or flat folder of PNG images (read only)
 out_dir: str = "../reports/demo"  # where tables, figures, notebooks and HTML are written
 seed: int = 42  # seed of every random sample shown
 workers: int = 0  # processes for the data pass; 0 means all cores
@@ -30,6 +30,8 @@ max_grid_images: int = 12  # most images drawn in one grid
 folds: int = 5  # grouped folds written to tables/folds
 copy_move: bool = True  # run the copy-move analysis in the data pass
 copy_move_max_side: int = 1024  # longest side at which copy-move search runs
+screening: bool = True  # run the blind copy-move screen on every image in the data pass
+screening_max_side: int = 512  # longest side at which the blind screen looks for copies
 max_image_pixels: int = 100000000  # images claiming more pixels are refused
 allow_pickle: bool = False  # allow unpickling object-array masks (runs code from the files)
 cache_dir: str = ""  # per-file results cache; empty means out_dir/cache

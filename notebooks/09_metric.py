@@ -27,7 +27,7 @@
 # `python -m eda_lib validate SUB.csv --data-dir D`.
 
 # %% tags=["parameters"]
-data_dir: str = "../data/demo"  # dataset folder in the competition layout (read only)
+data_dir: str = "../data/demo"  # competition layout or flat folder of PNG images (read only)
 out_dir: str = "../reports/demo"  # where tables, figures, notebooks and HTML are written
 seed: int = 42  # seed of every random sample shown
 workers: int = 0  # processes for the data pass; 0 means all cores
@@ -37,6 +37,8 @@ max_grid_images: int = 12  # most images drawn in one grid
 folds: int = 5  # grouped folds written to tables/folds
 copy_move: bool = True  # run the copy-move analysis in the data pass
 copy_move_max_side: int = 1024  # longest side at which copy-move search runs
+screening: bool = True  # run the blind copy-move screen on every image in the data pass
+screening_max_side: int = 512  # longest side at which the blind screen looks for copies
 max_image_pixels: int = 100000000  # images claiming more pixels are refused
 allow_pickle: bool = False  # allow unpickling object-array masks (runs code from the files)
 cache_dir: str = ""  # per-file results cache; empty means out_dir/cache
@@ -82,12 +84,26 @@ s.show(fig, "rle_chars")
 # %% [markdown]
 # ## Baselines on the training images
 #
-# *all authentic* is the floor any model must beat; *oracle label + union* is what a
-# perfect detector loses by merging instances into one mask; *masks themselves* is the
-# ceiling (1.0 when every mask round-trips).
+# *all authentic* is the floor any model must beat; *blind screen* is the classical
+# detector of section 10 (no mask, no twin, no training), the baseline a model should
+# beat by a clear margin; *oracle label + union* is what a perfect detector loses by
+# merging instances into one mask; *masks themselves* is the ceiling (1.0 when every
+# mask round-trips).
 
 # %%
 stats.baseline_scores(t.images, t.masks)
+
+# %% [markdown]
+# ## The blind screen per grouped fold
+#
+# The screen is not trained, so every fold is held out; the spread across the folds of
+# section 8 shows how much a validation score moves from fold to fold. Fold K's number
+# is what `python -m eda_lib baseline --data-dir D --out SUB.csv --split train --fold K`
+# scores with `python -m eda_lib score SUB.csv --data-dir D --fold K --folds
+# OUT/tables/folds.csv`.
+
+# %%
+stats.screen_by_fold(t.images, t.folds)
 
 # %%
 fig = plots.hist_by_label(measured.assign(instances=measured["n_instances"].astype(str)),

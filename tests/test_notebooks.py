@@ -145,6 +145,34 @@ def test_copy_move_table_recovers_the_generator_copies(run):
     assert (checks["changed_outside_mask_px"] == 0).all()  # the generator edits only the copies
 
 
+def test_every_image_is_screened_and_every_pair_fits_its_image(run):
+    from eda_lib.dataset import metric
+    from eda_lib.tables import read_tables
+
+    cfg, truth, _ = run
+    t = read_tables(cfg.out_dir / "tables")
+    images = t.images.set_index(["split", "label", "case_id"], drop=False)
+    assert set(images["screen_status"]) <= {"screened", "too_small", "too_flat"}
+    assert len(images) == len(truth["images"])
+    labelled = images[images["label"].isin(["authentic", "forged"])]
+    assert labelled["screen_of1"].between(0, 1).all()
+    assert set(t.screening["verdict"]) <= {"copy", "unsure", "rejected"}
+    for row in t.screening.itertuples():
+        image = images.loc[(row.split, row.label, row.case_id)]
+        for end in ("source", "target"):
+            x1, y1, x2, y2 = (getattr(row, f"{end}_{k}") for k in ("x1", "y1", "x2", "y2"))
+            assert 0 <= x1 <= x2 < image["width"] and 0 <= y1 <= y2 < image["height"], row
+        if row.verdict == "copy":
+            drawn = metric.parse_annotation(row.annotation, (image["height"], image["width"]))
+            assert len(drawn) == 1 and drawn[0].any()
+    copies = t.screening[t.screening["verdict"] == "copy"]
+    counts = copies.groupby(["split", "label", "case_id"]).size()
+    screened = images[images["screen_status"] == "screened"]
+    assert (screened["screen_copies"] == counts.reindex(screened.index, fill_value=0)).all()
+    html = cfg.out_dir / "html" / "10_screening.html"
+    assert "Blind screen" in html.read_text(encoding="utf-8")
+
+
 def test_files_are_read_once_and_notebooks_that_only_draw_read_none(tmp_path, monkeypatch):
     """The data pass reads every file once; only the galleries read the images they show."""
     from collections import Counter
@@ -170,11 +198,13 @@ def test_files_are_read_once_and_notebooks_that_only_draw_read_none(tmp_path, mo
                                    "metric", "summary"],
                         progress=False)
     assert result.ok and reads() == Counter()
-    result = runner.run(cfg, only=["visualizations", "copy_move"], progress=False)
+    result = runner.run(cfg, only=["visualizations", "copy_move", "screening"],
+                        progress=False)
     assert result.ok
     shown = reads()
-    # examples only: at most the grid, the authentic row and the copy-move showcase
-    assert 0 < len(shown) <= 3 * (2 + 2 + 9)
+    # examples only: at most the grid, the authentic row, the copy-move showcase, and the
+    # screen's three groups of flagged images and its examples of each of seven reasons
+    assert 0 < len(shown) <= 3 * (2 + 2 + 9) + 3 * 2 + 7 * 2
     assert set(shown) <= set(files)
 
 

@@ -8,7 +8,15 @@ import pandas as pd
 import pytest
 
 from eda_lib import tables
-from eda_lib.tables import SCHEMAS, Tables, frame, read_tables, schema_markdown, write_tables
+from eda_lib.tables import (
+    PROBLEM_KINDS,
+    SCHEMAS,
+    Tables,
+    frame,
+    read_tables,
+    schema_markdown,
+    write_tables,
+)
 
 
 def test_tables_has_one_field_per_schema_and_measured_plus_derived_cover_them():
@@ -61,3 +69,14 @@ def test_write_then_read_gives_the_same_tables(tmp_path):
     assert (tmp_path / "tables" / "SCHEMA.md").read_text(encoding="utf-8") == schema_markdown()
     assert (tmp_path / "tables" / "images.csv").read_text(encoding="utf-8").startswith(
         "case_id,split,label,path,")
+
+
+def test_screening_table_has_the_columns_its_readers_rely_on():
+    """The columns the issue of the blind screen names, in this order, then the rest."""
+    names = [c.name for c in SCHEMAS["screening"]]
+    boxes = [f"{end}_{k}" for end in ("source", "target") for k in ("x1", "y1", "x2", "y2")]
+    required = ["split", "label", "case_id", "pair", *boxes, "roles", "transform", "scale",
+                "ncc", "residual_ncc", "identical_frac", "texture", "margin"]
+    assert names[: len(required)] == required
+    assert {"verdict", "reason", "annotation"} <= set(names)
+    assert "screening_failed" in PROBLEM_KINDS

@@ -8,6 +8,9 @@ set can be checked against the test images' sizes.
 Training images are named in a submission by ``<label>/<case_id>`` (``forged/10``,
 ``authentic/10``): an authentic image and its forged twin share their case_id, so a
 plain case_id is accepted only where it names one training image.
+
+:func:`baseline_submission` turns the blind screen's ``copy`` pairs (table
+``screening``) into a submission: the classical baseline of the ``baseline`` command.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import pandas as pd
 from ..dataset import images, masks, metric
 from ..dataset.index import Index, scan
 from ..errors import ConfigError
+from ..tables import Tables
 from .folds import grouped_folds, leakage_groups
 
 
@@ -128,3 +132,58 @@ def validate_file(submission: Path, data_dir: Path | None = None,
     else:
         raise ConfigError(f"split must be test or train, got {split!r}", key="split")
     return metric.validate_submission(submission, {k: sizes[k] for k in wanted if k in sizes})
+
+
+def baseline_submission(tables: Tables, split: str = "test",
+                        ids: Iterable[str] | None = None) -> pd.DataFrame:
+    """The blind screen's submission for the images of ``split``.
+
+    Each ``copy`` pair of the screening table is one instance (its ``annotation``:
+    source and target together, as the training masks mark them); an image without
+    one is ``authentic``. An image that could not be decoded or screened is
+    ``authentic`` too, and its screen status says why.
+
+    Parameters
+    ----------
+    tables : Tables
+        A run's tables (:func:`eda_lib.datapass.load_tables`).
+    split : str
+        ``"test"``: rows named by case_id, every test image; ``"train"``: rows named
+        ``forged/<case_id>`` and ``authentic/<case_id>`` (what :func:`score_file` reads).
+    ids : iterable of str, optional
+        With ``split="train"``, only these training ids (a fold's, from :func:`fold_ids`).
+
+    Returns
+    -------
+    DataFrame
+        ``case_id, annotation``, in the tables' order.
+
+    Raises
+    ------
+    ConfigError
+        An unknown split, an id that names no training image, or no image at all.
+    """
+    if split not in ("test", "train"):
+        raise ConfigError(f"split must be test or train, got {split!r}", key="split")
+    imgs = tables.images[tables.images["split"] == split]
+    if split == "train":
+        imgs = imgs[imgs["label"].isin(["authentic", "forged"])]
+        names = (imgs["label"] + "/" + imgs["case_id"]).tolist()
+    else:
+        names = imgs["case_id"].tolist()
+    if imgs.empty:
+        raise ConfigError(f"the dataset has no {split} images to predict", key="split")
+    screen = tables.screening
+    copies = screen[(screen["split"] == split) & (screen["verdict"] == "copy")]
+    joined = copies.groupby(["label", "case_id"], sort=False)["annotation"].agg(";".join)
+    annotations = [joined.get((label, case), "authentic")
+                   for label, case in zip(imgs["label"], imgs["case_id"])]
+    out = pd.DataFrame({"case_id": names, "annotation": annotations})
+    if ids is not None:
+        wanted = list(ids)
+        missing = sorted(set(wanted) - set(out["case_id"]))
+        if missing:
+            raise ConfigError(f"{len(missing)} id(s) name no {split} image of the tables, e.g. "
+                              f"{missing[:3]}", key="case_id")
+        out = out[out["case_id"].isin(set(wanted))]
+    return out.reset_index(drop=True)

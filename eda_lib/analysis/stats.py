@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..dataset.index import SPLITS
+from ..dataset.index import FLAT_SPLIT, SPLITS
 from ..dataset.masks import RULES
 from ..measure.health import ISSUES
 from ..tables import MASK_MEASURED, MASK_READ
@@ -17,6 +17,35 @@ from ..tables import MASK_MEASURED, MASK_READ
 
 def _labelled(images: pd.DataFrame) -> pd.DataFrame:
     return images[images["label"].isin(["authentic", "forged"])]
+
+
+def shown_labels(table: pd.DataFrame) -> pd.Series:
+    """The ``label`` column of ``table`` as the tables and figures show it: an image without
+    a label shows ``"(unlabelled)"`` when it comes from a flat folder of images (split
+    ``"unlabelled"``), else ``"(test)"``."""
+    flat = table["split"].eq(FLAT_SPLIT) if "split" in table else False
+    unlabelled = pd.Series("(test)", index=table.index).mask(flat, f"({FLAT_SPLIT})")
+    return table["label"].mask(table["label"].eq(""), unlabelled)
+
+
+def described_images(images: pd.DataFrame) -> pd.DataFrame:
+    """The images that the size, mode and file-size statistics describe, by label.
+
+    The labelled images (authentic, forged); when no image is labelled, the images of a
+    flat folder (split ``"unlabelled"``), their label shown as :func:`shown_labels`. Test
+    images are left out either way, as the competition's hidden test set is.
+
+    Examples
+    --------
+    >>> flat = pd.DataFrame({"split": ["unlabelled"], "label": [""], "width": [5]})
+    >>> described_images(flat)["label"].tolist()
+    ['(unlabelled)']
+    """
+    labelled = _labelled(images)
+    if len(labelled):
+        return labelled
+    flat = images[images["split"].eq(FLAT_SPLIT)]
+    return flat.assign(label=shown_labels(flat))
 
 
 def split_label_counts(images: pd.DataFrame) -> pd.DataFrame:
@@ -61,7 +90,7 @@ def sanity_checks(images: pd.DataFrame, masks: pd.DataFrame, problems: pd.DataFr
 
 def geometry_by_label(images: pd.DataFrame) -> pd.DataFrame:
     """Quantiles of width, height, aspect, megapixels and file size per label."""
-    df = _labelled(images).assign(
+    df = described_images(images).assign(
         megapixels=lambda d: d["width"] * d["height"] / 1e6,
         file_kb=lambda d: d["file_bytes"] / 1024,
     )
@@ -73,14 +102,14 @@ def geometry_by_label(images: pd.DataFrame) -> pd.DataFrame:
 
 def mode_counts(images: pd.DataFrame) -> pd.DataFrame:
     """Image modes per label (counts), with totals."""
-    df = _labelled(images)
+    df = described_images(images)
     return pd.crosstab(df["mode"].fillna("(unreadable)"), df["label"], margins=True,
                        margins_name="total")
 
 
 def common_sizes(images: pd.DataFrame, n: int = 10) -> pd.DataFrame:
     """The ``n`` most common (height x width) sizes with counts per label."""
-    df = _labelled(images).dropna(subset=["width", "height"])
+    df = described_images(images).dropna(subset=["width", "height"])
     size = df["height"].astype(int).astype(str) + " x " + df["width"].astype(int).astype(str)
     table = pd.crosstab(size.rename("height x width"), df["label"])
     table["total"] = table.sum(axis=1)
@@ -335,6 +364,8 @@ def baseline_scores(images: pd.DataFrame, masks: pd.DataFrame) -> pd.DataFrame:
     """The competition score of simple baselines on the labelled training images.
 
     - all authentic: every image predicted ``authentic``;
+    - blind screen: the ``copy`` pairs of the screen (no mask or twin used), each one
+      instance; an image it could not score counts as 0 (empty without screening);
     - oracle label + union: authentic images right, each forged image predicted as
       one instance, the union of its true instances (the cost of merging instances);
     - masks themselves: the true masks, through the RLE codec (the ceiling, 1.0 when
@@ -348,8 +379,11 @@ def baseline_scores(images: pd.DataFrame, masks: pd.DataFrame) -> pd.DataFrame:
     # a forged image without a usable mask cannot be scored: it counts as wrong
     union = forged["of1_union"].fillna(0).sum()
     exact = (forged["rle_roundtrip"].fillna(False).astype(bool) & (forged["union_px"] > 0)).sum()
+    screened = train["screen_of1"].notna().any() if "screen_of1" in train else False
+    screen = train["screen_of1"].astype("float64").fillna(0.0).sum() if screened else np.nan
     rows = [
         ("all authentic", n_auth / n if n else np.nan),
+        ("blind screen (python -m eda_lib baseline)", screen / n if n else np.nan),
         ("oracle label + union as one instance", (n_auth + union) / n if n else np.nan),
         ("masks themselves (via RLE)", (n_auth + exact) / n if n else np.nan),
     ]
@@ -364,7 +398,8 @@ def _flag_columns(health: pd.DataFrame) -> dict[str, str]:
 
 
 def health_counts(health: pd.DataFrame) -> pd.DataFrame:
-    """Images flagged for each health issue, by label (test images as "(test)").
+    """Images flagged for each health issue, by label (test images as "(test)", a flat
+    folder's images as "(unlabelled)": see :func:`shown_labels`).
 
     Parameters
     ----------
@@ -378,7 +413,7 @@ def health_counts(health: pd.DataFrame) -> pd.DataFrame:
         :data:`~eda_lib.measure.health.ISSUES`), one column per label, and ``total``.
     """
     flags = _flag_columns(health)
-    label = health["label"].replace("", "(test)")
+    label = shown_labels(health)
     table = health[list(flags)].fillna(False).astype(bool).groupby(label).sum().T
     table.index = list(flags.values())
     table["total"] = table.sum(axis=1)
@@ -435,3 +470,108 @@ def measurable_forged(t) -> pd.DataFrame:
     forged = img[(img["label"] == "forged") & img["has_mask"] & (img["status"] == "ok")]
     usable = t.masks[t.masks["status"].isin(["ok", "normalized"])][["split", "case_id", "n_instances"]]
     return forged.merge(usable, on=["split", "case_id"], how="inner")
+
+
+# ------------------------------------------------------------------ blind screen
+
+
+#: Bins of the recovery tables: copied area (share of the image) and image size (pixels).
+AREA_BINS = (0.0, 0.005, 0.01, 0.02, 0.05, 0.1, 1.0)
+SIZE_BINS = (0, 250_000, 500_000, 1_000_000, 2_000_000, 5_000_000, np.inf)
+
+
+def screen_status(images: pd.DataFrame) -> pd.DataFrame:
+    """Images per split and screen status (screened, too_small, too_flat, failed, off),
+    with the reasons an image was not screened."""
+    img = images.dropna(subset=["screen_status"])
+    table = pd.crosstab(img["split"], img["screen_status"])
+    return table.reindex([s for s in SPLITS if s in table.index] +
+                         [s for s in table.index if s not in SPLITS])
+
+
+def screen_overview(images: pd.DataFrame, screening: pd.DataFrame) -> pd.DataFrame:
+    """Per split and label: images screened, images with a ``copy`` pair (flagged), and
+    candidate pairs by verdict."""
+    img = images[images["screen_status"] == "screened"]
+    keys = ["split", "label"]
+    out = img.groupby(keys).size().rename("screened").to_frame()
+    out["flagged"] = img[img["screen_copies"] > 0].groupby(keys).size()
+    verdicts = screening.groupby(keys + ["verdict"]).size().unstack("verdict")
+    out = out.join(verdicts.reindex(columns=["copy", "unsure", "rejected"]), how="left")
+    out = out.fillna(0).astype("int64")
+    out["flagged share"] = out["flagged"] / out["screened"]
+    return out.reset_index().replace({"label": {"": "(unlabelled)"}})
+
+
+def screen_controls(screening: pd.DataFrame) -> pd.DataFrame:
+    """Candidate pairs each reason kept from ``copy``: the false-positive controls
+    (verdict ``rejected``) and the doubts (``unsure``), most frequent first."""
+    held = screening[screening["verdict"] != "copy"]
+    out = held.groupby(["verdict", "reason"]).agg(pairs=("pair", "size"),
+                                                  images=("case_id", "nunique"))
+    return out.sort_values("pairs", ascending=False).reset_index()
+
+
+def screen_recovery(cm: pd.DataFrame, images: pd.DataFrame, by: str) -> pd.DataFrame:
+    """Share of the labelled copy-move pairs the blind screen found, by ``by``.
+
+    ``by`` is ``"transform"``, ``"scale"`` (1, shrunk, enlarged), ``"area"`` (target box
+    over the image, :data:`AREA_BINS`) or ``"image size"`` (:data:`SIZE_BINS`). Pairs
+    with ``screen_found`` empty (no source box, screening off) are left out.
+    """
+    rows = cm.dropna(subset=["screen_found"]).merge(
+        images[images["label"] == "forged"][["split", "case_id", "width", "height"]],
+        on=["split", "case_id"], how="left")
+    pixels = (rows["width"] * rows["height"]).astype("float64")
+    if by == "transform":
+        key = rows["transform"]
+    elif by == "scale":
+        key = pd.Series(np.select([rows["scale"] < 0.97, rows["scale"] > 1.03],
+                                  ["shrunk (< 0.97)", "enlarged (> 1.03)"], "same size"),
+                        index=rows.index)
+    elif by == "area":
+        box = ((rows["target_x2"] - rows["target_x1"] + 1)
+               * (rows["target_y2"] - rows["target_y1"] + 1)).astype("float64")
+        key = pd.cut(box / pixels, AREA_BINS)
+    elif by == "image size":
+        key = pd.cut(pixels, SIZE_BINS)
+    else:
+        raise ValueError(f"by must be transform, scale, area or image size, got {by!r}")
+    found = rows["screen_found"].astype(bool)
+    out = found.groupby(key, observed=True).agg(pairs="size", found="sum")
+    out["found share"] = out["found"] / out["pairs"]
+    return out.rename_axis(by).reset_index()
+
+
+def screen_by_fold(images: pd.DataFrame, folds: pd.DataFrame) -> pd.DataFrame:
+    """The blind screen's oF1 as a submission, per grouped fold of the training images,
+    beside the all-authentic floor of the same images; a last row for all folds.
+
+    An image whose screen could not score (no usable mask) counts as 0, as a forged
+    image without a mask does in :func:`baseline_scores`. The numbers are those of
+    ``python -m eda_lib baseline --split train --fold K`` scored by ``score``.
+    """
+    train = _labelled(images[images["split"] == "train"]).merge(
+        folds[["split", "label", "case_id", "fold"]], on=["split", "label", "case_id"]
+    ).sort_values("fold", kind="stable")
+    score = train["screen_of1"].astype("float64").fillna(0.0)
+    authentic = (train["label"] == "authentic").astype("float64")
+    frame = pd.DataFrame({"fold": train["fold"].astype("string"), "screen": score,
+                          "authentic": authentic})
+    whole = frame.assign(fold="all")
+    both = pd.concat([frame, whole], ignore_index=True)
+    out = both.groupby("fold", sort=False).agg(
+        images=("screen", "size"), blind_screen=("screen", "mean"),
+        all_authentic=("authentic", "mean"))
+    return out.rename(columns={"blind_screen": "oF1 blind screen",
+                               "all_authentic": "oF1 all authentic"}).reset_index()
+
+
+def screen_flagged(screening: pd.DataFrame, label: str | None = None,
+                   splits: tuple[str, ...] = SPLITS) -> pd.DataFrame:
+    """``copy`` pairs of the images with ``label`` (None: any) in ``splits``, strongest
+    first (by ``ncc``, then ``residual_ncc``): the rows the report draws."""
+    rows = screening[(screening["verdict"] == "copy") & screening["split"].isin(splits)]
+    if label is not None:
+        rows = rows[rows["label"] == label]
+    return rows.sort_values(["ncc", "residual_ncc"], ascending=False, kind="stable")

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from ..dataset.index import FLAT_SPLIT
 from ..tables import MASK_MEASURED
-from .stats import flag_totals, measurable_forged
+from .stats import described_images, flag_totals, measurable_forged
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,93 @@ class Recommendation:
     because: str
 
 
+#: How the statement of a section that does not apply to the data begins (printed at the
+#: top of its notebook by :func:`eda_lib.report.session.start`).
+NOT_APPLICABLE = "This section does not apply to this dataset"
+
+#: What each section of the report needs from the data, by section number; a section
+#: not listed (1, 2, 7, 10, 11...) applies to every dataset.
+SECTION_NEEDS: dict[str, str] = {
+    "03": "masks", "04": "instances", "05": "forged_with_mask", "06": "instances",
+    "08": "labels", "09": "masks",
+}
+
+#: Each need of :data:`SECTION_NEEDS` in words, as the statement of a section that lacks it
+#: says it.
+NEEDS: dict[str, str] = {
+    "labels": "images labelled authentic or forged (train_images/authentic/, "
+              "train_images/forged/) to group into folds",
+    "masks": "mask files of forged images (train_masks/<case_id>.npy)",
+    "instances": "forged regions read from mask files (train_masks/<case_id>.npy)",
+    "forged_with_mask": "forged images with a usable mask (train_images/forged/ and "
+                        "train_masks/)",
+}
+
+
+def _lacks(t, need: str) -> str:
+    """Why the tables ``t`` lack ``need`` (a key of :data:`NEEDS`), or "" when they hold it."""
+    img = t.images
+    held = {
+        "labels": lambda: img["label"].isin(["authentic", "forged"]).any(),
+        "masks": lambda: len(t.masks) > 0,
+        "instances": lambda: len(t.instances) > 0,
+        "forged_with_mask": lambda: len(measurable_forged(t)) > 0,
+    }
+    if held[need]():
+        return ""
+    if len(img) and img["split"].eq(FLAT_SPLIT).all():
+        return (f"this dataset is a flat folder of {len(img):,} unlabelled "
+                f"{'image' if len(img) == 1 else 'images'}: no label, mask or twin")
+    if need == "labels":
+        return "no image of this dataset is labelled authentic or forged"
+    if not img["label"].eq("forged").any() and not len(t.masks):
+        return "no image of this dataset is labelled forged and no mask file was found"
+    if not len(t.masks):
+        return "no mask file was found"
+    if need == "instances":
+        return ("no mask could be read with a marked pixel (section 3 and tables/problems.csv "
+                "say why)")
+    return "no forged image has both a readable image and a usable mask"
+
+
+def section_gap(t, section: str) -> str:
+    """Why section ``section`` (``"03"``) does not apply to the data of ``t``, or "".
+
+    Parameters
+    ----------
+    t : Tables
+        The run's tables (``images``, ``masks``, ``instances`` are read).
+    section : str
+        The section's number, as its notebook's name starts (``"03"`` for ``03_masks``).
+
+    Returns
+    -------
+    str
+        ``"it needs <what>, and <why the data has none>"`` when the section needs what
+        the data lacks (:data:`SECTION_NEEDS`), else "".
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> flat = SimpleNamespace(images=pd.DataFrame({"split": ["unlabelled"], "label": [""]}),
+    ...                        masks=pd.DataFrame(), instances=pd.DataFrame())
+    >>> section_gap(flat, "03")[:40]
+    'it needs mask files of forged images (tr'
+    >>> section_gap(flat, "07")
+    ''
+    """
+    need = SECTION_NEEDS.get(section)
+    why = _lacks(t, need) if need else ""
+    return f"it needs {NEEDS[need]}, and {why}" if why else ""
+
+
+def section_gaps(t) -> dict[str, str]:
+    """:func:`section_gap` of every section that does not apply to the data of ``t``,
+    keyed by section number in order (empty when every section applies)."""
+    gaps = {section: section_gap(t, section) for section in SECTION_NEEDS}
+    return {section: gap for section, gap in sorted(gaps.items()) if gap}
+
+
 def _pct(x: float) -> str:
     return f"{100 * x:.1f}%"
 
@@ -40,13 +128,15 @@ def _facts(t) -> dict:
     labelled = img[img["label"].isin(["authentic", "forged"])]
     forged = labelled[labelled["label"] == "forged"]
     usable = masks[masks["status"].isin(MASK_MEASURED)]
-    ok = labelled[labelled["status"] == "ok"]
+    described = described_images(img)  # the labelled images, else a flat folder's
+    ok = described[described["status"] == "ok"]
     mp = ok["width"] * ok["height"] / 1e6
     return {
         "n_images": len(img),
         "n_authentic": int((labelled["label"] == "authentic").sum()),
         "n_forged": len(forged),
         "n_test": int((img["split"] == "test").sum()),
+        "n_unlabelled": int((img["split"] == FLAT_SPLIT).sum()),
         "n_with_mask": int(forged["has_mask"].sum()),
         "n_measured": len(measurable_forged(t)),
         "n_twins": int(forged["twin"].sum()),
@@ -67,6 +157,7 @@ def _facts(t) -> dict:
         "compactness_median": float(inst["compactness"].median()) if len(inst) else float("nan"),
         "problems": t.problems["kind"].value_counts().to_dict(),
         **_copy_move_facts(t.copy_move, t.label_check),
+        **_screen_facts(img, t.screening, t.copy_move),
         "health_flags": flag_totals(t.health).to_dict(),
         "cross_case_groups": int((t.groups.groupby("group")["case_id"].nunique() > 1).sum()),
     }
@@ -87,13 +178,39 @@ def _copy_move_facts(cm: pd.DataFrame, lc: pd.DataFrame) -> dict:
     }
 
 
+def _screen_facts(img: pd.DataFrame, screening: pd.DataFrame, cm: pd.DataFrame) -> dict:
+    screened = img[img["screen_status"] == "screened"]
+    flagged = screened[screened["screen_copies"] > 0]
+    compared = cm["screen_found"].dropna()
+    train = img[(img["split"] == "train") & img["label"].isin(["authentic", "forged"])]
+    return {
+        "sc_screened": len(screened),
+        "sc_flagged": len(flagged),
+        "sc_by_label": flagged["label"].replace("", "unlabelled").value_counts().to_dict(),
+        "sc_authentic_flagged": int((flagged["label"] == "authentic").sum()),
+        "sc_pairs_compared": len(compared),
+        "sc_pairs_found": int(compared.astype(bool).sum()),
+        "sc_of1": float(train["screen_of1"].astype("float64").fillna(0).mean())
+        if len(train) and train["screen_of1"].notna().any() else float("nan"),
+        "sc_rejected": screening.loc[screening["verdict"] == "rejected", "reason"]
+        .value_counts().to_dict(),
+    }
+
+
 def findings(t) -> list[Finding]:
     """Statements about the data, each built from the tables."""
     f = _facts(t)
     out = [
         Finding("balance", f"{f['n_images']} images: {f['n_authentic']} authentic, "
-                f"{f['n_forged']} forged, {f['n_test']} test."),
+                f"{f['n_forged']} forged, {f['n_test']} test"
+                + (f", {f['n_unlabelled']} unlabelled (a flat folder of images)."
+                   if f["n_unlabelled"] else ".")),
     ]
+    gaps = section_gaps(t)
+    if gaps:  # the same reason is given once
+        why = "; ".join(dict.fromkeys(_lacks(t, SECTION_NEEDS[section]) for section in gaps))
+        out.append(Finding("sections", f"Sections {', '.join(str(int(s)) for s in gaps)} do not "
+                           f"apply to this dataset ({why}); each says at its top what it needs."))
     if f["n_forged"]:  # a finding with nothing to say is left out
         out.append(Finding(
             "masks", f"{f['n_with_mask']} of {f['n_forged']} forged images have a mask; "
@@ -134,6 +251,19 @@ def findings(t) -> list[Finding]:
             text += (f" {_pct(f['cm_turned_share'])} of confirmed copies are flipped or rotated; "
                      f"the commonest transform is {name} ({_pct(share)}).")
         out.append(Finding("copy-move", text))
+    if f["sc_screened"]:
+        by = ", ".join(f"{k} {v}" for k, v in sorted(f["sc_by_label"].items()))
+        text = (f"The blind screen (no mask, no twin) flagged {f['sc_flagged']} of "
+                f"{f['sc_screened']} screened images" + (f" ({by})." if by else "."))
+        if f["sc_pairs_compared"]:
+            text += (f" It found {f['sc_pairs_found']} of the {f['sc_pairs_compared']} labelled "
+                     "copy-move pairs.")
+        if f["sc_of1"] == f["sc_of1"]:
+            text += f" As a submission it scores oF1 {f['sc_of1']:.3f} on the training images."
+        if f["sc_rejected"]:
+            text += " Candidates rejected by its controls: " + ", ".join(
+                f"{k} {v}" for k, v in sorted(f["sc_rejected"].items())) + "."
+        out.append(Finding("blind screen", text))
     if f["lc_images"]:
         out.append(Finding(
             "label quality",
@@ -207,6 +337,12 @@ def recommendations(t) -> list[Recommendation]:
             "labels", "Inspect the images whose edits fall outside the mask before trusting "
                       "those masks as targets.",
             f"{f['lc_outside']} twin pairs differ outside the marked regions."))
+    if f["sc_authentic_flagged"]:
+        out.append(Recommendation(
+            "authentic labels", "Look at the authentic images the blind screen flags (section "
+                                "10) before training on them as negatives.",
+            f"{f['sc_authentic_flagged']} authentic images hold a region duplicated elsewhere "
+            "in the image: an unlabelled forgery or a natural repetition."))
     bad = {k: v for k, v in f["problems"].items() if k not in ("missing_mask",)}
     if bad:
         out.append(Recommendation(

@@ -15,6 +15,7 @@ does not have the expected columns is reported with a warning and rebuilt.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import warnings
 from pathlib import Path
@@ -24,6 +25,14 @@ import pandas as pd
 from ..config import Config
 from ..files import atomic_write
 from ..tables import ANALYSIS_VERSION, MEASURED_TABLES, PASS_PARAMS, SCHEMAS
+from . import copymove, screening
+
+#: Digest of the tuning defaults of the copy-move analysis and the blind screen: part
+#: of every case's signature and of the tables' manifest, so a changed threshold
+#: recomputes what it changes even where nobody bumped ANALYSIS_VERSION.
+TUNING_DIGEST = hashlib.sha256(json.dumps(
+    {"copymove": dict(copymove.DEFAULT_TUNING), "screening": dict(screening.DEFAULT_TUNING)},
+    sort_keys=True, default=repr).encode()).hexdigest()[:16]
 
 #: Columns the cache adds to each table: the case and its signature.
 KEY_COLUMNS = ("_split", "_case", "_sig")
@@ -42,8 +51,8 @@ def stat_files(root: Path, paths: list[str]) -> list[tuple[str, os.stat_result |
 
 def signature(files: list[tuple[str, os.stat_result | None]], cfg: Config) -> str:
     """Hash of a case's files (path, size, mtime; see :func:`stat_files`) and of the
-    pass's settings."""
-    h = hashlib.sha256(ANALYSIS_VERSION.encode())
+    pass's settings (parameters and :data:`TUNING_DIGEST`)."""
+    h = hashlib.sha256(f"{ANALYSIS_VERSION}\0{TUNING_DIGEST}".encode())
     for key in PASS_PARAMS:
         h.update(f"{key}={getattr(cfg, key)!r}\n".encode())
     for rel, st in files:

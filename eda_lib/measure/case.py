@@ -4,8 +4,10 @@ A case is a forged image, its authentic twin and its mask (or any lone file of t
 within one split. :func:`measure_case` decodes each image once, loads the mask once and
 takes every per-file measurement with the pair at hand: image health
 (:mod:`~eda_lib.measure.health`), instance shapes (:mod:`~eda_lib.measure.instances`),
-the mask as a submission (:mod:`~eda_lib.dataset.metric`) and the copy-move analysis
-(:mod:`~eda_lib.measure.copymove`). Rows come back as plain dicts per table of
+the mask as a submission (:mod:`~eda_lib.dataset.metric`), the copy-move analysis
+(:mod:`~eda_lib.measure.copymove`) and the blind screen (:mod:`~eda_lib.measure.screening`),
+which looks at each image without its mask or twin and is only afterwards compared
+with the labels. Rows come back as plain dicts per table of
 :mod:`eda_lib.tables`; :mod:`eda_lib.datapass` runs cases on workers and caches them.
 """
 
@@ -22,7 +24,8 @@ from ..config import Config
 from ..dataset import images, masks, metric
 from ..dataset.index import ImageEntry, Index, MaskEntry
 from ..errors import DataError
-from . import copymove, health
+from ..geometry import same_pair
+from . import copymove, health, screening
 from .instances import instance_metrics
 
 
@@ -70,9 +73,10 @@ def _problem(rows: Rows, path: str, case_id: str, kind: str, detail: str) -> Non
     rows.add("problems", {"path": path, "case_id": case_id, "kind": kind, "detail": detail})
 
 
-def _decode_image(root: Path, e: ImageEntry, cfg: Config, rows: Rows) -> images.Decoded | None:
+def _decode_image(root: Path, e: ImageEntry, cfg: Config, rows: Rows
+                  ) -> tuple[images.Decoded | None, dict]:
     """Decode one image and add its row (and its problem, when it cannot be decoded);
-    return the decoded image, or None."""
+    return the decoded image (or None) and the row, which the screen completes."""
     row = {
         "case_id": e.case_id, "split": e.split, "label": e.label, "path": e.path,
         "has_mask": e.mask_path is not None, "twin": e.twin, "status": "ok",
@@ -86,11 +90,11 @@ def _decode_image(root: Path, e: ImageEntry, cfg: Config, rows: Rows) -> images.
         row["status"] = kind
         rows.add("images", row)
         _problem(rows, e.path, e.case_id, kind, _short(exc, root))
-        return None
+        return None, row
     row.update(width=decoded.width, height=decoded.height,
                aspect=decoded.width / decoded.height, mode=decoded.mode)
     rows.add("images", row)
-    return decoded
+    return decoded, row
 
 
 def _score_images(entries: list[ImageEntry], decoded: list[images.Decoded], rows: Rows) -> None:
@@ -182,14 +186,25 @@ def _submission_checks(mask: masks.Mask, union: np.ndarray) -> dict:
 
 
 def measure_case(root: Path, case: Case, cfg: Config) -> Rows:
-    """Measure every file of one case: images decoded once, the mask loaded once."""
+    """Measure every file of one case: images decoded once, the mask loaded once.
+
+    Each image is screened blind first (nothing of its mask or twin is used); the
+    screen's copies are then scored against the labels: ``screen_of1`` of every
+    labelled image, ``screen_found`` of every copy-move pair.
+    """
     rows = Rows()
-    decoded = {e.label: _decode_image(root, e, cfg, rows) for e in case.images}
+    decoded, image_rows = {}, {}
+    for e in case.images:
+        decoded[e.label], image_rows[e.label] = _decode_image(root, e, cfg, rows)
     readable = [e for e in case.images if decoded[e.label] is not None]
     _score_images(readable, [decoded[e.label] for e in readable], rows)
+    screens = {e.label: _screen(decoded[e.label], e, image_rows[e.label], cfg, rows)
+               for e in readable}
+    if "authentic" in screens:
+        _score_screen(image_rows["authentic"], screens["authentic"], [])
+    forged = decoded.get("forged")
     if case.mask is None:
         return rows
-    forged = decoded.get("forged")
     if case.mask.image_path is not None and forged is None:
         # the image failed to decode: load the mask on its own so its problems still show
         _measure_mask(root, case.mask, None, rows, cfg.allow_pickle)
@@ -197,17 +212,56 @@ def measure_case(root: Path, case: Case, cfg: Config) -> Rows:
     mask = _measure_mask(root, case.mask, forged, rows, cfg.allow_pickle)
     if mask is None or case.mask.image_path is None:
         return rows
+    truth = metric.truth_from_masks(mask.instances)
+    if truth:
+        _score_screen(image_rows["forged"], screens.get("forged"), truth)
     key = {"case_id": case.case_id, "split": case.split}
     for k in range(mask.n_instances):
         rows.add("instances", {**key, "instance": k + 1, **instance_metrics(mask.instances[k])})
     if mask.n_instances and cfg.copy_move:
         twin = decoded.get("authentic")
-        _copy_move(forged, twin, mask, cfg, key, case.mask.path, rows)
+        _copy_move(forged, twin, mask, cfg, key, case.mask.path, rows, screens.get("forged"))
     return rows
 
 
-def _copy_move(forged, twin, mask, cfg: Config, key: dict, mask_path: str, rows: Rows) -> None:
-    """Copy-move analysis of one forged image (with its twin when it has the same size)."""
+def _screen(image: images.Decoded, e: ImageEntry, row: dict, cfg: Config,
+            rows: Rows) -> screening.Screened | None:
+    """Screen one decoded image blind; add its pairs and complete its images row.
+
+    Returns the result, or None when screening is off or failed (a failure is a
+    ``screening_failed`` problem; the rest of the case goes on).
+    """
+    if not cfg.screening:
+        row["screen_status"] = "off"
+        return None
+    try:
+        found = screening.screen_image(image.rgb, max_side=cfg.screening_max_side)
+    except Exception as exc:  # one image's screen must not end the pass: report it
+        row.update(screen_status="failed", screen_reason=f"{type(exc).__name__}: {exc}")
+        _problem(rows, e.path, e.case_id, "screening_failed", f"{type(exc).__name__}: {exc}")
+        return None
+    row.update(screen_status=found.status, screen_reason=found.reason or None,
+               screen_copies=len(found.copies))
+    key = {"split": e.split, "label": e.label, "case_id": e.case_id}
+    for pair in found.pairs:
+        out = {**key, **pair.as_row(), "reason": pair.reason or None}
+        if pair.verdict == "copy":
+            out["annotation"] = metric.format_annotation([pair.instance_mask(found.shape)])
+        rows.add("screening", out)
+    return found
+
+
+def _score_screen(row: dict, found: screening.Screened | None, truth: list) -> None:
+    """``screen_of1`` of an image row: the screen's copies, as the image's submission,
+    against ``truth`` (the mask's instances; empty for an authentic image)."""
+    if found is not None:
+        row["screen_of1"] = metric.of1(truth, found.instances())
+
+
+def _copy_move(forged, twin, mask, cfg: Config, key: dict, mask_path: str, rows: Rows,
+               found: screening.Screened | None) -> None:
+    """Copy-move analysis of one forged image (with its twin when it has the same size);
+    each pair is marked ``screen_found`` when the blind screen ``found`` it."""
     twin_rgb = twin.rgb if twin is not None and twin.pixels.shape[:2] == forged.pixels.shape[:2] \
         else None
     try:
@@ -217,7 +271,11 @@ def _copy_move(forged, twin, mask, cfg: Config, key: dict, mask_path: str, rows:
         _problem(rows, mask_path, key["case_id"], "copy_move_failed",
                  f"{type(exc).__name__}: {exc}")
         return
+    copies = [(p.source_box, p.target_box) for p in found.copies] if found is not None else []
     for r in results:
-        rows.add("copy_move", {**key, **r.as_row()})
+        seen = None
+        if found is not None and r.source_box is not None and r.target_box is not None:
+            seen = any(same_pair(c, (r.source_box, r.target_box)) for c in copies)
+        rows.add("copy_move", {**key, **r.as_row(), "screen_found": seen})
     if check is not None:
         rows.add("label_check", {**key, **check.as_row()})

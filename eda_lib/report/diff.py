@@ -48,6 +48,7 @@ TABLE_KEYS: dict[str, tuple[str, ...]] = {
     "instances": ("split", "case_id", "instance"),
     "copy_move": ("split", "case_id", "instance"),
     "label_check": ("split", "case_id"),
+    "screening": ("split", "label", "case_id", "pair"),
     "groups": ("split", "label", "case_id"),
     "folds": ("split", "label", "case_id"),
     "problems": ("path", "kind"),

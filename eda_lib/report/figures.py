@@ -168,18 +168,85 @@ def copy_move_evidence(cfg: Config, t, showcase: Mapping[str, pd.DataFrame]
     return out
 
 
+# ------------------------------------------------------------------ blind screen
+
+
+SCREEN_EXAMPLES = 2
+"""Most examples drawn of each false-positive control."""
+
+
+def screening_pairs(cfg: Config, t, rows: pd.DataFrame, prefix: str,
+                    limit: int | None = None) -> dict[str, Figure]:
+    """The copy-move panel of each ``screening`` row (image with both ends outlined,
+    aligned end, other end, difference), at most ``limit`` (default
+    ``cfg.max_grid_images``).
+
+    Returns
+    -------
+    dict
+        ``{"<prefix>_<split>_<label>_<case_id>_<pair>": Figure}`` in the rows' order;
+        empty without rows.
+    """
+    chosen = rows.head(cfg.max_grid_images if limit is None else limit)
+    out = {}
+    for row in chosen.to_dict("records"):
+        name = "_".join(str(v) for v in (prefix, row["split"], row["label"] or "x",
+                                          row["case_id"], row["pair"]))
+        out[name] = plots.copy_move_panel(**gallery.screening_view(cfg, t, row),
+                                          display_size=cfg.display_size)
+    return out
+
+
+def screening_recovery(t) -> dict[str, Figure]:
+    """The share of the labelled copy-move pairs the blind screen found, by transform,
+    scale, area and image size (:func:`eda_lib.analysis.stats.screen_recovery`).
+
+    Returns
+    -------
+    dict
+        ``{"recovery": Figure}``, or empty when no labelled pair was compared.
+    """
+    if t.copy_move["screen_found"].notna().sum() == 0:
+        return {}
+    tables = {by: stats.screen_recovery(t.copy_move, t.images, by)
+              for by in ("transform", "scale", "area", "image size")}
+    return {"recovery": plots.share_bars(tables, share="found share", count="pairs",
+                                         hit="found", title="Labelled copies the blind "
+                                                            "screen found")}
+
+
+def screening_controls(cfg: Config, t) -> dict[str, dict[str, Figure]]:
+    """For each reason that kept a pair from ``copy``, its strongest examples.
+
+    Returns
+    -------
+    dict
+        ``"<reason>: <n> pair(s)"`` -> :func:`screening_pairs` of up to
+        :data:`SCREEN_EXAMPLES` pairs, most frequent reason first.
+    """
+    held = t.screening[t.screening["verdict"] != "copy"]
+    out = {}
+    for reason, n in held["reason"].value_counts().items():
+        rows = held[held["reason"] == reason].sort_values("ncc", ascending=False, kind="stable")
+        out[f"{reason}: {n} pair(s)"] = screening_pairs(cfg, t, rows, f"control_{reason}",
+                                                        SCREEN_EXAMPLES)
+    return out
+
+
 # ------------------------------------------------------------------ health
 
 
 def health_scores(health: pd.DataFrame) -> dict[str, Figure]:
-    """The distribution of each score of :data:`SCORE_ISSUES`, by label (test images left out).
+    """The distribution of each score of :data:`SCORE_ISSUES`, by label (test images left
+    out; a flat folder's images, which have no label, as ``"(unlabelled)"``: see
+    :func:`eda_lib.analysis.stats.described_images`).
 
     Returns
     -------
     dict
         ``{"<issue>_score": Figure}`` in the order of :data:`SCORE_ISSUES`.
     """
-    labelled = health[health["label"] != ""]
+    labelled = stats.described_images(health)
     out = {}
     for issue in SCORE_ISSUES:
         out[f"{issue}_score"] = plots.hist_by_label(labelled, f"{issue}_score", bins=30,

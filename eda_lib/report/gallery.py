@@ -66,7 +66,8 @@ def load_captioned(cfg: Config, chosen: pd.DataFrame) -> list[tuple[str, np.ndar
 def load_scored(cfg: Config, t, rows: pd.DataFrame, issue: str) -> list[tuple[str, np.ndarray, None]]:
     """Items of :func:`eda_lib.report.plots.overlay_grid` for rows of the ``health`` table.
 
-    Each caption gives the label ("test" for test images), the case_id and the
+    Each caption gives the label (the split for an unlabelled image: "test",
+    "unlabelled"), the case_id and the
     image's ``<issue>_score``; no masks are drawn.
 
     Parameters
@@ -85,7 +86,7 @@ def load_scored(cfg: Config, t, rows: pd.DataFrame, issue: str) -> list[tuple[st
     list of (str, numpy.ndarray, None)
         In the rows' order.
     """
-    return [(f"{r['label'] or 'test'} {r['case_id']}: {r[f'{issue}_score']:.3f}",
+    return [(f"{r['label'] or r['split']} {r['case_id']}: {r[f'{issue}_score']:.3f}",
              load_rgb(cfg, image_path(t, r["split"], r["label"], r["case_id"])), None)
             for r in rows.to_dict("records")]
 
@@ -114,7 +115,7 @@ def load_examples(cfg: Config, t, chosen: pd.DataFrame) -> list[Example]:
 def aligned_crops(rgb: np.ndarray, row) -> tuple[np.ndarray | None, np.ndarray]:
     """The source crop warped onto the target's grid, and the target crop.
 
-    ``row`` is a row of the ``copy_move`` table. The source box content is
+    ``row`` is a row of the ``copy_move`` or ``screening`` table. The source box content is
     transformed (``target = transform(source)``) and resized to the target box, so
     the two crops can be compared pixel by pixel; None when no source was found.
     """
@@ -150,24 +151,44 @@ def _box(row, prefix: str) -> tuple[int, int, int, int] | None:
     return None if any(pd.isna(v) for v in values) else tuple(int(v) for v in values)
 
 
-def copy_move_view(cfg: Config, t, row) -> dict:
-    """Keyword arguments of :func:`eda_lib.plots.copy_move_panel` for one ``copy_move`` row.
-
-    Only the forged image is read: the panel needs neither the masks nor the twin.
-    """
-    rgb = load_rgb(cfg, image_path(t, row["split"], "forged", row["case_id"]))
+def _pair_view(cfg: Config, t, row, label: str, title: str) -> dict:
+    """Keyword arguments of :func:`eda_lib.plots.copy_move_panel` for a row with source
+    and target boxes and a transform, in the image of ``label``; only that image is read."""
+    rgb = load_rgb(cfg, image_path(t, row["split"], label, row["case_id"]))
     source, target = aligned_crops(rgb, row)
-    margin = "" if pd.isna(row["margin"]) else f", margin {row['margin']:.2f}"
-    transform = "" if pd.isna(row["transform"]) else f", {row['transform']}"
     return {
         "rgb": rgb,
         "target_box": _box(row, "target"),
         "source_box": _box(row, "source") if source is not None else None,
         "aligned_source": source,
         "target_crop": target if source is not None else None,
-        "title": (f"case {row['case_id']}, instance {row['instance']}: {row['method']}"
-                  f"{transform}, {row['verdict']}{margin}"),
+        "title": title,
     }
+
+
+def copy_move_view(cfg: Config, t, row) -> dict:
+    """Keyword arguments of :func:`eda_lib.plots.copy_move_panel` for one ``copy_move`` row.
+
+    Only the forged image is read: the panel needs neither the masks nor the twin.
+    """
+    margin = "" if pd.isna(row["margin"]) else f", margin {row['margin']:.2f}"
+    transform = "" if pd.isna(row["transform"]) else f", {row['transform']}"
+    return _pair_view(cfg, t, row, "forged",
+                      f"case {row['case_id']}, instance {row['instance']}: {row['method']}"
+                      f"{transform}, {row['verdict']}{margin}")
+
+
+def screening_view(cfg: Config, t, row) -> dict:
+    """Keyword arguments of :func:`eda_lib.plots.copy_move_panel` for one ``screening``
+    row: the pair the blind screen found, drawn as a copy-move pair is (its two ends
+    are ``source`` and ``target`` of the fitted transform; which was pasted is unknown).
+    """
+    label = f"{row['label']} " if row["label"] else ""
+    reason = "" if pd.isna(row["reason"]) else f" ({row['reason']})"
+    ncc = "" if pd.isna(row["ncc"]) else f", ncc {row['ncc']:.2f}"
+    return _pair_view(cfg, t, row, row["label"],
+                      f"{row['split']} {label}{row['case_id']}, pair {row['pair']}: "
+                      f"{row['transform']}{ncc}, {row['verdict']}{reason}")
 
 
 def image_path(t, split: str, label: str, case_id: str) -> str:

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -66,6 +66,7 @@ DPI = 110
 _MAX_WIDTH = 16.0  # inches: widest figure a notebook shows without shrinking it much
 _WIDE = 2.0  # images wider than this (W/H) are stacked vertically in multi-panel figures
 _MISSING = "(missing)"
+_EMPTY = "(none)"
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 
@@ -358,7 +359,8 @@ def save_figure(fig: Figure, figures_dir: Path, name: str, dpi: int = DPI) -> Pa
     figures_dir : Path
         Folder, created if missing.
     name : str
-        File stem, without ``.png``.
+        File stem, without ``.png``; a ``/`` or ``\\`` in it (from a case_id of a flat
+        folder's subfolder, ``sub/fig1``) becomes ``_``, so the file stays in ``figures_dir``.
     dpi : int
         Resolution.
 
@@ -369,7 +371,8 @@ def save_figure(fig: Figure, figures_dir: Path, name: str, dpi: int = DPI) -> Pa
     """
     figures_dir = Path(figures_dir)
     figures_dir.mkdir(parents=True, exist_ok=True)
-    path = figures_dir / f"{name}.png"
+    stem = name.replace("/", "_").replace("\\", "_")
+    path = figures_dir / f"{stem}.png"
     fig.savefig(path, dpi=dpi, format="png", metadata={"Software": None}, facecolor="white")
     return path
 
@@ -388,8 +391,12 @@ def _ordered(values: Sequence) -> list:
 
 
 def _key_text(value) -> str:
-    """Display text of a group key: whole floats without ".0" (counts read back as floats)."""
-    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+    """Display text of a group key: whole floats without ".0" (counts read back as floats),
+    and ``"(none)"`` for an empty text (the label of unlabelled images), which matplotlib
+    would leave out of a legend."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value) or _EMPTY
 
 
 def _group_keys(series: pd.Series) -> pd.Categorical:
@@ -1019,4 +1026,38 @@ def direction_rose(dx: pd.Series, dy: pd.Series, *, bins: int = 16,
            edgecolor="black", linewidth=0.5, alpha=0.8)
     ax.set_title(f"{title} (n={int(ok.sum())})")
     ax.set_yticks([])
+    return fig
+
+
+@_literal_text
+def share_bars(tables: Mapping[str, pd.DataFrame], *, share: str, count: str, hit: str,
+               title: str) -> Figure:
+    """One bar panel per table: the ``share`` column per category (the first column),
+    each bar labelled ``hit/count``; e.g. the share of labelled copies a blind screen
+    found, by transform, scale, area and image size.
+
+    Parameters
+    ----------
+    tables : mapping of str to DataFrame
+        Panel title -> table whose first column holds the categories; may be empty.
+    share, count, hit : str
+        Columns of the share (0..1), the number of things and the number found.
+    title : str
+        Title of the figure.
+    """
+    n = max(1, len(tables))
+    fig = _figure((min(_MAX_WIDTH, 4.2 * n), 4.2))
+    axes = np.atleast_1d(fig.subplots(1, n, sharey=True))
+    for ax, (name, df) in zip(axes, tables.items()):
+        if df.empty:
+            _no_data(ax, "nothing to count")
+        labels = [str(v) for v in df.iloc[:, 0]]
+        bars = ax.bar(np.arange(len(df)), df[share].astype(float), color="#4C6E91")
+        ax.bar_label(bars, [f"{int(h)}/{int(c)}" for h, c in zip(df[hit], df[count])],
+                     padding=2, fontsize=8)
+        ax.set_xticks(np.arange(len(df)), labels, rotation=45, ha="right")
+        ax.set(title=name, ylim=(0, 1.1))
+        ax.grid(axis="y", alpha=0.3)
+    axes[0].set_ylabel(share)
+    fig.suptitle(title)
     return fig

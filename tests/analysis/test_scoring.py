@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from eda_lib import cli
-from eda_lib.analysis import scoring
+from eda_lib.analysis import scoring, stats
+from eda_lib.config import make_config
+from eda_lib.datapass import load_tables
 from eda_lib.dataset import demo, metric
 from eda_lib.dataset.index import scan
 from eda_lib.errors import ConfigError
+from eda_lib.tables import frame
 
 
 @pytest.fixture(scope="module")
@@ -82,3 +87,110 @@ def test_cli_exit_codes(data, tmp_path, capsys):
     assert cli.main(["validate", str(bad)]) == 1
     assert "descending" in capsys.readouterr().out
     assert cli.main(["score", str(bad), "--data-dir", str(data)]) == 2
+
+
+# ------------------------------------------------------------------ the blind screen's baseline
+
+
+@pytest.fixture(scope="module")
+def screened(tmp_path_factory):
+    """A generated dataset large enough for the screen to find copies, and a run folder."""
+    tmp = tmp_path_factory.mktemp("baseline")
+    root = tmp / "data"
+    demo.generate(root, forged=8, seed=4, size_scale=0.5, supplemental=0)
+    return root, tmp / "run"
+
+
+def _baseline(screened, tmp_path, *extra):
+    data, run_dir = screened
+    out = tmp_path / "sub.csv"
+    code = cli.main(["baseline", "--data-dir", str(data), "--out", str(out),
+                     "--out-dir", str(run_dir), "--workers", "1", *extra])
+    return code, out
+
+
+def test_baseline_on_training_folds_is_what_section_9_reports(screened, tmp_path, capsys):
+    data, run_dir = screened
+    cfg = make_config({"data_dir": str(data), "out_dir": str(run_dir), "workers": 1})
+    for fold in (0, 2):
+        code, out = _baseline(screened, tmp_path, "--split", "train", "--fold", str(fold))
+        assert code == 0
+        # valid; only the other folds' images are missing
+        problems = scoring.validate_file(out, data, split="train")
+        assert set(problems["kind"]) <= {"missing_case_id"}
+        folds = run_dir / "tables/folds.csv"
+        value, details = scoring.score_file(out, data, fold, folds)
+        t = load_tables(cfg, build=False)
+        reported = stats.screen_by_fold(t.images, t.folds).set_index("fold")
+        assert value == pytest.approx(reported.loc[str(fold), "oF1 blind screen"], abs=1e-12)
+        assert len(details) == reported.loc[str(fold), "images"]
+    said = capsys.readouterr().out
+    assert "score it with: python -m eda_lib score" in said and "--fold 2" in said
+
+
+def test_baseline_marks_copies_and_calls_the_rest_authentic(screened, tmp_path):
+    data, run_dir = screened
+    code, out = _baseline(screened, tmp_path, "--split", "train")
+    assert code == 0
+    assert scoring.validate_file(out, data, split="train").empty
+    sub = metric.read_submission(out)
+    t = load_tables(make_config({"data_dir": str(data), "out_dir": str(run_dir)}), build=False)
+    train = t.images[t.images["split"] == "train"]
+    assert sorted(sub["case_id"]) == sorted(train["label"] + "/" + train["case_id"])
+    flagged = set(train.loc[train["screen_copies"] > 0, "label"] + "/"
+                  + train.loc[train["screen_copies"] > 0, "case_id"])
+    assert flagged, "the screen found nothing: the test data is too easy or too hard"
+    assert set(sub.loc[sub["annotation"] != "authentic", "case_id"]) == flagged
+    for row in sub[sub["annotation"] != "authentic"].itertuples():
+        label, case = row.case_id.split("/")
+        copies = t.screening[(t.screening["label"] == label) & (t.screening["case_id"] == case)
+                             & (t.screening["verdict"] == "copy")]
+        assert row.annotation.count(";") == len(copies) - 1
+
+
+def test_baseline_for_the_test_split_names_every_test_image(screened, tmp_path):
+    data, _ = screened
+    code, out = _baseline(screened, tmp_path)
+    assert code == 0
+    assert scoring.validate_file(out, data, split="test").empty
+    tests = {e.case_id for e in scan(data).images if e.split == "test"}
+    assert set(metric.read_submission(out)["case_id"]) == tests
+
+
+def test_baseline_refuses_bad_requests(screened, tmp_path, capsys):
+    data, _ = screened
+    code, _ = _baseline(screened, tmp_path, "--fold", "1")
+    assert code == 2 and "--fold needs --split train" in capsys.readouterr().err
+    inside = data / "sub.csv"
+    code = cli.main(["baseline", "--data-dir", str(data), "--out", str(inside)])
+    assert code == 2 and not inside.exists()
+    assert "never written" in capsys.readouterr().err
+
+
+def test_baseline_submission_joins_the_copies_of_an_image(tables):
+    screening = frame("screening", [
+        {"split": "train", "label": "forged", "case_id": "10", "pair": 1, "verdict": "copy",
+         "annotation": "[1, 2]"},
+        {"split": "train", "label": "forged", "case_id": "10", "pair": 2, "verdict": "copy",
+         "annotation": "[7, 1]"},
+        {"split": "train", "label": "forged", "case_id": "10", "pair": 3,
+         "verdict": "rejected", "reason": "text"},
+        {"split": "train", "label": "authentic", "case_id": "25", "pair": 1,
+         "verdict": "unsure", "reason": "weak_match"},
+        {"split": "test", "label": "", "case_id": "45", "pair": 1, "verdict": "copy",
+         "annotation": "[3, 3]"},
+    ])
+    t = dataclasses.replace(tables, screening=screening)
+    sub = scoring.baseline_submission(t, "train").set_index("case_id")["annotation"]
+    assert sub["forged/10"] == "[1, 2];[7, 1]"
+    assert sub.drop("forged/10").eq("authentic").all()
+    assert set(sub.index) == {"authentic/10", "forged/10", "authentic/25", "forged/25",
+                              "forged/31"}
+    test = scoring.baseline_submission(t, "test")
+    assert test.to_dict("list") == {"case_id": ["45"], "annotation": ["[3, 3]"]}
+    some = scoring.baseline_submission(t, "train", ["forged/10", "forged/31"])
+    assert some["case_id"].tolist() == ["forged/10", "forged/31"]
+    with pytest.raises(ConfigError, match="forged/99"):
+        scoring.baseline_submission(t, "train", ["forged/99"])
+    with pytest.raises(ConfigError, match="split"):
+        scoring.baseline_submission(t, "val")

@@ -6,6 +6,7 @@ import pandas as pd
 
 from eda_lib.analysis import stats
 from eda_lib.measure.health import ISSUES
+from eda_lib.tables import frame
 
 
 def _counts(df):
@@ -192,3 +193,107 @@ def test_readable_authentic():
     images = pd.DataFrame({"label": ["authentic", "authentic", "forged", ""],
                            "status": ["ok", "unreadable", "ok", "ok"]})
     assert stats.readable_authentic(images).index.tolist() == [0]
+
+
+# ------------------------------------------------------------------ blind screen
+
+
+def _images(rows):
+    return frame("images", [{"path": f"{r['split']}/{r['case_id']}.png", "status": "ok",
+                             "has_mask": False, "twin": False, **r} for r in rows])
+
+
+def test_baseline_scores_put_the_blind_screen_beside_the_others():
+    images = _images([
+        {"split": "train", "label": "authentic", "case_id": "1", "screen_of1": 1.0},
+        {"split": "train", "label": "authentic", "case_id": "2", "screen_of1": 0.0},
+        {"split": "train", "label": "forged", "case_id": "1", "screen_of1": 0.5},
+        {"split": "train", "label": "forged", "case_id": "3"},  # no usable mask: counts 0
+    ])
+    masks = frame("masks", [{"split": "train", "case_id": "1", "of1_union": 1.0,
+                             "rle_roundtrip": True, "union_px": 5}])
+    got = stats.baseline_scores(images, masks).set_index("baseline")["oF1"]
+    assert got["blind screen (python -m eda_lib baseline)"] == 1.5 / 4
+    assert got["all authentic"] == 0.5
+    off = stats.baseline_scores(images.assign(screen_of1=np.nan), masks).set_index("baseline")
+    assert np.isnan(off.loc["blind screen (python -m eda_lib baseline)", "oF1"])
+
+
+def test_screen_by_fold_averages_each_fold_and_all():
+    images = _images([
+        {"split": "train", "label": "authentic", "case_id": "1", "screen_of1": 1.0},
+        {"split": "train", "label": "forged", "case_id": "1", "screen_of1": 0.25},
+        {"split": "train", "label": "forged", "case_id": "2"},
+        {"split": "test", "label": "", "case_id": "9"},
+    ])
+    folds = frame("folds", [
+        {"split": "train", "label": "authentic", "case_id": "1", "fold": 1},
+        {"split": "train", "label": "forged", "case_id": "1", "fold": 1},
+        {"split": "train", "label": "forged", "case_id": "2", "fold": 0},
+    ])
+    got = stats.screen_by_fold(images, folds)
+    assert got["fold"].tolist() == ["0", "1", "all"]
+    assert got["images"].tolist() == [1, 2, 3]
+    assert got["oF1 blind screen"].tolist() == [0.0, 0.625, 1.25 / 3]
+    assert got["oF1 all authentic"].tolist() == [0.0, 0.5, 1 / 3]
+
+
+def _copy_move(rows):
+    base = {"split": "train", "method": "mask_pair", "target_x1": 0, "target_y1": 0,
+            "source_x1": 50, "source_y1": 50, "source_x2": 59, "source_y2": 59}
+    return frame("copy_move", [{**base, "instance": i + 1, **r} for i, r in enumerate(rows)])
+
+
+def test_screen_recovery_by_transform_scale_area_and_size():
+    images = _images([
+        {"split": "train", "label": "forged", "case_id": "1", "width": 100, "height": 100},
+        {"split": "train", "label": "forged", "case_id": "2", "width": 2000, "height": 1000},
+    ])
+    cm = _copy_move([
+        {"case_id": "1", "transform": "identity", "scale": 1.0, "target_x2": 9,
+         "target_y2": 9, "screen_found": True},                   # 1 % of the image
+        {"case_id": "1", "transform": "flip_h", "scale": 0.8, "target_x2": 29,
+         "target_y2": 29, "screen_found": False},                 # 9 %
+        {"case_id": "2", "transform": "identity", "scale": 1.2, "target_x2": 99,
+         "target_y2": 99, "screen_found": True},                  # 0.5 %
+        {"case_id": "2", "transform": "rot90", "scale": 1.0, "target_x2": 9,
+         "target_y2": 9, "screen_found": None},                   # not compared: left out
+    ])
+    by = stats.screen_recovery(cm, images, "transform").set_index("transform")
+    assert by["pairs"].to_dict() == {"flip_h": 1, "identity": 2}
+    assert by.loc["identity", "found share"] == 1.0 and by.loc["flip_h", "found"] == 0
+    scale = stats.screen_recovery(cm, images, "scale").set_index("scale")["found"].to_dict()
+    assert scale == {"enlarged (> 1.03)": 1, "same size": 1, "shrunk (< 0.97)": 0}
+    area = stats.screen_recovery(cm, images, "area")
+    assert area["pairs"].tolist() == [1, 1, 1] and area["found"].tolist() == [1, 1, 0]
+    size = stats.screen_recovery(cm, images, "image size")
+    assert size["pairs"].tolist() == [2, 1]
+
+
+def test_screen_overview_controls_and_flagged():
+    images = _images([
+        {"split": "train", "label": "authentic", "case_id": "1", "screen_status": "screened",
+         "screen_copies": 1},
+        {"split": "train", "label": "authentic", "case_id": "2", "screen_status": "screened",
+         "screen_copies": 0},
+        {"split": "test", "label": "", "case_id": "3", "screen_status": "too_small",
+         "screen_copies": 0},
+    ])
+    pair = {"split": "train", "label": "authentic", "case_id": "1"}
+    screening = frame("screening", [
+        {**pair, "pair": 1, "verdict": "copy", "ncc": 0.9},
+        {**pair, "pair": 2, "verdict": "rejected", "reason": "text", "ncc": 0.99},
+        {**pair, "case_id": "2", "pair": 1, "verdict": "rejected", "reason": "text"},
+        {**pair, "case_id": "2", "pair": 2, "verdict": "unsure", "reason": "weak_match"},
+    ])
+    over = stats.screen_overview(images, screening).set_index(["split", "label"])
+    row = over.loc[("train", "authentic")]
+    assert (row["screened"], row["flagged"], row["copy"], row["rejected"]) == (2, 1, 1, 2)
+    assert row["flagged share"] == 0.5 and ("test", "(unlabelled)") not in over.index
+    controls = stats.screen_controls(screening)
+    assert controls.iloc[0].tolist() == ["rejected", "text", 2, 2]
+    status = stats.screen_status(images)
+    assert status.loc["test", "too_small"] == 1 and status.loc["train", "screened"] == 2
+    flagged = stats.screen_flagged(screening, "authentic")
+    assert flagged["pair"].tolist() == [1]
+    assert stats.screen_flagged(screening, None, ("test",)).empty

@@ -45,3 +45,28 @@ def test_health_finding_names_each_flagged_issue_with_its_count(tables):
 def test_no_health_finding_when_nothing_is_flagged(tables):
     health = _health({"dark": [False, False]}).assign(is_unrelated_issue=[True, True])
     assert "health" not in {f.topic for f in summary.findings(_with(tables, health=health))}
+
+
+def test_blind_screen_finding_and_authentic_advice_follow_the_tables(tables):
+    import dataclasses
+
+    from eda_lib.tables import frame
+
+    img = tables.images.copy()
+    authentic = (img["label"] == "authentic") & (img["case_id"] == "10")
+    img.loc[authentic, "screen_copies"] = 2
+    screening = frame("screening", [
+        {"split": "train", "label": "authentic", "case_id": "10", "pair": 1, "verdict": "copy"},
+        {"split": "train", "label": "authentic", "case_id": "10", "pair": 2, "verdict": "copy"},
+        {"split": "train", "label": "forged", "case_id": "25", "pair": 1,
+         "verdict": "rejected", "reason": "text"},
+    ])
+    t = dataclasses.replace(tables, images=img, screening=screening)
+    found = {x.topic: x.text for x in summary.findings(t)}["blind screen"]
+    screened = int((img["screen_status"] == "screened").sum())
+    assert found.startswith(f"The blind screen (no mask, no twin) flagged 1 of {screened} "
+                            "screened images (authentic 1).")
+    assert "rejected by its controls: text 1." in found
+    advice = {r.topic: r.because for r in summary.recommendations(t)}
+    assert advice["authentic labels"].startswith("1 authentic images")
+    assert "authentic labels" not in {r.topic for r in summary.recommendations(tables)}

@@ -12,6 +12,7 @@ from eda_lib import trace
 from eda_lib.config import make_config
 from eda_lib.datapass import measure_dataset
 from eda_lib.dataset import demo
+from eda_lib.measure import cache
 from eda_lib.tables import MEASURED_TABLES
 
 
@@ -93,6 +94,25 @@ def test_pass_parameters_invalidate_the_cache(data, tmp_path, traced):
     measure_dataset(cfg, progress=False)
     n = len(traced())
     measure_dataset(cfg.replace(copy_move_max_side=512), progress=False)
+    assert len(traced()) == n
+
+
+def test_screening_parameters_invalidate_the_cache(data, tmp_path, traced):
+    cfg = _cfg(data, tmp_path)
+    measure_dataset(cfg, progress=False)
+    n = len(traced())
+    off = measure_dataset(cfg.replace(screening=False), progress=False)
+    assert len(traced()) == n and off["screening"].empty
+    measure_dataset(cfg.replace(screening_max_side=768), progress=False)
+    assert len(traced()) == n
+
+
+def test_changed_tuning_invalidates_the_cache(data, tmp_path, traced, monkeypatch):
+    cfg = _cfg(data, tmp_path)
+    measure_dataset(cfg, progress=False)
+    n = len(traced())
+    monkeypatch.setattr(cache, "TUNING_DIGEST", "another")
+    measure_dataset(cfg, progress=False)
     assert len(traced()) == n
 
 

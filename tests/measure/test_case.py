@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pandas as pd
+import pytest
 from PIL import Image
 
 from eda_lib.config import make_config
+from eda_lib.dataset import metric
 from eda_lib.dataset.index import scan
-from eda_lib.measure import health
+from eda_lib.geometry import bbox
+from eda_lib.measure import health, screening
 from eda_lib.measure.case import Rows, group_cases, measure_case
+from eda_lib.tables import frame
 
 
 def measure_all(root: Path, **kw) -> dict[str, list[dict]]:
@@ -76,3 +81,145 @@ def test_mask_rows_keep_the_stored_shape_and_dtype(tiny_dataset):
     assert refused.loc["77"].tolist() == ["1x8x8", "uint8", "orphan"]
     unpickled = masks(allow_pickle=True)
     assert unpickled.loc["25"].tolist() == ["2", "object", "normalized"]
+
+
+# ------------------------------------------------------------------ the blind screen
+# its rows, the image-level columns, the comparison with the labels, and its failures
+
+
+SOURCE = np.s_[20:80, 30:100]  # rows, columns of the copied region
+TARGET = np.s_[120:180, 150:220]
+
+
+def write_png(path: Path, array: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(array).save(path)
+
+
+def write_mask(path: Path, array: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.save(path, array, allow_pickle=False)
+
+
+def _micrograph(seed: int, h: int = 220, w: int = 280) -> np.ndarray:
+    """Smooth random texture with a little noise: keypoints everywhere, no repetition."""
+    rng = np.random.default_rng(seed)
+    image = cv2.GaussianBlur(rng.normal(128, 45, (h, w)), (0, 0), 1.6)
+    image = image + rng.normal(0, 3, image.shape)
+    return np.clip(image, 0, 255).astype(np.uint8)
+
+
+@pytest.fixture
+def copied(tmp_path: Path) -> Path:
+    """Case 7: a forged image whose region SOURCE is pasted, mirrored, at TARGET, its
+    mask marking both (one instance), and its authentic twin; test image 8 holds a
+    plain copy and test image 9 is too small to screen."""
+    root = tmp_path / "data"
+    authentic = _micrograph(0)
+    forged = authentic.copy()
+    forged[TARGET] = np.fliplr(forged[SOURCE])
+    mask = np.zeros((1, *forged.shape), np.uint8)
+    mask[0][SOURCE] = 1
+    mask[0][TARGET] = 1
+    write_png(root / "train_images/authentic/7.png", np.dstack([authentic] * 3))
+    write_png(root / "train_images/forged/7.png", np.dstack([forged] * 3))
+    write_mask(root / "train_masks/7.npy", mask)
+    test = _micrograph(1)
+    test[TARGET] = test[SOURCE]
+    write_png(root / "test_images/8.png", test)
+    write_png(root / "test_images/9.png", _micrograph(2, 12, 40))
+    return root
+
+
+def _by_key(rows: list[dict]) -> dict[tuple[str, str], dict]:
+    return {(r["split"], r["label"] or "", r["case_id"]): r for r in rows}
+
+
+def test_the_screen_finds_the_copy_and_is_scored_against_the_labels(copied):
+    tables = measure_all(copied)
+    images = _by_key(tables["images"])
+    forged = images[("train", "forged", "7")]
+    assert forged["screen_status"] == "screened" and forged["screen_copies"] >= 1
+    assert forged["screen_of1"] > 0.7
+    authentic = images[("train", "authentic", "7")]
+    assert authentic["screen_status"] == "screened"
+    assert authentic["screen_copies"] == 0 and authentic["screen_of1"] == 1.0
+    assert images[("test", "", "8")]["screen_copies"] >= 1
+    assert "screen_of1" not in images[("test", "", "8")]  # no label: nothing to score
+
+    pairs = [r for r in tables["screening"] if r["case_id"] == "7" and r["verdict"] == "copy"]
+    assert pairs and all(r["label"] == "forged" and r["roles"] == "undecided" for r in pairs)
+    best = pairs[0]
+    assert best["pair"] == 1 and best["transform"] == "flip_h" and best["reason"] is None
+    # the annotation is source and target as one instance, in the competition's encoding
+    drawn = metric.parse_annotation(best["annotation"], forged_shape := (220, 280))
+    assert len(drawn) == 1 and drawn[0].shape == forged_shape
+    truth = np.zeros(forged_shape, bool)
+    truth[SOURCE] = truth[TARGET] = True
+    assert metric.of1([truth], drawn) > 0.7
+    boxes = {bbox(drawn[0] & (np.arange(280) < 125)[None, :]),
+             bbox(drawn[0] & (np.arange(280) >= 125)[None, :])}
+    assert len(boxes) == 2
+
+    (cm,) = [r for r in tables["copy_move"] if r["case_id"] == "7"]
+    assert cm["screen_found"] is True
+    # every table accepts the rows (no column outside the schema)
+    for name, rows in tables.items():
+        frame(name, rows)
+
+
+def test_rejected_and_unsure_pairs_have_no_annotation(copied):
+    for r in measure_all(copied)["screening"]:
+        assert (r.get("annotation") is not None) == (r["verdict"] == "copy")
+        assert (r["reason"] is None) == (r["verdict"] == "copy")
+
+
+def test_an_image_too_small_to_screen_has_a_reason_and_no_rows(copied):
+    tables = measure_all(copied)
+    small = _by_key(tables["images"])[("test", "", "9")]
+    assert small["status"] == "ok" and small["screen_status"] == "too_small"
+    assert "12" in small["screen_reason"] and small["screen_copies"] == 0
+    assert not [r for r in tables["screening"] if r["case_id"] == "9"]
+    assert not [p for p in tables.get("problems", []) if p["case_id"] == "9"]
+
+
+def test_screening_off_leaves_no_rows_and_says_so(copied):
+    tables = measure_all(copied, screening=False)
+    assert "screening" not in tables
+    for row in tables["images"]:
+        assert row["screen_status"] == "off"
+        assert row.get("screen_of1") is None and row.get("screen_copies") is None
+    assert all(r["screen_found"] is None for r in tables["copy_move"])
+
+
+def test_a_failing_screen_is_a_problem_and_the_rest_goes_on(copied, monkeypatch):
+    def broken(rgb, max_side=1024, **tuning):
+        raise MemoryError("no room for the descriptors")
+
+    monkeypatch.setattr(screening, "screen_image", broken)
+    tables = measure_all(copied)
+    failed = [p for p in tables["problems"] if p["kind"] == "screening_failed"]
+    assert sorted(p["case_id"] for p in failed) == ["7", "7", "8", "9"]
+    assert all("MemoryError: no room" in p["detail"] for p in failed)
+    assert {r["screen_status"] for r in tables["images"]} == {"failed"}
+    # the rest of each case was measured
+    assert len(tables["image_scores"]) == 4 and len(tables["copy_move"]) == 1
+    assert tables["copy_move"][0]["screen_found"] is None
+
+
+def test_the_screen_sees_the_image_alone(copied, monkeypatch):
+    """Blind: the screen is called with the decoded pixels and its settings only, never
+    with a mask or a twin."""
+    calls = []
+    real = screening.screen_image
+
+    def spy(*args, **kwargs):
+        calls.append((args, kwargs))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(screening, "screen_image", spy)
+    measure_all(copied, screening_max_side=640)
+    assert len(calls) == 4
+    for args, kwargs in calls:
+        assert len(args) == 1 and isinstance(args[0], np.ndarray) and args[0].ndim == 3
+        assert kwargs == {"max_side": 640}

@@ -8,6 +8,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -120,6 +122,57 @@ def test_copy_move_evidence_captions_and_names(hand_data):
     assert [list(g) for g in groups.values()] == [["most_0", "most_1"], [], ["flips_0"]]
     assert groups["most certain: 2 instance(s)"]["most_1"].get_suptitle().startswith(
         "case 1, instance 2: search, identity, copy")
+
+
+# ------------------------------------------------------------------ blind screen
+
+
+def _screen_rows(**over):
+    row = {"split": "train", "label": "authentic", "case_id": "4", "pair": 1, "verdict": "copy",
+           "reason": None, "transform": "flip_h", "scale": 1.0, "ncc": 0.95,
+           "residual_ncc": 0.5, "margin": 0.2, "source_x1": 0, "source_y1": 0, "source_x2": 2,
+           "source_y2": 2, "target_x1": 4, "target_y1": 2, "target_x2": 6, "target_y2": 4}
+    return {**row, **over}
+
+
+def test_screening_pairs_names_titles_and_limit(hand_data):
+    cfg, t, _ = hand_data
+    rows = pd.DataFrame([_screen_rows(), _screen_rows(pair=2, case_id="4", ncc=None),
+                         _screen_rows(pair=3)])
+    got = figures.screening_pairs(cfg, t, rows, "authentic", limit=2)
+    assert list(got) == ["authentic_train_authentic_4_1", "authentic_train_authentic_4_2"]
+    title = got["authentic_train_authentic_4_1"].get_suptitle()
+    assert title == "train authentic 4, pair 1: flip_h, ncc 0.95, copy"
+    assert figures.screening_pairs(cfg, t, rows.iloc[:0], "x") == {}
+
+
+def test_screening_controls_one_group_per_reason_most_frequent_first(hand_data):
+    cfg, t, _ = hand_data
+    t.screening = pd.DataFrame([
+        _screen_rows(),
+        _screen_rows(pair=2, verdict="rejected", reason="text", ncc=0.5),
+        _screen_rows(pair=3, verdict="rejected", reason="text", ncc=0.9),
+        _screen_rows(pair=4, verdict="rejected", reason="text", ncc=0.7),
+        _screen_rows(pair=5, verdict="unsure", reason="weak_match"),
+    ])
+    groups = figures.screening_controls(cfg, t)
+    assert list(groups) == ["text: 3 pair(s)", "weak_match: 1 pair(s)"]
+    # the strongest examples, at most SCREEN_EXAMPLES of each
+    assert list(groups["text: 3 pair(s)"]) == ["control_text_train_authentic_4_3",
+                                               "control_text_train_authentic_4_4"]
+
+
+def test_screening_recovery_only_when_pairs_were_compared():
+    images = pd.DataFrame({"split": ["train"], "label": ["forged"], "case_id": ["1"],
+                           "width": [100], "height": [100]})
+    cm = pd.DataFrame({"split": ["train"], "case_id": ["1"], "transform": ["identity"],
+                       "scale": [1.0], "target_x1": [0], "target_y1": [0], "target_x2": [9],
+                       "target_y2": [9], "screen_found": pd.array([None], dtype="boolean")})
+    t = SimpleNamespace(images=images, copy_move=cm)
+    assert figures.screening_recovery(t) == {}
+    t.copy_move = cm.assign(screen_found=pd.array([True], dtype="boolean"))
+    fig = figures.screening_recovery(t)["recovery"]
+    assert [ax.get_title() for ax in fig.axes] == ["transform", "scale", "area", "image size"]
 
 
 # ------------------------------------------------------------------ health

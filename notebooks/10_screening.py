@@ -1,0 +1,153 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 10. Blind screen: duplicated regions found without mask or twin
+#
+# Sections 3 to 6 start from a mask. Most images have none: the test images, the
+# authentic images (which may hide a duplication nobody labelled), supplemental images,
+# an analyst's folder of figures. The data pass looked at every image by itself
+# (`eda_lib.measure.screening`): SIFT keypoints matched within the image and against its
+# mirror, a similarity fitted per cluster of matches (flips, 90-degree rotations, scale),
+# a dense block fallback for smooth images, then the dense scores of section 6 (`ncc`,
+# `residual_ncc`, `margin`, ...) on each candidate pair. Nothing of a mask or a twin is
+# read; the labels are used only afterwards, to say how well the screen did.
+#
+# Each candidate pair ends as `copy`, `unsure` or `rejected`, with the reason: a
+# false-positive control (`periodic`: gel lanes, grids and regular textures repeat
+# beyond the region; `too_close`: a region matching its own shifted self; `scale_bar`;
+# `text`: repeated letters and labels; `flat`: backgrounds and gutters) or a doubt
+# (`free_rotation`, `weak_match`). Without a twin, which end of a pair was pasted is
+# unknown: `roles` is `undecided`. The table is `tables/screening.csv`; the screen's
+# submission, scored on grouped folds in section 9, is
+# `python -m eda_lib baseline --data-dir D --out SUB.csv [--split train --fold K]`.
+
+# %% tags=["parameters"]
+data_dir: str = "../data/demo"  # competition layout or flat folder of PNG images (read only)
+out_dir: str = "../reports/demo"  # where tables, figures, notebooks and HTML are written
+seed: int = 42  # seed of every random sample shown
+workers: int = 0  # processes for the data pass; 0 means all cores
+display_size: int = 768  # longest side in pixels of single-image figures
+grid_size: int = 320  # longest side in pixels of each grid thumbnail
+max_grid_images: int = 12  # most images drawn in one grid
+folds: int = 5  # grouped folds written to tables/folds
+copy_move: bool = True  # run the copy-move analysis in the data pass
+copy_move_max_side: int = 1024  # longest side at which copy-move search runs
+screening: bool = True  # run the blind copy-move screen on every image in the data pass
+screening_max_side: int = 512  # longest side at which the blind screen looks for copies
+max_image_pixels: int = 100000000  # images claiming more pixels are refused
+allow_pickle: bool = False  # allow unpickling object-array masks (runs code from the files)
+cache_dir: str = ""  # per-file results cache; empty means out_dir/cache
+show_code: bool = False  # show code cells in the HTML reports
+progress: bool = True  # show progress bars on long work
+
+# %%
+import sys
+from pathlib import Path
+
+sys.path.append(str(Path.cwd().parent))  # finds eda_lib next to notebooks/ when not installed
+import eda_lib
+from eda_lib.analysis import stats
+from eda_lib.report import figures
+
+s = eda_lib.start(globals(), "10")
+t, cfg = s.tables, s.cfg
+print(f"{len(t.screening)} candidate pairs in {t.screening['case_id'].nunique()} images")
+
+# %% [markdown]
+# ## What was screened
+#
+# `too_small` and `too_flat` images have nothing to match (the reason is in
+# `tables/images.csv`, column `screen_reason`); `failed` ones are listed in section 1's
+# problems (`screening_failed`); `off` means the run had `screening: false`.
+
+# %%
+stats.screen_status(t.images)
+
+# %% [markdown]
+# ## What the screen found, per split and label
+#
+# *flagged*: images with at least one `copy` pair. On forged images that is the share a
+# blind detector catches; on authentic images it is either a false alarm or a
+# duplication the labels miss (drawn below).
+
+# %%
+stats.screen_overview(t.images, t.screening)
+
+# %% [markdown]
+# ## How much of the labelled forgeries a blind screen recovers
+#
+# A labelled pair (section 6, with its source found) counts as recovered when one of
+# the screen's `copy` pairs has both boxes at IoU >= 0.5 with its source and target,
+# either way round. Low shares show where this dataset is hard for a classical
+# detector: by flip or rotation, by scale, by copied area, by image size.
+
+# %%
+stats.screen_recovery(t.copy_move, t.images, "transform")
+
+# %%
+stats.screen_recovery(t.copy_move, t.images, "area")
+
+# %%
+s.show_all(figures.screening_recovery(t), empty="No labelled copy-move pair to compare with.")
+
+# %% [markdown]
+# ## Authentic images flagged `copy`
+#
+# Each is a likely label problem (a duplication the dataset calls authentic) or a
+# natural repetition worth knowing before training. The image outlines both ends of
+# the pair with an arrow between them; below, one end brought onto the other by the
+# found transform, the other end, and their difference (dark where they agree).
+
+# %%
+s.show_all(figures.screening_pairs(cfg, t, stats.screen_flagged(t.screening, "authentic"),
+                                   "authentic"),
+           empty="No authentic image was flagged copy.")
+
+# %% [markdown]
+# ## Test, supplemental and unlabelled images
+#
+# What the screen finds where there is no label to check it against.
+
+# %%
+unscored = stats.screen_flagged(t.screening, None, ("test", "supplemental", "unlabelled"))
+unscored.head(20)
+
+# %%
+s.show_all(figures.screening_pairs(cfg, t, unscored, "unscored"),
+           empty="No test, supplemental or unlabelled image was flagged copy.")
+
+# %% [markdown]
+# ## Forged training images: the screen's copies
+#
+# The strongest `copy` pairs found in forged images, drawn the same way (compare with
+# section 6, which starts from the masks).
+
+# %%
+s.show_all(figures.screening_pairs(cfg, t, stats.screen_flagged(t.screening, "forged",
+                                                                 ("train",)), "forged"),
+           empty="No forged training image was flagged copy.")
+
+# %% [markdown]
+# ## False-positive controls
+#
+# How many candidate pairs each control (or doubt) kept from `copy`, and in how many
+# images; then its strongest examples. A control that fires on real copies is too
+# strict; a flagged authentic image above that a control should have caught shows what
+# is missing.
+
+# %%
+stats.screen_controls(t.screening)
+
+# %%
+s.show_groups(figures.screening_controls(cfg, t))

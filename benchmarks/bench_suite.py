@@ -1,8 +1,8 @@
 """End-to-end benchmark of the data pass and the notebook suite, against their targets.
 
 For each dataset size the demo generator (:func:`eda_lib.dataset.demo.generate`, on the real size
-mix by default) writes a dataset once; then seven steps are measured on it, in this order,
-each in a fresh Python process, and the seven are repeated ``--repeat`` times (rounds, each
+mix by default) writes a dataset once; then eight steps are measured on it, in this order,
+each in a fresh Python process, and the eight are repeated ``--repeat`` times (rounds, each
 in fresh output and cache folders):
 
 ``decode floor``
@@ -28,6 +28,12 @@ in fresh output and cache folders):
     :func:`eda_lib.report.runner.run` into an empty ``out_dir``: data pass, every notebook, HTML.
 ``full run, warm``
     :func:`eda_lib.report.runner.run` again into the same ``out_dir``, the data unchanged.
+``notebook phase``
+    :func:`eda_lib.report.runner.run_notebooks` on every notebook, with ``reuse=False``,
+    into an ``out_dir`` of its own whose tables are already built (untimed, by
+    :func:`eda_lib.datapass.ensure_tables` from the cold run's per-file cache): every
+    notebook executed on a new kernel and rendered to HTML, the kernel server's start
+    included, the index page not. This is the part of a cold run that follows the pass.
 
 Seconds are timed inside the step's process around the one call (interpreter start-up
 and imports excluded; pool and kernel start-up included). On a shared machine other load
@@ -36,8 +42,10 @@ rounds, and ``spread`` (slowest / fastest) shows how noisy it was; rounds interl
 steps, so a busy spell hits all of them alike. ``cpu s`` is the CPU time (user + system)
 of the step's process and all its descendants during the call (``getrusage`` for the
 process and the children it waited for; psutil for a child still alive, such as the
-forkserver, with the workers it waited for): contention stretches it far less than wall
-time, so the targets' ratios are also shown in CPU time.
+forkserver, with the workers it waited for; notebook kernels, forked by the runner's kernel
+server, which waits for each, count once the server has been waited for at the end of the
+notebooks): contention stretches it far less than wall time, so the targets' ratios are
+also shown in CPU time.
 
 Peak memory is the largest of: ``resource.getrusage(...).ru_maxrss`` of ``RUSAGE_SELF``
 (the step's process) and of ``RUSAGE_CHILDREN`` (the largest single process it started
@@ -103,6 +111,7 @@ TARGETS = {
     "pass_cm_floor": 3.0,      # pass with copy-move / decode floor
     "pass_screen_cm": 2.0,     # pass with the blind screen / pass without it
     "run_warm_cold": 0.25,     # warm full run / cold full run
+    "notebooks_floor": 1.0,    # notebook phase (tables built, every notebook and HTML) / floor
     "peak_mb": 1536.0,         # peak memory of the full run (largest single process)
 }
 #: Largest growth from the smallest to the largest size still called linear (time per
@@ -236,7 +245,7 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                         help="processes of the data pass and the decode floor (default: cores)")
     parser.add_argument("--repeat", type=int,
-                        help="rounds of the six steps; each step's fastest time is kept "
+                        help="rounds of every step; each step's fastest time is kept "
                              "(default 3; quick 2)")
     parser.add_argument("--seed", type=int, default=0, help="demo seed (default 0)")
     parser.add_argument("--png-level", type=int, choices=range(10), metavar="L",
@@ -505,6 +514,28 @@ def _full_run(data: Path, work: Path, workers: int) -> Call:
     return call
 
 
+def _notebook_phase(data: Path, work: Path, workers: int) -> Call:
+    """Every notebook and its HTML into ``work/notebooks``, on tables built beforehand
+    (untimed) from the per-file cache the cold full run of the round left in ``work/run``."""
+    from eda_lib.datapass import ensure_tables
+    from eda_lib.report.runner import NOTEBOOKS_DIR, prepare_out_dir, run_notebooks, select_notebooks
+
+    cfg = _config(data, work / "notebooks", workers, cache_dir=str(work / "run" / "cache"))
+    prepare_out_dir(cfg)
+    ensure_tables(cfg, progress=False, use_cache=True)
+    sources = select_notebooks(NOTEBOOKS_DIR)
+
+    def call() -> str:
+        records = run_notebooks(sources, cfg, show=False, reuse=False)
+        failed = [r.name for r in records if r.status != "ok"]
+        slowest = max(records, key=lambda r: r.seconds)
+        return (f"{len(records)} notebooks, "
+                + (f"FAILED: {', '.join(failed)}" if failed else "all ok")
+                + f"; slowest {slowest.name} {slowest.seconds:.1f} s")
+
+    return call
+
+
 #: The steps, in the order they run; keys name them as ``--child`` tasks and in the targets.
 STEPS = {
     "floor": Step("decode floor", _decode_floor),
@@ -514,6 +545,7 @@ STEPS = {
     "pass_warm": Step("pass, warm", _data_pass(True, True, use_cache=True)),
     "run_cold": Step("full run, cold", _full_run),
     "run_warm": Step("full run, warm", _full_run),
+    "notebooks": Step("notebook phase", _notebook_phase),
 }
 
 
@@ -567,6 +599,7 @@ def _print_targets(measured: list[tuple[Dataset, dict[str, Measured]]]) -> bool:
     ratio("pass with screening / pass without", TARGETS["pass_screen_cm"], "pass_screen",
           "pass_cm")
     ratio("warm full run / cold full run", TARGETS["run_warm_cold"], "run_warm", "run_cold")
+    ratio("notebook phase / decode floor", TARGETS["notebooks_floor"], "notebooks", "floor")
     full_runs = [(*r["run_cold"].runs, *r["run_warm"].runs) for _, r in measured]
     peaks = [max(runs, key=lambda x: x.peak_mb) for runs in full_runs]
     trees = [max(x.tree_mb for x in runs) for runs in full_runs]

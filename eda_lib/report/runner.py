@@ -2,7 +2,8 @@
 
 :func:`run` reads as its steps::
 
-    select notebooks -> prepare out_dir -> ensure tables -> run each notebook -> write index
+    select notebooks -> prepare out_dir -> start the kernel server -> ensure tables
+        -> run each notebook -> write index
 
 and :func:`run_notebook` as its own::
 
@@ -12,11 +13,14 @@ A notebook that raises does not stop the run: its executed notebook, with paperm
 error banner, is saved and rendered like the others, and the index marks it failed.
 
 Every notebook runs on a kernel that is this very interpreter (:data:`sys.executable`),
-whatever kernelspecs are installed: see :class:`InterpreterKernelManager`.
+whatever kernelspecs are installed: see :class:`InterpreterKernelManager`. Kernels are
+forked, one per notebook, from a kernel server that has imported what the notebooks
+import (:mod:`eda_lib.report.kernels`); :func:`run` starts it before the data pass.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import functools
 import hashlib
@@ -24,20 +28,15 @@ import json
 import re
 import sys
 import time
-from collections.abc import Collection, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from collections.abc import Callable, Collection, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 import jupytext
 import nbformat
 import papermill
-import zmq
-from ipykernel.kernelspec import get_kernel_dict
-from jupyter_client import AsyncKernelManager
-from jupyter_client.kernelspec import KernelSpec
 from papermill.exceptions import PapermillExecutionError
 from tqdm import tqdm
-from traitlets import default
 
 from ..config import Config
 from ..datapass import MANIFEST, ensure_tables, load_tables
@@ -46,63 +45,23 @@ from ..errors import ConfigError, DiskFullError
 from ..files import OUT_FOLDERS, check_paths, free_bytes, is_disk_full, write_text_atomic
 from ..tables import tables_dir
 from . import pages
-from .records import INDEX_NAME, RUNNER_ENV, NotebookRecord, RunResult
+from .kernels import (
+    FORK_AVAILABLE,
+    KERNEL_NAME,
+    InterpreterKernelManager,
+    KernelPool,
+    interpreter_kernel_spec,
+    preload_modules,
+)
+from .records import INDEX_NAME, NotebookRecord, RunResult
 
 #: The notebooks of the suite: ``notebooks/`` next to the package, in the repository.
 NOTEBOOKS_DIR = Path(__file__).resolve().parents[2] / "notebooks"
 
-#: Kernel name recorded in executed notebooks; the name IPython kernels go by, so an
-#: executed notebook opens anywhere. It is never looked up: see InterpreterKernelManager.
-KERNEL_NAME = "python3"
-
-
-
-class InterpreterKernelManager(AsyncKernelManager):
-    """A kernel manager whose kernel is always this interpreter.
-
-    A kernel name is normally looked up in JUPYTER_PATH, the user's data folder and
-    the environment, in an order that lets a user-level ``python3`` kernelspec (another
-    Python, maybe without eda_lib) win. This manager skips the lookup: its spec is built
-    in memory from :func:`ipykernel.kernelspec.get_kernel_dict`, whose command starts
-    :data:`sys.executable`. Nothing is installed or registered anywhere.
-
-    Transport encryption (CurveZMQ) is on when pyzmq supports it, which also keeps the
-    kernel's "running over TCP without encryption" warning off the console.
-    """
-
-    @default("transport_encryption")
-    def _encrypt_when_possible(self) -> str:
-        return "auto" if zmq.has("curve") else "disabled"
-
-    @property
-    def kernel_spec(self) -> KernelSpec:
-        """The spec of :func:`interpreter_kernel_spec`, whatever the kernel name."""
-        if self._kernel_spec is None:
-            self._kernel_spec = interpreter_kernel_spec()
-        return self._kernel_spec
-
-    async def _async_interrupt_kernel(self) -> None:
-        """Interrupt the kernel, except as part of shutting it down.
-
-        jupyter_client interrupts a kernel before asking it to shut down. After a
-        notebook run the kernel is idle, so there is nothing to stop, and a SIGINT that
-        lands while the kernel handles a message is logged on the console as an error
-        ("KeyboardInterrupt caught in kernel"). A kernel that ignores the shutdown
-        request is still killed after ``shutdown_wait_time``.
-        """
-        if self.shutting_down:
-            return
-        await super()._async_interrupt_kernel()
-
-
-def interpreter_kernel_spec() -> KernelSpec:
-    """Spec of an IPython kernel started with :data:`sys.executable`, built in memory.
-
-    Its environment tells the notebook it runs under the runner
-    (:data:`~eda_lib.report.records.RUNNER_ENV`), so it reads the stored tables and
-    never measures.
-    """
-    return KernelSpec(name=KERNEL_NAME, env={RUNNER_ENV: "1"}, **get_kernel_dict())
+#: Notebooks run side by side per worker of ``cfg.n_workers``. Forked kernels share the
+#: imported modules, so a few more kernels than cores cost little memory, and a long
+#: notebook no longer waits for a free slot behind shorter ones (see :func:`run_notebooks`).
+KERNELS_PER_WORKER = 2
 
 
 def run(
@@ -146,8 +105,11 @@ def run(
     sources = select_notebooks(Path(notebooks_dir or NOTEBOOKS_DIR).resolve(), only)
     prepare_out_dir(cfg)
     try:
-        ensure_tables(cfg, progress=show, use_cache=use_cache)
-        records = run_notebooks(sources, cfg, show, reuse=use_cache)
+        with kernel_pool(sources) as kernels:
+            if kernels is not None and not _all_reusable(sources, cfg, use_cache):
+                kernels.start()  # its imports overlap the data pass
+            ensure_tables(cfg, progress=show, use_cache=use_cache)
+            records = run_notebooks(sources, cfg, show, reuse=use_cache, kernels=kernels)
         result = RunResult(cfg.out_dir, records)
         pages.write_index(cfg.out_dir, result, cfg, fingerprint(cfg.data_dir),
                           pages.package_versions(), load_tables(cfg, build=False))
@@ -240,59 +202,143 @@ def prepare_out_dir(cfg: Config) -> None:
     (cfg.out_dir / INDEX_NAME).unlink(missing_ok=True)
 
 
+def kernel_pool(sources: Sequence[Path]) -> contextlib.AbstractContextManager[KernelPool | None]:
+    """A :class:`~eda_lib.report.kernels.KernelPool` preloaded with what ``sources``
+    import, not started yet; ``None`` (as a context) where processes cannot fork."""
+    if not FORK_AVAILABLE:
+        return contextlib.nullcontext()
+    return KernelPool(preload_modules(sources))
+
+
+def _all_reusable(sources: Sequence[Path], cfg: Config, reuse: bool) -> bool:
+    """Whether, as the tables stand now, every notebook's saved outputs can be kept
+    (then a warm run starts no kernel server ahead of need)."""
+    return reuse and all(
+        _saved_key(_notebook_path(source, cfg)) == inputs_key(source, cfg)
+        and _html_path(source, cfg).exists() for source in sources)
+
+
 def run_notebooks(
-    sources: Sequence[Path], cfg: Config, show: bool, reuse: bool = True
+    sources: Sequence[Path], cfg: Config, show: bool, reuse: bool = True,
+    kernels: KernelPool | None = None,
 ) -> tuple[NotebookRecord, ...]:
-    """Run the notebooks, ``cfg.n_workers`` at a time, under one progress bar.
+    """Run the notebooks, ``KERNELS_PER_WORKER * cfg.n_workers`` at a time, under one
+    progress bar.
 
     Each notebook has its own kernel and only reads the tables, so they can run side
     by side; records come back in the notebooks' order whatever order they finish in.
+    More notebooks than cores run at once because their times differ tenfold: the
+    cores stay busy until the last one ends, rather than one core finishing a long
+    notebook started last while the other idles.
+
+    Kernels are forked from ``kernels`` (a pool is made for the call when none is
+    given, and closed after it). Rendering is a step of its own, on one thread of its
+    own: a worker hands the executed notebook over and starts its next kernel, and each
+    page is written as soon as its notebook is executed. Notebooks start in order of
+    their expected time, longest first (:func:`expected_seconds`), so that a long one
+    does not start last.
     """
-    parallel = max(1, min(cfg.n_workers, len(sources)))
-    with tqdm(total=len(sources), desc="notebooks", unit="nb", file=sys.stderr,
-              disable=not show) as bar, ThreadPoolExecutor(parallel) as pool:
-        pages = {p.stem for p in (cfg.out_dir / "html").glob("*.html")}
-        available = pages | {source.stem for source in sources}
-        futures = {pool.submit(run_notebook, source, cfg, reuse, available): source
-                   for source in sources}
-        for future in as_completed(futures):
-            bar.set_postfix_str(futures[future].stem)
-            bar.update()
-        return tuple(future.result() for future in futures)
+    parallel = max(1, min(cfg.n_workers * KERNELS_PER_WORKER, len(sources)))
+    with contextlib.ExitStack() as stack:
+        if kernels is None:
+            kernels = stack.enter_context(kernel_pool(sources))
+        bar = stack.enter_context(tqdm(total=len(sources), desc="notebooks", unit="nb",
+                                       file=sys.stderr, disable=not show))
+        render = stack.enter_context(ThreadPoolExecutor(1, thread_name_prefix="render"))
+        pool = stack.enter_context(ThreadPoolExecutor(parallel, thread_name_prefix="notebook"))
+        existing = {p.stem for p in (cfg.out_dir / "html").glob("*.html")}
+        available = existing | {source.stem for source in sources}
+
+        def step(source: Path) -> Future[NotebookRecord]:
+            finish = execute_step(source, cfg, reuse, available, kernels)
+            rendered = render.submit(finish)
+            rendered.add_done_callback(lambda _: (bar.set_postfix_str(source.stem),
+                                                  bar.update()))
+            return rendered
+
+        order = sorted(sources, key=lambda source: -expected_seconds(source, cfg))
+        executed = {source: pool.submit(step, source) for source in order}
+        try:
+            for future in as_completed(executed.values()):
+                future.result()  # an error (a full disk) stops the run here ...
+            return tuple(executed[source].result().result() for source in sources)
+        except BaseException:
+            for future in executed.values():
+                future.cancel()  # ... once the notebooks already running have ended
+            raise
+
+
+def expected_seconds(source: Path, cfg: Config) -> float:
+    """How long a notebook is expected to take: its last execution's duration, as
+    papermill recorded it in the saved notebook, or 0 when there is none."""
+    duration = _saved_metadata(_notebook_path(source, cfg)).get("papermill", {}).get("duration")
+    return float(duration) if isinstance(duration, (int, float)) else 0.0
 
 
 def run_notebook(source: Path, cfg: Config, reuse: bool = True,
-                 available: Collection[str] | None = None) -> NotebookRecord:
+                 available: Collection[str] | None = None,
+                 kernels: KernelPool | None = None) -> NotebookRecord:
     """Execute one ``.py`` notebook, save it and render it to HTML.
 
     A failure inside the notebook is recorded, not raised: the executed notebook,
     with papermill's error banner, is saved and rendered all the same. With
     ``reuse``, a notebook whose inputs are those of its last successful run is not
     executed again: its saved notebook and HTML are kept. ``available`` names the
-    section pages the page may link to (see :func:`section_nav`).
+    section pages the page may link to (see :func:`section_nav`). The kernel is
+    forked from ``kernels`` when given, else started from scratch.
+    """
+    return execute_step(source, cfg, reuse, available, kernels)()
+
+
+def execute_step(source: Path, cfg: Config, reuse: bool = True,
+                 available: Collection[str] | None = None,
+                 kernels: KernelPool | None = None) -> Callable[[], NotebookRecord]:
+    """The first half of :func:`run_notebook`: execute and save the notebook (or find
+    that its outputs can be kept).
+
+    Returns
+    -------
+    callable
+        The second half: renders the page (unless the outputs were kept) and returns
+        the :class:`NotebookRecord`, whose ``seconds`` run from the start of the
+        first half to the end of the second.
     """
     start = time.perf_counter()
     nb = read_source(source)
     title = notebook_title(nb, default=source.stem)
-    notebook_path = cfg.out_dir / "notebooks" / f"{source.stem}.ipynb"
-    html_path = cfg.out_dir / "html" / f"{source.stem}.html"
+    notebook_path = _notebook_path(source, cfg)
+    html_path = _html_path(source, cfg)
     key = inputs_key(source, cfg)
     reused = reuse and _saved_key(notebook_path) == key and html_path.exists()
-    error = None
+    executed, error = None, None
     if not reused:
         nb.metadata["eda_lib"] = {"inputs": key}
-        executed, error = execute(nb, source, cfg, notebook_path)
-        render_html(executed, html_path, title, show_code=cfg.show_code, nav=section_nav(source, available))
-    return NotebookRecord(
-        name=source.stem,
-        title=title,
-        status="failed" if error else "ok",
-        seconds=time.perf_counter() - start,
-        error=error,
-        notebook=notebook_path,
-        html=html_path,
-        reused=reused,
-    )
+        executed, error = execute(nb, source, cfg, notebook_path, kernels)
+
+    def finish() -> NotebookRecord:
+        if executed is not None:
+            render_html(executed, html_path, title, show_code=cfg.show_code,
+                        nav=section_nav(source, available))
+        return NotebookRecord(
+            name=source.stem,
+            title=title,
+            status="failed" if error else "ok",
+            seconds=time.perf_counter() - start,
+            error=error,
+            notebook=notebook_path,
+            html=html_path,
+            reused=reused,
+        )
+
+    return finish
+
+
+def _notebook_path(source: Path, cfg: Config) -> Path:
+    return cfg.out_dir / "notebooks" / f"{source.stem}.ipynb"
+
+
+def _html_path(source: Path, cfg: Config) -> Path:
+    return cfg.out_dir / "html" / f"{source.stem}.html"
 
 
 def inputs_key(source: Path, cfg: Config) -> str:
@@ -321,12 +367,22 @@ def _package_digest() -> str:
 
 def _saved_key(notebook_path: Path) -> str | None:
     """The inputs key of a saved notebook that ran without error, else None."""
+    meta = _saved_metadata(notebook_path)
+    failed = meta.get("papermill", {}).get("exception")
+    return None if failed else meta.get("eda_lib", {}).get("inputs")
+
+
+def _saved_metadata(notebook_path: Path) -> dict:
+    """The metadata of a saved notebook, or {} when there is none that can be read.
+
+    Read as plain JSON: the metadata is all a reuse check needs, and a notebook of
+    figures is megabytes of outputs that nbformat would validate first.
+    """
     try:
-        nb = nbformat.read(notebook_path, as_version=4)
-    except (OSError, ValueError):
-        return None
-    failed = nb.metadata.get("papermill", {}).get("exception")
-    return None if failed else nb.metadata.get("eda_lib", {}).get("inputs")
+        meta = json.loads(notebook_path.read_bytes())["metadata"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    return meta if isinstance(meta, dict) else {}
 
 
 def read_source(source: Path) -> nbformat.NotebookNode:
@@ -353,12 +409,16 @@ def notebook_title(nb: nbformat.NotebookNode, default: str) -> str:
 
 
 def execute(
-    nb: nbformat.NotebookNode, source: Path, cfg: Config, target: Path
+    nb: nbformat.NotebookNode, source: Path, cfg: Config, target: Path,
+    kernels: KernelPool | None = None,
 ) -> tuple[nbformat.NotebookNode, str | None]:
     """Execute a notebook with papermill and save it to ``target``.
 
     Papermill saves the notebook after each cell, under a ``.partial.ipynb`` name
-    next to ``target``; it becomes ``target`` only once execution is over.
+    next to ``target``; it becomes ``target`` only once execution is over. The kernel
+    is forked from ``kernels`` when given (see :mod:`eda_lib.report.kernels`), else
+    started from scratch by :class:`InterpreterKernelManager`; either way papermill
+    injects the parameters, and nbclient shuts the kernel down when the notebook ends.
 
     Returns
     -------
@@ -375,7 +435,8 @@ def execute(
             parameters=cfg.to_dict(),
             cwd=source.parent,
             progress_bar=False,
-            kernel_manager_class=InterpreterKernelManager,
+            kernel_manager_class=(InterpreterKernelManager if kernels is None
+                                  else kernels.kernel_manager_class),
         )
         error = None
     except PapermillExecutionError as exc:

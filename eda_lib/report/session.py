@@ -37,9 +37,12 @@ from ..tables import Tables
 from . import plots
 from .records import RUNNER_ENV
 
+#: rcParams a notebook's figures are drawn with. Figures are sized and saved at one
+#: resolution, :data:`~eda_lib.report.plots.DPI` (the suite's figures set it themselves;
+#: these cover a figure a notebook makes by hand), so what is saved is what is shown.
 STYLE = {
-    "figure.dpi": 100,
-    "savefig.dpi": 110,
+    "figure.dpi": plots.DPI,
+    "savefig.dpi": plots.DPI,
     "axes.grid": True,
     "grid.alpha": 0.3,
     "axes.spines.top": False,

@@ -8,8 +8,11 @@
 :func:`measure_dataset` is the pass itself: the index is grouped into cases
 (:mod:`eda_lib.measure.case`), cases whose files and settings are unchanged are taken from
 the per-case cache (:mod:`eda_lib.measure.cache`), and the others are measured on
-``cfg.workers`` processes, largest first, with a progress bar. :func:`load_tables` is
-what a notebook opened by hand calls: it builds the tables when they are missing.
+``cfg.workers`` processes, largest first, with a progress bar. Each measured case's
+display views (its images at display size, for the report's figures) are stored in the
+cache by the worker that decoded them, so the notebooks never decode an image again.
+:func:`load_tables` is what a notebook opened by hand calls: it builds the tables when
+they are missing.
 """
 
 from __future__ import annotations
@@ -110,11 +113,16 @@ def _pool_context(preload: tuple[str, ...] = ()) -> BaseContext:
 
 
 def _measure_chunk(args: tuple[Path, list[Case], Config]) -> Rows:
-    """Measure some cases; each row is tagged with its case and signature for the cache."""
+    """Measure some cases; each row is tagged with its case and signature for the cache.
+
+    Each case's display views are stored here, in the worker (:func:`cache.save_views`),
+    rather than sent back to the main process with the rows.
+    """
     root, cases, cfg = args
     out = Rows()
     for case in cases:
         rows = measure_case(root, case, cfg)
+        cache.save_views(cfg.cache_path, case.sig, rows.views)
         tag = dict(zip(cache.KEY_COLUMNS, (case.split, case.case_id, case.sig)))
         for table in rows.tables.values():
             for row in table:
@@ -171,8 +179,11 @@ def measure_dataset(
         case.nbytes = sum(st.st_size for _, st in files if st is not None)
     stored = cache.load(cfg.cache_path) if use_cache else None
     reused = {name: pd.DataFrame() for name in MEASURED_TABLES}
+    signatures = {c.sig for c in cases}
     if stored is not None:
-        wanted = {(c.split, c.case_id): c.sig for c in cases}
+        # a case is reused with its display views only: without them it is measured again
+        wanted = {(c.split, c.case_id): c.sig for c in cases
+                  if cache.views_path(cfg.cache_path, c.sig).exists()}
         reused = cache.reusable(stored, wanted)
         hits = cache.cached_cases(reused)
         cases = [c for c in cases if (c.split, c.case_id, c.sig) not in hits]
@@ -183,6 +194,7 @@ def measure_dataset(
         frames[name] = pd.concat([reused[name], new], ignore_index=True) if len(reused[name]) \
             else new
     cache.save(cfg.cache_path, frames)
+    cache.prune_views(cfg.cache_path, signatures)
     tables = {name: df.drop(columns=list(cache.KEY_COLUMNS)) for name, df in frames.items()}
     layout = frame("problems", [p.__dict__ for p in index.problems])
     tables["problems"] = pd.concat([layout, tables["problems"]], ignore_index=True)

@@ -17,7 +17,9 @@
 # Forged images with their instances drawn: each instance has its own colour, its
 # bounding box and its number (the 1-based mask channel). Thumbnails keep each image's
 # aspect ratio. Examples are drawn with the run's `seed`, so a re-run shows the same
-# ones; every figure is also saved under `figures/`.
+# ones; every figure is also saved under `figures/`. Pixels come from the display views
+# the data pass stored (at most 768 px on the longest side): no image is decoded again;
+# captions give each file's own size.
 
 # %% tags=["parameters"]
 data_dir: str = "../data/demo"  # competition layout or flat folder of PNG images (read only)

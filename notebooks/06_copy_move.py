@@ -149,7 +149,9 @@ t.label_check.sort_values("changed_outside_mask_px", ascending=False).head(5)
 #
 # Each figure outlines the source (blue) and the copy (red) with an arrow from source to
 # copy, then shows the source warped by the recovered transform beside the copy, and
-# their difference: near black where the copy is exact.
+# their difference: near black where the copy is exact. Image and crops come from the
+# display view the data pass stored (at most 768 px on the longest side), boxes and sizes
+# are quoted in the file's pixels.
 
 # %%
 showcase = gallery.copy_move_showcase(cm, n=3, seed=cfg.seed)

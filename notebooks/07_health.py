@@ -76,6 +76,8 @@ s.show_all(figures.health_scores(h))
 
 # %% [markdown]
 # ## The worst examples of each flag
+#
+# Drawn from the display views the data pass stored; captions give each file's size.
 
 # %%
 s.show_all(figures.health_worst(cfg, t))

@@ -31,6 +31,12 @@
 # unknown: `roles` is `undecided`. The table is `tables/screening.csv`; the screen's
 # submission, scored on grouped folds in section 9, is
 # `python -m eda_lib baseline --data-dir D --out SUB.csv [--split train --fold K]`.
+#
+# The figures are a bounded sample, whatever the size of the data: of each group of
+# flagged images below, the strongest pairs only, at most a quarter of `max_grid_images`
+# (3 by default; each group says how many of how many it draws), and one example of
+# each false-positive control. They are drawn from the display views the data pass
+# stored, no image is decoded again.
 
 # %% tags=["parameters"]
 data_dir: str = "../data/demo"  # competition layout or flat folder of PNG images (read only)
@@ -110,9 +116,12 @@ s.show_all(figures.screening_recovery(t), empty="No labelled copy-move pair to c
 # found transform, the other end, and their difference (dark where they agree).
 
 # %%
-s.show_all(figures.screening_pairs(cfg, t, stats.screen_flagged(t.screening, "authentic"),
-                                   "authentic"),
-           empty="No authentic image was flagged copy.")
+flagged = stats.screen_flagged(t.screening, "authentic")
+drawn = figures.screening_pairs(cfg, t, flagged, "authentic")
+print(f"{len(flagged)} pair(s) flagged copy in authentic images; the {len(drawn)} strongest drawn")
+
+# %%
+s.show_all(drawn, empty="No authentic image was flagged copy.")
 
 # %% [markdown]
 # ## Test, supplemental and unlabelled images
@@ -124,8 +133,11 @@ unscored = stats.screen_flagged(t.screening, None, ("test", "supplemental", "unl
 unscored.head(20)
 
 # %%
-s.show_all(figures.screening_pairs(cfg, t, unscored, "unscored"),
-           empty="No test, supplemental or unlabelled image was flagged copy.")
+drawn = figures.screening_pairs(cfg, t, unscored, "unscored")
+print(f"{len(unscored)} pair(s) flagged copy; the {len(drawn)} strongest drawn")
+
+# %%
+s.show_all(drawn, empty="No test, supplemental or unlabelled image was flagged copy.")
 
 # %% [markdown]
 # ## Forged training images: the screen's copies
@@ -134,15 +146,20 @@ s.show_all(figures.screening_pairs(cfg, t, unscored, "unscored"),
 # section 6, which starts from the masks).
 
 # %%
-s.show_all(figures.screening_pairs(cfg, t, stats.screen_flagged(t.screening, "forged",
-                                                                 ("train",)), "forged"),
-           empty="No forged training image was flagged copy.")
+flagged = stats.screen_flagged(t.screening, "forged", ("train",))
+drawn = figures.screening_pairs(cfg, t, flagged, "forged")
+print(f"{len(flagged)} pair(s) flagged copy in forged training images; the {len(drawn)} "
+      "strongest drawn")
+
+# %%
+s.show_all(drawn, empty="No forged training image was flagged copy.")
 
 # %% [markdown]
 # ## False-positive controls
 #
 # How many candidate pairs each control (or doubt) kept from `copy`, and in how many
-# images; then its strongest examples. A control that fires on real copies is too
+# images; then its strongest example (each caption says how many pairs it kept and how
+# many are drawn). A control that fires on real copies is too
 # strict; a flagged authentic image above that a control should have caught shows what
 # is missing.
 

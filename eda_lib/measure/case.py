@@ -9,10 +9,18 @@ the mask as a submission (:mod:`~eda_lib.dataset.metric`), the copy-move analysi
 which looks at each image without its mask or twin and is only afterwards compared
 with the labels. Rows come back as plain dicts per table of
 :mod:`eda_lib.tables`; :mod:`eda_lib.datapass` runs cases on workers and caches them.
+
+With the rows come the case's *display views* (:attr:`Rows.views`): every decoded image
+shrunk to at most :data:`VIEW_SIDE` on its longest side, and the mask's instances on the
+forged image's view grid. They are what the report's galleries and copy-move and
+screening figures draw (the notebooks sample which images to show, so every image gets
+one), so no image is decoded a second time for a figure; :mod:`eda_lib.measure.cache`
+stores them next to the case's rows.
 """
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +35,12 @@ from ..errors import DataError
 from ..geometry import same_pair
 from . import copymove, health, screening
 from .instances import instance_metrics
+
+#: Longest side, in pixels, of the display view kept of every decoded image: the
+#: default ``display_size``, the largest a figure shows an image (a grid tile, 320 px by
+#: default, and a copy-move crop, half the display size, are shrunk from it). Images
+#: already this small are kept whole, so their figures are those of the files.
+VIEW_SIDE = 768
 
 
 @dataclass
@@ -50,6 +64,12 @@ class Rows:
     """Rows produced by measuring one or more cases, per table."""
 
     tables: dict[str, list[dict]] = field(default_factory=lambda: defaultdict(list))
+    #: Display views of one case (:func:`measure_case`): ``rgb_<label>`` (h, w, 3) uint8
+    #: and ``size_<label>`` (H, W) of each decoded image (``<label>`` is
+    #: :func:`view_label`), ``masks`` (N, h, w) bool on the forged image's view grid and
+    #: ``union_frac``, the share of the forged image any instance marks. Not merged by
+    #: :meth:`extend`: they are stored per case (:func:`eda_lib.measure.cache.save_views`).
+    views: dict[str, np.ndarray] = field(default_factory=dict)
 
     def add(self, table: str, row: dict) -> None:
         self.tables[table].append(row)
@@ -67,6 +87,59 @@ def group_cases(index: Index) -> list[Case]:
     for m in index.masks:
         cases.setdefault((m.split, m.case_id), Case(m.split, m.case_id)).mask = m
     return list(cases.values())
+
+
+def view_label(label: str) -> str:
+    """The key of an image's label in :attr:`Rows.views` (``"none"`` for an unlabelled one)."""
+    return label or "none"
+
+
+def view_shape(height: int, width: int, side: int = VIEW_SIDE) -> tuple[int, int]:
+    """(h, w) of the display view of an image of ``height`` x ``width``: longest side
+    ``side`` with the aspect ratio kept (rounded as :func:`eda_lib.report.plots.thumbnail`
+    rounds), or the image's own size when it is not larger."""
+    if max(height, width) <= side:
+        return height, width
+    scale = side / max(height, width)
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
+def view_rgb(rgb: np.ndarray, side: int = VIEW_SIDE) -> np.ndarray:
+    """An (H, W, 3) uint8 image shrunk to its :func:`view_shape` by area averaging
+    (``INTER_AREA``, as the figures shrink), or itself when it is small enough."""
+    h, w = view_shape(*rgb.shape[:2], side)
+    if (h, w) == rgb.shape[:2]:
+        return rgb
+    return cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA)
+
+
+def view_masks(instances: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """An (N, H, W) stack on the (h, w) grid of a view, by "any" pooling.
+
+    A view pixel is on when any pixel of the block of ``ceil`` (H / h, W / w) pixels it
+    covers is on (the rule of :func:`eda_lib.report.plots.resize_masks`), so a small
+    instance still shows; the pooled grid is then fitted to ``shape`` by nearest neighbour.
+    """
+    n, height, width = instances.shape
+    if (height, width) == tuple(shape):
+        return instances != 0
+    factor = max(math.ceil(height / shape[0]), math.ceil(width / shape[1]))
+    out = np.zeros((n, *shape), bool)
+    for k, mask in enumerate(instances):
+        plane = (mask != 0).view(np.uint8)
+        if factor > 1:
+            padded = np.pad(plane, ((0, -height % factor), (0, -width % factor)))
+            ph, pw = padded.shape
+            plane = padded.reshape(ph // factor, factor, pw // factor, factor).max(axis=(1, 3))
+        out[k] = cv2.resize(plane, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST_EXACT) > 0
+    return out
+
+
+def _keep_view(rows: Rows, label: str, image: images.Decoded) -> None:
+    """Add the display view of one decoded image and its size to ``rows.views``."""
+    key = view_label(label)
+    rows.views[f"rgb_{key}"] = np.ascontiguousarray(view_rgb(image.rgb))
+    rows.views[f"size_{key}"] = np.array([image.height, image.width], np.int64)
 
 
 def _problem(rows: Rows, path: str, case_id: str, kind: str, detail: str) -> None:
@@ -185,18 +258,22 @@ def _submission_checks(mask: masks.Mask, union: np.ndarray) -> dict:
     return {"rle_chars": len(text), "rle_roundtrip": same, "of1_union": baseline}
 
 
-def measure_case(root: Path, case: Case, cfg: Config) -> Rows:
+def measure_case(root: Path, case: Case, cfg: Config, views: bool = True) -> Rows:
     """Measure every file of one case: images decoded once, the mask loaded once.
 
     Each image is screened blind first (nothing of its mask or twin is used); the
     screen's copies are then scored against the labels: ``screen_of1`` of every
-    labelled image, ``screen_found`` of every copy-move pair.
+    labelled image, ``screen_found`` of every copy-move pair. With ``views``, the
+    case's display views (:attr:`Rows.views`) are kept too, from the same decode.
     """
     rows = Rows()
     decoded, image_rows = {}, {}
     for e in case.images:
         decoded[e.label], image_rows[e.label] = _decode_image(root, e, cfg, rows)
     readable = [e for e in case.images if decoded[e.label] is not None]
+    if views:
+        for e in readable:
+            _keep_view(rows, e.label, decoded[e.label])
     _score_images(readable, [decoded[e.label] for e in readable], rows)
     screens = {e.label: _screen(decoded[e.label], e, image_rows[e.label], cfg, rows)
                for e in readable}
@@ -212,6 +289,9 @@ def measure_case(root: Path, case: Case, cfg: Config) -> Rows:
     mask = _measure_mask(root, case.mask, forged, rows, cfg.allow_pickle)
     if mask is None or case.mask.image_path is None:
         return rows
+    if views and "rgb_forged" in rows.views:
+        rows.views["masks"] = view_masks(mask.instances, rows.views["rgb_forged"].shape[:2])
+        rows.views["union_frac"] = np.array(rows.tables["masks"][-1]["union_frac"], np.float64)
     truth = metric.truth_from_masks(mask.instances)
     if truth:
         _score_screen(image_rows["forged"], screens.get("forged"), truth)

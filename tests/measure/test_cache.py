@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -145,3 +146,56 @@ def test_cache_dir_parameter(data, tmp_path):
     measure_dataset(cfg, progress=False)
     assert (tmp_path / "elsewhere" / "images.parquet").exists()
     assert not (cfg.out_dir / "cache").exists()
+
+
+# ------------------------------------------------------------------ display views
+
+
+def test_views_round_trip_exactly(tmp_path):
+    rng = np.random.default_rng(0)
+    views = {"rgb_forged": rng.integers(0, 256, (7, 9, 3), dtype=np.uint8),
+             "size_forged": np.array([70, 90]), "masks": rng.random((2, 7, 9)) > 0.5,
+             "union_frac": np.array(0.25)}
+    cache.save_views(tmp_path, "abc", views)
+    back = cache.read_views(tmp_path, "abc", list(views))
+    assert set(back) == set(views)
+    for key, value in views.items():
+        assert back[key].dtype == value.dtype and np.array_equal(back[key], value), key
+    assert set(cache.read_views(tmp_path, "abc", ["masks"])) == {"masks"}
+    assert cache.read_views(tmp_path, "abc", ["rgb_authentic"]) is None  # not stored
+    assert cache.read_views(tmp_path, "other", ["masks"]) is None  # no file
+    cache.views_path(tmp_path, "abc").write_bytes(b"garbage")
+    assert cache.read_views(tmp_path, "abc", ["masks"]) is None  # damaged: as missing
+
+
+def test_every_case_has_its_views_and_gone_cases_lose_theirs(data, tmp_path, traced):
+    cfg = _cfg(data, tmp_path)
+    measure_dataset(cfg, progress=False)
+    traced()
+    folder = cfg.cache_path / cache.VIEWS_DIR
+    stored = {p.stem for p in folder.glob("*.npz")}
+    frames = cache.load(cfg.cache_path)
+    assert stored == {sig for _, _, sig in cache.cached_cases(frames)}
+    forged = sorted((data / "train_images/forged").glob("*.png"))[0]
+    os.utime(forged, ns=(forged.stat().st_atime_ns, forged.stat().st_mtime_ns + 10**9))
+    measure_dataset(cfg, progress=False)
+    traced()
+    now = {p.stem for p in folder.glob("*.npz")}
+    assert len(now) == len(stored) and len(now - stored) == 1  # the changed case's, replaced
+
+
+def test_a_case_without_its_views_is_measured_again(data, tmp_path, traced):
+    cfg = _cfg(data, tmp_path)
+    cold = measure_dataset(cfg, progress=False)
+    traced()
+    forged = sorted((data / "train_images/forged").glob("*.png"))[0]
+    frames = cache.load(cfg.cache_path)
+    images = frames["images"]
+    sig = images.loc[images["path"].str.endswith(f"forged/{forged.name}"), "_sig"].iloc[0]
+    cache.views_path(cfg.cache_path, sig).unlink()
+    again = measure_dataset(cfg, progress=False)
+    reads = traced()
+    assert str(forged) in reads
+    assert {os.path.basename(p) for p in reads} <= {forged.name, f"{forged.stem}.npy"}
+    assert cache.views_path(cfg.cache_path, sig).exists()
+    _equal(cold, again)

@@ -14,6 +14,7 @@ from eda_lib.config import make_config
 from eda_lib.dataset import metric
 from eda_lib.dataset.index import scan
 from eda_lib.geometry import bbox
+from eda_lib.measure import case as case_mod
 from eda_lib.measure import health, screening
 from eda_lib.measure.case import Rows, group_cases, measure_case
 from eda_lib.tables import frame
@@ -223,3 +224,55 @@ def test_the_screen_sees_the_image_alone(copied, monkeypatch):
     for args, kwargs in calls:
         assert len(args) == 1 and isinstance(args[0], np.ndarray) and args[0].ndim == 3
         assert kwargs == {"max_side": 640}
+
+
+# ------------------------------------------------------------------ display views
+
+
+def test_view_shape_bounds_the_longest_side_and_keeps_small_images():
+    assert case_mod.view_shape(1000, 1600) == (480, case_mod.VIEW_SIDE)
+    assert case_mod.view_shape(3888, 2592, 768) == (768, 512)
+    assert case_mod.view_shape(300, 20) == (300, 20)
+
+
+def test_view_masks_keep_a_one_pixel_instance_on_the_smaller_grid():
+    stack = np.zeros((2, 100, 160), bool)
+    stack[0, 99, 159] = True
+    stack[1, 10:60, 20:100] = True
+    small = case_mod.view_masks(stack, (10, 16))
+    assert small.shape == (2, 10, 16) and small.dtype == bool
+    assert small[0].sum() == 1 and small[0, 9, 15]
+    assert small[1, 1:6, 2:10].all() and small[1].sum() == 5 * 8
+    assert np.array_equal(case_mod.view_masks(stack, (100, 160)), stack)
+
+
+def test_a_large_case_keeps_views_at_display_size(tmp_path):
+    """Views of every decoded image at most VIEW_SIDE on a side, masks on the forged view's
+    grid with a small instance still on, the file's size and the marked share beside."""
+    root = tmp_path / "data"
+    h, w = 900, 1200
+    forged = np.dstack([_micrograph(3, h, w)] * 3)
+    mask = np.zeros((2, h, w), np.uint8)
+    mask[0, 100:400, 200:600] = 1
+    mask[1, 850, 1150] = 1  # one pixel
+    write_png(root / "train_images/forged/5.png", forged)
+    write_png(root / "train_images/authentic/5.png", forged // 2)
+    write_mask(root / "train_masks/5.npy", mask)
+    write_png(root / "test_images/6.png", _micrograph(4, 100, 60))
+    cfg = make_config({"data_dir": str(root), "out_dir": str(tmp_path / "out"),
+                       "screening": False, "copy_move": False})
+    index = scan(root)
+    views = {c.case_id: measure_case(index.root, c, cfg).views for c in group_cases(index)}
+    five = views["5"]
+    assert five["rgb_forged"].shape == five["rgb_authentic"].shape == (576, 768, 3)
+    assert five["rgb_forged"].dtype == np.uint8
+    assert list(five["size_forged"]) == [h, w]
+    assert five["masks"].shape == (2, 576, 768) and five["masks"][1].sum() >= 1
+    assert float(five["union_frac"]) == pytest.approx(mask.any(axis=0).mean())
+    expected = cv2.resize(forged, (768, 576), interpolation=cv2.INTER_AREA)
+    assert np.array_equal(five["rgb_forged"], expected)
+    six = views["6"]  # small, unlabelled: kept whole
+    assert set(six) == {"rgb_none", "size_none"}
+    assert np.array_equal(six["rgb_none"], np.dstack([_micrograph(4, 100, 60)] * 3))
+    rows = measure_case(index.root, group_cases(index)[0], cfg, views=False)
+    assert rows.views == {} and rows.tables["images"]

@@ -15,9 +15,13 @@ import pandas as pd
 import pytest
 from handmade import hand_dataset, ramp
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 
 from eda_lib.measure.health import ISSUES
 from eda_lib.report import figures, gallery
+
+# hand-made tables have no stored views: their loads decode the files and warn
+pytestmark = pytest.mark.filterwarnings("ignore:no stored view:UserWarning")
 
 
 def example(case_id: str, twin: bool = False, h: int = 6, w: int = 8) -> gallery.Example:
@@ -156,10 +160,59 @@ def test_screening_controls_one_group_per_reason_most_frequent_first(hand_data):
         _screen_rows(pair=5, verdict="unsure", reason="weak_match"),
     ])
     groups = figures.screening_controls(cfg, t)
-    assert list(groups) == ["text: 3 pair(s)", "weak_match: 1 pair(s)"]
-    # the strongest examples, at most SCREEN_EXAMPLES of each
-    assert list(groups["text: 3 pair(s)"]) == ["control_text_train_authentic_4_3",
-                                               "control_text_train_authentic_4_4"]
+    assert list(groups) == ["text: 3 pair(s), 1 drawn", "weak_match: 1 pair(s), 1 drawn"]
+    # the strongest example, SCREEN_EXAMPLES of each
+    assert figures.SCREEN_EXAMPLES == 1
+    assert list(groups["text: 3 pair(s), 1 drawn"]) == ["control_text_train_authentic_4_3"]
+
+
+@pytest.mark.parametrize(("max_grid_images", "cap"), [(12, 3), (2, 1), (40, 10)])
+def test_screening_pairs_draw_a_quarter_of_max_grid_images(tmp_path, max_grid_images, cap):
+    cfg, t, _ = hand_dataset(tmp_path, max_grid_images=max_grid_images)
+    assert figures.screening_cap(cfg) == cap
+    rows = pd.DataFrame([_screen_rows(pair=k, source_x1=0, source_x2=1, target_x1=4,
+                                      target_x2=5) for k in range(1, 13)])
+    got = figures.screening_pairs(cfg, t, rows, "authentic")
+    assert list(got) == [f"authentic_train_authentic_4_{k}" for k in range(1, min(cap, 12) + 1)]
+
+
+def _texts(fig) -> list[str]:
+    return [text.get_text() for text in fig.findobj(Text)]
+
+
+def test_pair_panel_drawn_from_a_view_quotes_the_file_pixels():
+    view = ramp(40, 50)
+    target, source = (5, 5, 14, 14), (30, 20, 39, 29)
+    crop = view[5:15, 5:15]
+    pair = gallery.PairView({"rgb": view, "target_box": target, "source_box": source,
+                             "aligned_source": crop, "target_crop": crop, "title": "pair"},
+                            (80, 100), (10, 10, 29, 29), (60, 40, 79, 59))
+    texts = _texts(figures._pair_panel(pair, display_size=200))
+    assert "100×80 px" in texts and "50×40 px" not in texts
+    assert "target: x 10–29, y 10–29" in texts and "source: x 60–79, y 40–59" in texts
+    assert "aligned source (20×20 px)" in texts and "target (20×20 px)" in texts
+    same = gallery.PairView({**pair.panel}, (40, 50), target, source)  # a view of the whole file
+    assert "50×40 px" in _texts(figures._pair_panel(same, display_size=200))
+
+
+def test_examples_drawn_from_views_quote_the_file_size_and_marked_share():
+    small = example("7")
+    big = gallery.Example("8", "train", small.rgb, small.masks, 255 - small.rgb, (60, 80), 0.0125)
+    texts = _texts(figures.example([big], display_size=200)["example"])
+    assert any("80×60 px, 1 instance" in text for text in texts)
+    assert "union mask: 1.2% of the image" in texts
+    grid = _texts(figures.example_grid([small, big], tile=64)["grid"])
+    assert "case 7\n8×6 px, 1 instance" in grid and "case 8\n80×60 px, 1 instance" in grid
+    twin = _texts(figures.twins([big], display_size=200)["twin_8"])
+    assert any(text.startswith("case 8\n80×60 px") for text in twin)
+
+
+def test_authentic_vs_forged_quotes_the_file_sizes(tmp_path):
+    cfg, t, _ = hand_dataset(tmp_path)
+    small = example("7")
+    big = gallery.Example("8", "train", small.rgb, small.masks, None, (60, 80), 0.01)
+    texts = _texts(figures.authentic_vs_forged(cfg, t, [big])["authentic_vs_forged"])
+    assert "case 8\n80×60 px, 1 instance" in texts and "case 4\n7×5 px" in texts
 
 
 def test_screening_recovery_only_when_pairs_were_compared():

@@ -120,6 +120,13 @@ flagged = stats.screen_flagged(t.screening, "authentic")
 drawn = figures.screening_pairs(cfg, t, flagged, "authentic")
 print(f"{len(flagged)} pair(s) flagged copy in authentic images; the {len(drawn)} strongest drawn")
 
+# %% [markdown]
+# Every authentic pair flagged `copy`, strongest first (the full list is in
+# `tables/screening.csv`, `label == "authentic"` and `verdict == "copy"`):
+
+# %%
+flagged.drop(columns="annotation")
+
 # %%
 s.show_all(drawn, empty="No authentic image was flagged copy.")
 

@@ -246,6 +246,30 @@ def test_view_masks_keep_a_one_pixel_instance_on_the_smaller_grid():
     assert np.array_equal(case_mod.view_masks(stack, (100, 160)), stack)
 
 
+
+def _block_any(plane: np.ndarray, factor: int) -> np.ndarray:
+    """Reference "any" pooling, block by block, of one mask."""
+    h, w = plane.shape
+    rows, cols = -(-h // factor), -(-w // factor)
+    return np.array([[plane[i * factor:(i + 1) * factor, j * factor:(j + 1) * factor].any()
+                      for j in range(cols)] for i in range(rows)])
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_view_masks_pool_each_block_as_a_plain_loop_does(seed):
+    """Blocks cut by the image's right and bottom edges included (sizes not multiples)."""
+    rng = np.random.default_rng(seed)
+    h, w = (int(v) for v in rng.integers(40, 300, 2))
+    density = (0.0005, 0.01, 0.3)[seed % 3]
+    stack = rng.random((2, h, w)) < density
+    side = int(rng.integers(8, 40))
+    shape = case_mod.view_shape(h, w, side)
+    factor = max(-(-h // shape[0]), -(-w // shape[1]))
+    pooled = [_block_any(m, factor) for m in stack]
+    want = np.stack([cv2.resize(p.astype(np.uint8), (shape[1], shape[0]),
+                                interpolation=cv2.INTER_NEAREST_EXACT) > 0 for p in pooled])
+    assert np.array_equal(case_mod.view_masks(stack, shape), want)
+
 def test_a_large_case_keeps_views_at_display_size(tmp_path):
     """Views of every decoded image at most VIEW_SIDE on a side, masks on the forged view's
     grid with a small instance still on, the file's size and the marked share beside."""

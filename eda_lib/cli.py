@@ -3,8 +3,9 @@ table, the blind screen's baseline submission, submission scoring and checking, 
 the comparison of two runs.
 
 Exit codes: 0 when everything ran, 1 when a notebook failed (its HTML is written and the
-index marks it), 2 for bad parameters or usage (the message is printed as
-``error: ...``, without a traceback), 130 when interrupted.
+index marks it), 2 for bad parameters or usage, or a Dask cluster that cannot run the
+pass (:class:`~eda_lib.errors.ClusterError`: a worker that does not see the data folder,
+say); the message is printed as ``error: ...``, without a traceback. 130 when interrupted.
 
 The runner (papermill, nbconvert) and the demo generator are imported by the command
 that needs them, so ``params`` and ``--help`` do not pay for them.

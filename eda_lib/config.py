@@ -14,6 +14,7 @@ the runner hands notebooks absolute paths.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,12 @@ class Param:
     help: str
     minimum: float | None = None
     maximum: float | None = None
+    #: The values a string parameter may take (None: any non-empty string).
+    choices: tuple[str, ...] | None = None
+    #: A regular expression a non-empty string value must match in full, and an example
+    #: of such a value for the error message.
+    pattern: str | None = None
+    example: str = ""
 
 
 #: Every parameter the suite knows, in the order the notebooks list them.
@@ -43,6 +50,10 @@ PARAMS: tuple[Param, ...] = (
     Param("out_dir", str, "reports/demo", "where tables, figures, notebooks and HTML are written"),
     Param("seed", int, 42, "seed of every random sample shown", minimum=0, maximum=2**32 - 1),
     Param("workers", int, 0, "processes for the data pass; 0 means all cores", minimum=0),
+    Param("executor", str, "local", "where the data pass runs: local (processes here) or dask",
+          choices=("local", "dask")),
+    Param("dask_scheduler", str, "", "address of a running Dask scheduler; empty starts a local one",
+          pattern=r"(tcp|tls|ucx|ws|wss|inproc)://\S+", example="tcp://host:8786"),
     Param("display_size", int, 768, "longest side in pixels of single-image figures", minimum=64),
     Param("grid_size", int, 320, "longest side in pixels of each grid thumbnail", minimum=32),
     Param("max_grid_images", int, 12, "most images drawn in one grid", minimum=1),
@@ -71,6 +82,8 @@ class Config:
     out_dir: Path
     seed: int = 42
     workers: int = 0
+    executor: str = "local"
+    dask_scheduler: str = ""
     display_size: int = 768
     grid_size: int = 320
     max_grid_images: int = 12
@@ -145,6 +158,18 @@ def _coerce(p: Param, value: Any) -> Any:
                 f"{p.name}: {p.help}",
                 key=p.name,
             )
+        if p.choices is not None and value not in p.choices:
+            raise ConfigError(
+                f"parameter {p.name!r} must be one of {', '.join(p.choices)}, got {value!r}; "
+                f"{p.name}: {p.help}",
+                key=p.name,
+            )
+        if p.pattern is not None and value and not re.fullmatch(p.pattern, value):
+            raise ConfigError(
+                f"parameter {p.name!r} must be empty or like {p.example}, got {value!r}; "
+                f"{p.name}: {p.help}",
+                key=p.name,
+            )
         return value
     raise AssertionError(f"no coercion for {p.type}")  # pragma: no cover
 
@@ -186,6 +211,13 @@ def make_config(values: Mapping[str, Any]) -> Config:
                 )
             value = p.default
         checked[p.name] = _coerce(p, value)
+    if checked["dask_scheduler"] and checked["executor"] != "dask":
+        raise ConfigError(
+            f"parameter 'dask_scheduler' is set ({checked['dask_scheduler']!r}) but 'executor' "
+            f"is {checked['executor']!r}: set executor: dask to use the scheduler, or leave "
+            "dask_scheduler empty",
+            key="dask_scheduler",
+        )
     for key in _PATH_KEYS:
         if checked[key]:
             checked[key] = Path(checked[key]).expanduser().resolve()

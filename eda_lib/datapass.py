@@ -8,7 +8,9 @@
 :func:`measure_dataset` is the pass itself: the index is grouped into cases
 (:mod:`eda_lib.measure.case`), cases whose files and settings are unchanged are taken from
 the per-case cache (:mod:`eda_lib.measure.cache`), and the others are measured on
-``cfg.workers`` processes, largest first, with a progress bar. Each measured case's
+``cfg.workers`` processes, largest first, with a progress bar; with ``executor: dask``
+the same tasks run on a Dask cluster (:mod:`eda_lib.cluster`, docs/scaling.md) and give
+the same tables. Each measured case's
 display views (its images at display size, for the report's figures) are stored in the
 cache by the worker that decoded them, so the notebooks never decode an image again.
 :func:`load_tables` is what a notebook opened by hand calls: it builds the tables when
@@ -156,7 +158,8 @@ def _schedule(cases: list[Case], workers: int) -> list[list[Case]]:
 
 
 def measure_dataset(
-    cfg: Config, index: Index | None = None, progress: bool = True, use_cache: bool = True
+    cfg: Config, index: Index | None = None, progress: bool = True, use_cache: bool = True,
+    report: dict | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Run the data pass over ``cfg.data_dir`` and return every table, sorted.
 
@@ -170,6 +173,9 @@ def measure_dataset(
     use_cache : bool
         Reuse the cached rows of unchanged cases (``cfg.cache_path``); the cache is
         rewritten either way.
+    report : dict, optional
+        Given, its ``"executor"`` is set to what measured the cases (for the report's
+        index): ``"local, 2 processes"``, ``"dask, 2 workers (LocalCluster)"``...
     """
     index = index or scan(cfg.data_dir)
     cases = group_cases(index)
@@ -187,7 +193,7 @@ def measure_dataset(
         reused = cache.reusable(stored, wanted)
         hits = cache.cached_cases(reused)
         cases = [c for c in cases if (c.split, c.case_id, c.sig) not in hits]
-    rows = _measure_cases(index.root, cases, cfg, progress)
+    rows = _measure_cases(index.root, cases, cfg, progress, report)
     frames = {}
     for name in MEASURED_TABLES:
         new = frame(name, rows.tables.get(name, []), cache.KEY_COLUMNS)
@@ -201,27 +207,86 @@ def measure_dataset(
     return {name: _sorted(name, df) for name, df in tables.items()}
 
 
-def _measure_cases(root: Path, cases: list[Case], cfg: Config, progress: bool) -> Rows:
-    """Measure cases on ``cfg.workers`` processes with a progress bar over files."""
+def _measure_cases(root: Path, cases: list[Case], cfg: Config, progress: bool,
+                   report: dict | None = None) -> Rows:
+    """Measure cases on ``cfg.workers`` processes (or on Dask) with a progress bar over
+    files; ``report["executor"]`` says which ran them."""
     rows = Rows()
     bar = tqdm(total=_n_files(cases), desc="data pass", unit="file", disable=not progress,
                dynamic_ncols=True, mininterval=0.5)
     workers = min(cfg.n_workers, max(1, len(cases) // 8))
-    tasks = _schedule(cases, workers) if workers > 1 else [[c] for c in cases]
-    jobs = [(root, task, cfg) for task in tasks]
     with bar:
-        if workers <= 1:
-            results = map(_measure_chunk, jobs)
-            for job, result in zip(jobs, results):
-                rows.extend(result)
-                bar.update(_n_files(job[1]))
+        if not cases:
+            what = "nothing measured (every case from the per-case cache)"
+        elif cfg.executor == "dask":
+            what = _measure_on_dask(root, cases, cfg, workers, rows, bar)
+        elif workers <= 1:
+            what = "local, 1 process"
+            for job in ([c] for c in cases):
+                rows.extend(_measure_chunk((root, job, cfg)))
+                bar.update(_n_files(job))
         else:
+            what = f"local, {workers} processes"
+            tasks = _schedule(cases, workers)
+            jobs = [(root, task, cfg) for task in tasks]
             with _worker_environment(), ProcessPoolExecutor(
                     max_workers=workers, mp_context=_pool_context(), initializer=_init_worker,
                     initargs=(os.environ.get(trace.ENV),)) as pool:
                 for job, result in zip(jobs, pool.map(_measure_chunk, jobs)):
                     rows.extend(result)
                     bar.update(_n_files(job[1]))
+    if report is not None:
+        report["executor"] = what
+    return rows
+
+
+def _measure_on_dask(root: Path, cases: list[Case], cfg: Config, workers: int, rows: Rows,
+                     bar: tqdm) -> str:
+    """Measure cases on a Dask cluster (:mod:`eda_lib.cluster`) into ``rows``; return what
+    ran them.
+
+    The tasks are those of the local pool (:func:`_schedule` over the cluster's threads,
+    the same :func:`_measure_chunk`); their rows are added in task order, whatever order
+    they complete in, so the tables are those of the local executor. A task that failed
+    on every try (:data:`eda_lib.cluster.RETRIES`) is split: each of its cases runs again
+    alone, and a case that fails alone too becomes a ``measure_failed`` problem.
+    """
+    from . import cluster  # optional dependency (distributed), allowed in tests/test_layout.py
+
+    with cluster.connect(cfg, workers, _WORKER_ENVIRONMENT) as pool:
+        tasks = _schedule(cases, pool.threads) if pool.threads > 1 else [[c] for c in cases]
+        jobs = [(root, task, cfg) for task in tasks]
+        results = pool.map(_measure_chunk, jobs, done=lambda i: bar.update(_n_files(tasks[i])))
+        split = [(i, case) for i, task in enumerate(tasks)
+                 if isinstance(results[i], cluster.TaskFailed) and len(task) > 1 for case in task]
+        again = pool.map(_measure_chunk, [(root, [case], cfg) for _, case in split],
+                         done=lambda k: bar.update(_n_files([split[k][1]])))
+        description = pool.description
+    alone: dict[int, list[Rows]] = {}
+    for (i, case), result in zip(split, again):
+        failed = isinstance(result, cluster.TaskFailed)
+        alone.setdefault(i, []).append(_failed_rows(case, result.error) if failed else result)
+    for i, (task, result) in enumerate(zip(tasks, results)):
+        if not isinstance(result, cluster.TaskFailed):
+            rows.extend(result)
+        elif i in alone:
+            for part in alone[i]:
+                rows.extend(part)
+        else:
+            rows.extend(_failed_rows(task[0], result.error))
+    return description
+
+
+def _failed_rows(case: Case, error: str) -> Rows:
+    """The one ``measure_failed`` problem of a case no try could measure, tagged for the
+    cache like measured rows (it has no display views, so the next pass measures it again).
+    """
+    rows = Rows()
+    rows.add("problems", {
+        "path": case.paths[0], "case_id": case.case_id, "kind": "measure_failed",
+        "detail": f"measuring the case failed on every try ({error}); its files were not "
+                  "measured and will be at the next pass",
+        **dict(zip(cache.KEY_COLUMNS, (case.split, case.case_id, case.sig)))})
     return rows
 
 
@@ -254,6 +319,11 @@ def _sorted(name: str, df: pd.DataFrame) -> pd.DataFrame:
 
 MANIFEST = "manifest.json"
 """File in the tables folder that says what the tables were made from; written last."""
+
+PASS_INFO = "pass.json"
+"""File in the tables folder that says what ran the pass that made them (the executor and
+its workers): shown on the report's index, and neither part of the manifest nor compared
+by ``diff``, since the tables do not depend on it."""
 
 
 def _manifest(cfg: Config) -> dict:
@@ -317,13 +387,32 @@ def ensure_tables(cfg: Config, progress: bool | None = None, use_cache: bool = T
         return False
     folder.mkdir(parents=True, exist_ok=True)
     (folder / MANIFEST).unlink(missing_ok=True)
+    (folder / PASS_INFO).unlink(missing_ok=True)
+    report: dict = {}
     tables = measure_dataset(cfg, progress=cfg.progress if progress is None else progress,
-                             use_cache=use_cache)
+                             use_cache=use_cache, report=report)
     tables.update(derive(tables, cfg))
     manifest = {**wanted, "digests": write_tables(tables, folder)}
+    # what ran the pass is said (on the report's index), never compared: not in the manifest
+    atomic_write(folder / PASS_INFO, lambda p: p.write_text(
+        json.dumps({"executor": report.get("executor", "")}), encoding="utf-8"))
     atomic_write(folder / MANIFEST, lambda p: p.write_text(
         json.dumps(manifest, indent=2, sort_keys=True), encoding="utf-8"))
     return True
+
+
+def pass_summary(cfg: Config, ran: bool) -> str:
+    """One line for the report's index: what ran the data pass (from the manifest), or
+    that the stored tables were reused (``ran`` is what :func:`ensure_tables` returned).
+    """
+    try:
+        what = str(json.loads((tables_dir(cfg) / PASS_INFO).read_text(encoding="utf-8"))
+                   .get("executor") or "")
+    except (OSError, ValueError, AttributeError):
+        what = ""
+    if ran:
+        return f"data pass: {what or 'ran'}"
+    return "data pass: reused the stored tables" + (f" (made by {what})" if what else "")
 
 
 def load_tables(cfg: Config, progress: bool | None = None, build: bool = True) -> Tables:

@@ -71,6 +71,24 @@ class TablesError(EdaError):
         self.folder = Path(folder) if folder is not None else None
 
 
+class ClusterError(EdaError):
+    """A Dask cluster cannot run the data pass: a worker does not see a folder the pass
+    needs at the path the client gave, or the scheduler cannot be reached.
+
+    Attributes
+    ----------
+    worker : str or None
+        The address of the worker at fault, when there is one.
+    path : Path or None
+        The folder it cannot see.
+    """
+
+    def __init__(self, message: str, worker: str | None = None, path: Path | str | None = None):
+        super().__init__(message)
+        self.worker = worker
+        self.path = Path(path) if path is not None else None
+
+
 class DiskFullError(EdaError):
     """The device of an output folder is full (or the user's quota is reached).
 

@@ -73,6 +73,9 @@ PROBLEM_KINDS: dict[str, str] = {
     "copy_move_failed": "the copy-move analysis of this image raised: other results kept",
     "screening_failed": "the blind screen of this image raised: no screening rows for it, other "
                         "results kept",
+    # the pass (eda_lib.cluster)
+    "measure_failed": "on a Dask cluster, measuring this case raised (or killed its worker) on every "
+                      "try: no rows for it but this one; measured again by the next pass",
 }
 
 

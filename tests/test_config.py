@@ -26,6 +26,11 @@ def test_params_and_config_fields_agree():
         ({"data_dir": "x", "workers": -1}, "workers", ">= 0"),
         ({"data_dir": "x", "progress": "yes"}, "progress", "true or false"),
         ({"data_dir": ""}, "data_dir", "non-empty"),
+        ({"data_dir": "x", "executor": "ray"}, "executor", "one of local, dask"),
+        ({"data_dir": "x", "executor": "dask", "dask_scheduler": "host:8786"}, "dask_scheduler",
+         "like tcp://host:8786"),
+        ({"data_dir": "x", "dask_scheduler": "tcp://host:8786"}, "dask_scheduler",
+         "set executor: dask"),
     ],
 )
 def test_bad_values_name_the_key(values, key, words):
@@ -67,3 +72,14 @@ def test_readme_documents_every_parameter():
     for p in PARAMS:
         assert f"| `{p.name}` | {p.type.__name__} |" in readme, p.name
         assert p.help in readme, p.name
+
+
+def test_the_executor_is_not_part_of_what_makes_results_stale(tmp_path):
+    from eda_lib.measure import cache
+    from eda_lib.tables import DERIVED_PARAMS, PASS_PARAMS
+
+    local = make_config({"data_dir": str(tmp_path)})
+    dask = local.replace(executor="dask", dask_scheduler="tcp://10.0.0.1:8786")
+    assert local.executor == "local" and dask.dask_scheduler == "tcp://10.0.0.1:8786"
+    assert not {"executor", "dask_scheduler"} & set(PASS_PARAMS + DERIVED_PARAMS)
+    assert cache.signature([], local) == cache.signature([], dask)

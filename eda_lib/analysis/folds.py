@@ -3,34 +3,23 @@
 Images that must never be split between training and validation form one group:
 an authentic image and its forged twin (same ``case_id``), and images whose pixels
 are identical or nearly identical across different case_ids (the same figure used
-twice). :func:`leakage_groups` builds the groups with a union-find over those links;
-:func:`grouped_folds` deals whole groups into K folds so that each fold gets about
-the same number of images of every stratum (label x instances per image).
+twice). :func:`leakage_groups` builds the groups as the connected components of those
+links; :func:`grouped_folds` deals whole groups into K folds so that each fold gets
+about the same number of images of every stratum (label x instances per image). Both
+are linear in the images (``benchmarks/bench_derive.py`` measures them on a million).
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 #: Columns that identify one image across tables.
 IMAGE_KEY = ["split", "label", "case_id"]
-
-
-class _UnionFind:
-    def __init__(self, n: int):
-        self.parent = list(range(n))
-
-    def find(self, i: int) -> int:
-        while self.parent[i] != i:
-            self.parent[i] = self.parent[self.parent[i]]
-            i = self.parent[i]
-        return i
-
-    def union(self, a: int, b: int) -> None:
-        ra, rb = self.find(a), self.find(b)
-        if ra != rb:
-            self.parent[max(ra, rb)] = min(ra, rb)
 
 
 def leakage_groups(images: pd.DataFrame, duplicates: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -51,31 +40,78 @@ def leakage_groups(images: pd.DataFrame, duplicates: pd.DataFrame | None = None)
         links that joined the image to others ("twin", "exact duplicate", "near
         duplicate"), empty for an image alone in its group. Groups are numbered
         from 0 in table order.
+
+    Notes
+    -----
+    Linear in the rows (plus a sort): every link set (the images of one case_id, the
+    labelled images of one duplicate set) joins each member to the set's first, the
+    groups are the connected components of those links
+    (:func:`scipy.sparse.csgraph.connected_components`), numbered by their first image.
+    A set with one labelled image links nothing and gives no reason.
     """
     df = images[images["label"].isin(["authentic", "forged"])][IMAGE_KEY].reset_index(drop=True)
-    uf = _UnionFind(len(df))
-    reasons: list[set[str]] = [set() for _ in range(len(df))]
-
-    def link(positions: list[int], why: str) -> None:
-        for p in positions[1:]:
-            uf.union(positions[0], p)
-        if len(positions) > 1:
-            for p in positions:
-                reasons[p].add(why)
-
-    for _, idx in df.groupby(["split", "case_id"], sort=False).groups.items():
-        link(list(idx), "twin")
+    n = len(df)
+    twins = df.groupby(["split", "case_id"], sort=False).ngroup().to_numpy()  # -1: no key
+    sets = [("twin", np.arange(n), twins)]
     if duplicates is not None and len(duplicates):
-        pos = {key: i for i, key in enumerate(map(tuple, df[IMAGE_KEY].to_numpy()))}
-        for (kind, _), rows in duplicates.groupby(["kind", "dup_group"], sort=False):
-            members = [pos[k] for k in map(tuple, rows[IMAGE_KEY].to_numpy()) if k in pos]
-            link(members, f"{kind} duplicate")
-    roots = [uf.find(i) for i in range(len(df))]
-    _, group = np.unique(roots, return_inverse=True)
-    out = df.assign(group=group.astype(np.int64),
-                    reason=["; ".join(sorted(r)) for r in reasons])
-    out["group_size"] = out.groupby("group")["group"].transform("size").astype(np.int64)
+        members = _positions(df, duplicates[IMAGE_KEY])
+        dup_set = duplicates.groupby(["kind", "dup_group"], sort=False).ngroup().to_numpy()
+        dup_set = np.where(members >= 0, dup_set, -1)  # images not grouped link nothing
+        kinds = duplicates["kind"].to_numpy(object)
+        for kind in pd.unique(kinds[dup_set >= 0]):
+            of_kind = (kinds == kind) & (dup_set >= 0)
+            sets.append((f"{kind} duplicate", members[of_kind], dup_set[of_kind]))
+    edges, reasons = [], {}
+    for why, positions, set_id in sets:
+        keep = set_id >= 0
+        positions, set_id = positions[keep], set_id[keep]
+        linked = np.bincount(set_id)[set_id] > 1 if len(set_id) else np.zeros(0, bool)
+        positions, set_id = positions[linked], set_id[linked]
+        first = np.full(set_id.max() + 1 if len(set_id) else 0, -1, dtype=np.int64)
+        first[set_id[::-1]] = positions[::-1]  # the first member of each set
+        edges.append((positions, first[set_id]))
+        flag = reasons.setdefault(why, np.zeros(n, bool))
+        flag[positions] = True
+    group = _components(n, edges)
+    out = df.assign(group=group, reason=_reason_text(reasons, n))
+    out["group_size"] = np.bincount(group, minlength=1)[group].astype(np.int64) if n else group
     return out[IMAGE_KEY + ["group", "group_size", "reason"]]
+
+
+def _positions(df: pd.DataFrame, keys: pd.DataFrame) -> np.ndarray:
+    """Position in ``df`` of each row of ``keys`` (the last row with that key), -1 if none."""
+    both = pd.concat([df[IMAGE_KEY], keys[IMAGE_KEY]], ignore_index=True)
+    key_id = both.groupby(IMAGE_KEY, sort=False, dropna=False).ngroup().to_numpy()
+    last = np.full(key_id.max() + 1, -1, dtype=np.int64)
+    np.maximum.at(last, key_id[:len(df)], np.arange(len(df)))
+    return last[key_id[len(df):]]
+
+
+def _components(n: int, edges: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """Connected components of ``n`` nodes joined by ``edges``, numbered from 0 in the
+    order of their first node."""
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    a = np.concatenate([e[0] for e in edges])
+    b = np.concatenate([e[1] for e in edges])
+    graph = coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(n, n)).tocsr()
+    _, labels = connected_components(graph, directed=False)
+    _, first = np.unique(labels, return_index=True)  # each component's first node
+    rank = np.empty(len(first), dtype=np.int64)
+    rank[np.argsort(first)] = np.arange(len(first))
+    return rank[labels]
+
+
+def _reason_text(reasons: dict[str, np.ndarray], n: int) -> np.ndarray:
+    """Each image's links, sorted and joined by "; " ("" for none)."""
+    names = list(reasons)
+    code = np.zeros(n, dtype=np.int64)
+    for bit, name in enumerate(names):
+        code |= reasons[name].astype(np.int64) << bit
+    used, inverse = np.unique(code, return_inverse=True)
+    text = np.array(["; ".join(sorted(name for bit, name in enumerate(names) if c >> bit & 1))
+                     for c in used], dtype=object)
+    return text[inverse] if n else np.zeros(0, dtype=object)
 
 
 def _strata(images: pd.DataFrame, masks: pd.DataFrame, groups: pd.DataFrame) -> pd.DataFrame:
@@ -103,21 +139,87 @@ def grouped_folds(images: pd.DataFrame, masks: pd.DataFrame, groups: pd.DataFram
         raise ValueError(f"k must be at least 2, got {k}")
     df = _strata(images, masks, groups)
     strata = sorted(df["stratum"].unique())
-    counts = pd.crosstab(df["group"], df["stratum"]).reindex(columns=strata, fill_value=0)
-    target = counts.sum().to_numpy(float) / k
+    # images per group (in sorted order) and stratum
+    groups_sorted, group_at = np.unique(df["group"].to_numpy(np.int64), return_inverse=True)
+    stratum_at = pd.Index(strata).get_indexer(df["stratum"])
+    counts = np.bincount(group_at * len(strata) + stratum_at,
+                         minlength=len(groups_sorted) * len(strata))
+    counts = counts.reshape(len(groups_sorted), len(strata))
+    target = counts.sum(axis=0).astype(float) / k
     rng = np.random.default_rng(seed)
-    order = counts.assign(size=counts.sum(axis=1), tie=rng.random(len(counts)))
-    order = order.sort_values(["size", "tie"], ascending=[False, True]).index
-    filled = np.zeros((k, len(strata)))
-    fold_of = {}
-    for g in order:
-        vec = counts.loc[g].to_numpy(float)
+    order = pd.DataFrame({"size": counts.sum(axis=1), "tie": rng.random(len(counts))})
+    order = order.sort_values(["size", "tie"], ascending=[False, True]).index.to_numpy()
+    fold_of = _deal(counts.astype(float), order, target, k)
+    out = df.assign(fold=fold_of[group_at])
+    return out[IMAGE_KEY + ["group", "stratum", "fold"]]
+
+
+def _deal(vectors: np.ndarray, order: np.ndarray, target: np.ndarray, k: int) -> np.ndarray:
+    """The fold of each group (row of ``vectors``), dealt in ``order``.
+
+    Group ``g`` goes to the first fold ``f`` of least ``cost[f] + 1e-9 * filled[f].sum()``,
+    where ``cost[f]`` is ``((filled[f] + vec - target) ** 2).sum()`` less
+    ``((filled[f] - target) ** 2).sum()``: each choice depends on the ones before, so
+    groups are dealt one by one. Groups come largest first, and the many groups of one
+    size share few distinct vectors: within such a run each fold keeps the squared sum
+    of every distinct vector (the zero vector's is the second term), and only the fold
+    that took the last group sums again. Every sum is the same NumPy reduction over the
+    same values as a row of the ``(k, strata)`` arrays, and the rest is the same float
+    arithmetic, so the folds are those of the plain loop (:func:`_deal_plainly`) to the
+    last bit.
+    """
+    filled = np.zeros((k, vectors.shape[1]))
+    fold_of = np.zeros(len(vectors), dtype=np.int64)
+    size = vectors[order].sum(axis=1)
+    starts = np.flatnonzero(np.diff(size, prepend=-1.0)).tolist() + [len(order)]
+    for start, stop in zip(starts[:-1], starts[1:]):
+        run = order[start:stop]
+        distinct, kind = np.unique(vectors[run], axis=0, return_inverse=True)
+        if len(run) >= 8 * len(distinct):
+            _deal_run(vectors, run, np.vstack([np.zeros_like(distinct[:1]), distinct]),
+                      kind.reshape(-1) + 1, target, filled, fold_of)
+        else:
+            _deal_plainly(vectors, run, target, filled, fold_of)
+    return fold_of
+
+
+def _deal_plainly(vectors: np.ndarray, run: np.ndarray, target: np.ndarray,
+                  filled: np.ndarray, fold_of: np.ndarray) -> None:
+    """Deal the groups ``run``, in order, into ``filled``, one NumPy step per group."""
+    for at in run.tolist():
+        vec = vectors[at]
         cost = (((filled + vec) - target) ** 2).sum(axis=1) - ((filled - target) ** 2).sum(axis=1)
         best = int(np.argmin(cost + 1e-9 * filled.sum(axis=1)))  # ties: the emptier fold
         filled[best] += vec
-        fold_of[g] = best
-    out = df.assign(fold=df["group"].map(fold_of).astype(np.int64))
-    return out[IMAGE_KEY + ["group", "stratum", "fold"]]
+        fold_of[at] = best
+
+
+def _deal_run(vectors: np.ndarray, run: np.ndarray, table: np.ndarray, kind: np.ndarray,
+              target: np.ndarray, filled: np.ndarray, fold_of: np.ndarray) -> None:
+    """:func:`_deal_plainly` for a run of groups whose vectors are rows of ``table`` (row
+    0 the zero vector; ``kind`` the row of each group), with each fold's squared sums
+    kept per row of ``table``."""
+    k = len(filled)
+    work = np.empty_like(table)
+    sizes = table.sum(axis=1).tolist()  # exact: whole numbers
+    counts = [float(filled[f].sum()) for f in range(k)]  # images per fold, exact
+    sums = []
+    for f in range(k):
+        np.subtract(np.add(filled[f], table, out=work), target, out=work)
+        sums.append(np.add.reduce(np.square(work, out=work), axis=1).tolist())
+    for at, v in zip(run.tolist(), kind.tolist()):
+        best, low = 0, math.inf
+        for f in range(k):
+            fold_sums = sums[f]
+            cost = (fold_sums[v] - fold_sums[0]) + 1e-9 * counts[f]
+            if cost < low:  # the first fold of least cost, as argmin
+                best, low = f, cost
+        row = filled[best]
+        row += table[v]
+        np.subtract(np.add(row, table, out=work), target, out=work)
+        sums[best] = np.add.reduce(np.square(work, out=work), axis=1).tolist()
+        counts[best] += sizes[v]
+        fold_of[at] = best
 
 
 def fold_balance(folds: pd.DataFrame) -> pd.DataFrame:

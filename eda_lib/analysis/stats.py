@@ -110,8 +110,14 @@ def mode_counts(images: pd.DataFrame) -> pd.DataFrame:
 def common_sizes(images: pd.DataFrame, n: int = 10) -> pd.DataFrame:
     """The ``n`` most common (height x width) sizes with counts per label."""
     df = described_images(images).dropna(subset=["width", "height"])
-    size = df["height"].astype(int).astype(str) + " x " + df["width"].astype(int).astype(str)
-    table = pd.crosstab(size.rename("height x width"), df["label"])
+    # counted per (height, width, label) and named once per size: a crosstab of the size
+    # names would call Python once per size and make a string per image
+    keys = pd.DataFrame({"h": df["height"].astype(int), "w": df["width"].astype(int),
+                         "label": df["label"]})
+    table = keys.groupby(["h", "w", "label"]).size().unstack("label", fill_value=0)
+    table.index = pd.Index([f"{h} x {w}" for h, w in table.index], name="height x width")
+    table = table.sort_index()  # as a crosstab of the names orders them
+    table.columns = pd.Index(table.columns, name="label")
     table["total"] = table.sum(axis=1)
     return table.sort_values("total", ascending=False, kind="stable").head(n)
 
@@ -123,8 +129,14 @@ def twin_mode_pairs(images: pd.DataFrame) -> pd.DataFrame:
                           values=["mode", "width", "height"], aggfunc="first")
     if wide.empty:
         return pd.DataFrame(columns=["authentic mode", "forged mode", "same size", "pairs"])
-    same = (wide[("width", "authentic")] == wide[("width", "forged")]) & (
-        wide[("height", "authentic")] == wide[("height", "forged")])
+    # a column whose values were all missing (no forged image decoded) is left out by
+    # pivot_table: put back empty; a size not read is not the same size
+    for label in ("authentic", "forged"):
+        for value, dtype in (("mode", "str"), ("width", "Int64"), ("height", "Int64")):
+            if (value, label) not in wide.columns:
+                wide[(value, label)] = pd.Series(None, index=wide.index, dtype=dtype)
+    same = ((wide[("width", "authentic")] == wide[("width", "forged")]) & (
+        wide[("height", "authentic")] == wide[("height", "forged")])).fillna(False)
     out = pd.DataFrame({
         "authentic mode": wide[("mode", "authentic")].fillna("?"),
         "forged mode": wide[("mode", "forged")].fillna("?"),
@@ -142,7 +154,8 @@ def mask_checks(images: pd.DataFrame, masks: pd.DataFrame) -> pd.DataFrame:
         on=["split", "case_id"], how="inner",
     )
     notes = masks["notes"].fillna("")
-    stored_hw = joined["shape"].fillna("").str.split("x").str[-2:].str.join("x")
+    # the last two fields of "NxHxW" (the whole text when it has fewer)
+    stored_hw = joined["shape"].fillna("").str.replace(r"^.*x([^x]*x[^x]*)$", r"\1", regex=True)
     image_hw = joined["image_height"].astype("string") + "x" + joined["image_width"].astype("string")
     rows = [
         ("masks", len(masks), "mask files found"),
@@ -188,7 +201,18 @@ def mask_shape_counts(masks: pd.DataFrame) -> pd.DataFrame:
 
 def rules_applied(masks: pd.DataFrame) -> pd.DataFrame:
     """How many mask files needed each normalisation rule, with the rule's meaning."""
-    notes = masks["notes"].fillna("").str.split(";").explode()
+    text = masks["notes"].fillna("")
+    if text.empty:
+        notes = text.str.split(";").explode()
+    else:  # each distinct text split once, its rules repeated row by row in table order
+        code, distinct = pd.factorize(text)
+        parts = [str(t).split(";") for t in distinct]
+        per_text = np.array([len(p) for p in parts])
+        flat = np.array([rule for p in parts for rule in p], dtype=object)
+        per_row = per_text[code]
+        row_start = np.repeat(np.cumsum(per_row) - per_row, per_row)
+        at = np.repeat((np.cumsum(per_text) - per_text)[code], per_row)
+        notes = pd.Series(flat[at + np.arange(per_row.sum()) - row_start], dtype="str")
     counts = notes[notes != ""].value_counts()
     return pd.DataFrame({"masks": counts.astype(int),
                          "meaning": [RULES.get(k, "") for k in counts.index]}).rename_axis("rule")
@@ -440,10 +464,20 @@ def flagged_issues(health: pd.DataFrame) -> pd.DataFrame:
     order within each; missing flags are not raised.
     """
     flags = _flag_columns(health)
-    long = health.melt(id_vars=["label"], value_vars=list(flags), var_name="issue",
-                       value_name="flagged")
-    long = long[long["flagged"].fillna(False).astype(bool)]
-    return long.assign(issue=long["issue"].map(flags))[["label", "issue"]]
+    if not flags or health.empty:
+        long = health.melt(id_vars=["label"], value_vars=list(flags), var_name="issue",
+                           value_name="flagged")
+        long = long[long["flagged"].fillna(False).astype(bool)]
+        return long.assign(issue=long["issue"].map(flags))[["label", "issue"]]
+    # the flagged rows of each flag column, indexed as in the long table
+    # ``health.melt(id_vars=["label"], value_vars=flags)``, without making it
+    rows = [np.flatnonzero(health[column].fillna(False).astype(bool).to_numpy())
+            for column in flags]
+    at = np.concatenate(rows)
+    index = np.concatenate([j * len(health) + r for j, r in enumerate(rows)])
+    issue = np.repeat(np.array(list(flags.values()), dtype=object), [len(r) for r in rows])
+    return pd.DataFrame({"label": health["label"].iloc[at].array, "issue": issue},
+                        index=pd.Index(index))
 
 
 def issues_found(health: pd.DataFrame) -> list[str]:
@@ -470,6 +504,15 @@ def measurable_forged(t) -> pd.DataFrame:
     forged = img[(img["label"] == "forged") & img["has_mask"] & (img["status"] == "ok")]
     usable = t.masks[t.masks["status"].isin(["ok", "normalized"])][["split", "case_id", "n_instances"]]
     return forged.merge(usable, on=["split", "case_id"], how="inner")
+
+
+def n_measurable_forged(t) -> int:
+    """``len(measurable_forged(t))``, from the key columns only (no row of ``images`` is
+    copied)."""
+    img, keys = t.images, ["split", "case_id"]
+    forged = img.loc[(img["label"] == "forged") & img["has_mask"] & (img["status"] == "ok"), keys]
+    usable = t.masks.loc[t.masks["status"].isin(["ok", "normalized"]), keys]
+    return len(forged.merge(usable, on=keys, how="inner"))
 
 
 # ------------------------------------------------------------------ blind screen

@@ -15,7 +15,7 @@ import pandas as pd
 
 from ..dataset.index import FLAT_SPLIT
 from ..tables import MASK_MEASURED
-from .stats import described_images, flag_totals, measurable_forged
+from .stats import described_images, flag_totals, n_measurable_forged
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ def _lacks(t, need: str) -> str:
         "labels": lambda: img["label"].isin(["authentic", "forged"]).any(),
         "masks": lambda: len(t.masks) > 0,
         "instances": lambda: len(t.instances) > 0,
-        "forged_with_mask": lambda: len(measurable_forged(t)) > 0,
+        "forged_with_mask": lambda: n_measurable_forged(t) > 0,
     }
     if held[need]():
         return ""
@@ -122,9 +122,15 @@ def _pct(x: float) -> str:
     return f"{100 * x:.1f}%"
 
 
+#: The columns of ``images`` the summary reads (the others are never copied).
+_IMAGE_COLUMNS = ("split", "label", "has_mask", "twin", "status", "width", "height", "mode",
+                  "aspect", "screen_status", "screen_copies", "screen_of1")
+
+
 def _facts(t) -> dict:
     """The numbers the summary quotes, in one dict (also handy for tests)."""
-    img, masks, inst = t.images, t.masks, t.instances
+    img = t.images[[c for c in _IMAGE_COLUMNS if c in t.images]]
+    masks, inst = t.masks, t.instances
     labelled = img[img["label"].isin(["authentic", "forged"])]
     forged = labelled[labelled["label"] == "forged"]
     usable = masks[masks["status"].isin(MASK_MEASURED)]
@@ -138,7 +144,7 @@ def _facts(t) -> dict:
         "n_test": int((img["split"] == "test").sum()),
         "n_unlabelled": int((img["split"] == FLAT_SPLIT).sum()),
         "n_with_mask": int(forged["has_mask"].sum()),
-        "n_measured": len(measurable_forged(t)),
+        "n_measured": n_measurable_forged(t),
         "n_twins": int(forged["twin"].sum()),
         "modes": ok["mode"].value_counts(normalize=True).to_dict(),
         "mp_min": float(mp.min()) if len(mp) else float("nan"),
@@ -199,7 +205,11 @@ def _screen_facts(img: pd.DataFrame, screening: pd.DataFrame, cm: pd.DataFrame) 
 
 def findings(t) -> list[Finding]:
     """Statements about the data, each built from the tables."""
-    f = _facts(t)
+    return _findings(t, _facts(t))
+
+
+def _findings(t, f: dict) -> list[Finding]:
+    """:func:`findings`, from the tables ``t`` and their :func:`_facts` ``f``."""
     out = [
         Finding("balance", f"{f['n_images']} images: {f['n_authentic']} authentic, "
                 f"{f['n_forged']} forged, {f['n_test']} test"
@@ -286,7 +296,11 @@ def findings(t) -> list[Finding]:
 
 def recommendations(t) -> list[Recommendation]:
     """Advice for modelling, each given only when its measured trigger holds."""
-    f = _facts(t)
+    return _recommendations(_facts(t))
+
+
+def _recommendations(f: dict) -> list[Recommendation]:
+    """:func:`recommendations`, from the :func:`_facts` ``f`` of the tables."""
     out: list[Recommendation] = []
     if f["n_twins"] or f["cross_case_groups"]:
         out.append(Recommendation(
@@ -353,10 +367,11 @@ def recommendations(t) -> list[Recommendation]:
 
 def to_markdown(t) -> str:
     """Findings and recommendations as Markdown."""
+    f = _facts(t)  # once for both
     lines = ["### Findings", ""]
-    lines += [f"- **{x.topic}**: {x.text}" for x in findings(t)]
+    lines += [f"- **{x.topic}**: {x.text}" for x in _findings(t, f)]
     lines += ["", "### Recommendations", ""]
-    recs = recommendations(t)
+    recs = _recommendations(f)
     lines += [f"- **{r.topic}**: {r.text} _Why: {r.because}_" for r in recs] or [
         "- No rule fired: nothing in the tables calls for a change from defaults."]
     return "\n".join(lines)
@@ -364,6 +379,7 @@ def to_markdown(t) -> str:
 
 def as_frame(t) -> pd.DataFrame:
     """Findings and recommendations as one tidy table (kind, topic, text, because)."""
-    rows = [("finding", x.topic, x.text, "") for x in findings(t)]
-    rows += [("recommendation", r.topic, r.text, r.because) for r in recommendations(t)]
+    f = _facts(t)  # once for both
+    rows = [("finding", x.topic, x.text, "") for x in _findings(t, f)]
+    rows += [("recommendation", r.topic, r.text, r.because) for r in _recommendations(f)]
     return pd.DataFrame(rows, columns=["kind", "topic", "text", "because"])

@@ -19,10 +19,12 @@ of the views. For an image no larger than the view, nothing changes.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+from matplotlib.artist import Artist
+from matplotlib.axis import Axis
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 
@@ -68,10 +70,22 @@ def _retext(fig: Figure, old: str, new: str, prefix: str = "", exact: bool = Fal
     with ``exact``, that is ``old``)."""
     if old == new:
         return
-    for text in fig.findobj(Text):
+    for text in _texts(fig):
         value = text.get_text()
         if (value == old) if exact else (old in value and value.startswith(prefix)):
             text.set_text(value.replace(old, new))
+
+
+def _texts(artist: Artist) -> Iterator[Text]:
+    """Every text an artist holds, as ``findobj(Text)`` finds them, but none of the axis
+    of an axes that is off (an image's): it draws no text, and listing its children
+    would make all its ticks, most of the cost of a grid of images."""
+    for child in artist.get_children():
+        if isinstance(child, Axis) and not child.axes.axison:
+            continue
+        if isinstance(child, Text):
+            yield child
+        yield from _texts(child)
 
 
 def _say_file_size(fig: Figure, shape: Sequence[int], size: Sequence[int] | None,

@@ -83,6 +83,13 @@ KERNEL_NAME = "python3"
 KERNEL_MODULES = ("ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.debugger",
                   "matplotlib_inline.backend_inline", "sqlite3", "pdb", "psutil")
 
+#: Modules every notebook of the suite uses that no import statement of it names: its
+#: first cell calls ``eda_lib.start``, which the package imports on first use (see
+#: ``eda_lib._LAZY``) with the data pass's module and the tables' reader (half a second
+#: of imports in each kernel otherwise), and pandas imports pyarrow's Parquet reader
+#: when that first reads the tables.
+NOTEBOOK_MODULES = ("eda_lib.report.session", "pyarrow.parquet", "pyarrow.dataset")
+
 #: The module ``python -m`` runs for an IPython kernel (see :func:`ipykernel.kernelspec`).
 _LAUNCHER = "ipykernel_launcher"
 
@@ -156,12 +163,13 @@ def preload_modules(sources: Iterable[Path]) -> tuple[str, ...]:
     Returns
     -------
     tuple of str
-        :data:`KERNEL_MODULES`, then every module a top-level ``import`` statement of a
-        code cell names (absolute imports only), in order of first appearance. A cell
-        that is not valid Python is skipped; a module that fails to import is skipped
-        by the server (the notebook then meets the error itself).
+        :data:`KERNEL_MODULES` and :data:`NOTEBOOK_MODULES`, then every module a
+        top-level ``import`` statement of a code cell names (absolute imports only), in
+        order of first appearance. A cell that is not valid Python is skipped; a module
+        that fails to import is skipped by the server (the notebook then meets the error
+        itself).
     """
-    names = list(KERNEL_MODULES)
+    names = [*KERNEL_MODULES, *NOTEBOOK_MODULES]
     for source in sources:
         for cell in jupytext.read(source).cells:
             if cell.cell_type != "code":

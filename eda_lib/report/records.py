@@ -54,10 +54,13 @@ class NotebookRecord:
 
 @dataclass(frozen=True)
 class RunResult:
-    """The outcome of :func:`run`: one record per notebook, in order."""
+    """The outcome of :func:`run`: one record per notebook, in order, and what the data
+    pass did (``"data pass: local, 2 processes"``, from
+    :func:`eda_lib.datapass.pass_summary`; empty when not known)."""
 
     out_dir: Path
     records: tuple[NotebookRecord, ...]
+    data_pass: str = ""
 
     @property
     def ok(self) -> bool:

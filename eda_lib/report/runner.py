@@ -35,11 +35,12 @@ from pathlib import Path
 import jupytext
 import nbformat
 import papermill
+from papermill.engines import NBClientEngine, papermill_engines
 from papermill.exceptions import PapermillExecutionError
 from tqdm import tqdm
 
 from ..config import Config
-from ..datapass import MANIFEST, ensure_tables, load_tables
+from ..datapass import MANIFEST, ensure_tables, load_tables, pass_summary
 from ..dataset.index import fingerprint
 from ..errors import ConfigError, DiskFullError
 from ..files import OUT_FOLDERS, check_paths, free_bytes, is_disk_full, write_text_atomic
@@ -108,9 +109,9 @@ def run(
         with kernel_pool(sources) as kernels:
             if kernels is not None and not _all_reusable(sources, cfg, use_cache):
                 kernels.start()  # its imports overlap the data pass
-            ensure_tables(cfg, progress=show, use_cache=use_cache)
+            ran = ensure_tables(cfg, progress=show, use_cache=use_cache)
             records = run_notebooks(sources, cfg, show, reuse=use_cache, kernels=kernels)
-        result = RunResult(cfg.out_dir, records)
+        result = RunResult(cfg.out_dir, records, pass_summary(cfg, ran))
         pages.write_index(cfg.out_dir, result, cfg, fingerprint(cfg.data_dir),
                           pages.package_versions(), load_tables(cfg, build=False))
     except OSError as exc:
@@ -408,17 +409,42 @@ def notebook_title(nb: nbformat.NotebookNode, default: str) -> str:
     return default
 
 
+class SaveAtEndEngine(NBClientEngine):
+    """Papermill's nbclient engine, saving the notebook when execution ends rather than
+    before and after every cell as well.
+
+    Papermill serialises and validates the whole notebook, figures included, at each of
+    those saves: hundreds per run, a second of the runner's CPU, for files no one reads
+    before the end. The save at the end (papermill's ``notebook_complete``) still
+    happens however execution ends, a dead kernel included, with the outputs so far.
+    """
+
+    NAME = "eda_lib_save_at_end"
+
+    @classmethod
+    def execute_managed_notebook(cls, nb_man, kernel_name, **kwargs):
+        path, nb_man.output_path = nb_man.output_path, None  # no save per cell ...
+        try:
+            return super().execute_managed_notebook(nb_man, kernel_name, **kwargs)
+        finally:
+            nb_man.output_path = path  # ... but the one at the end
+
+
+papermill_engines.register(SaveAtEndEngine.NAME, SaveAtEndEngine)
+
+
 def execute(
     nb: nbformat.NotebookNode, source: Path, cfg: Config, target: Path,
     kernels: KernelPool | None = None,
 ) -> tuple[nbformat.NotebookNode, str | None]:
     """Execute a notebook with papermill and save it to ``target``.
 
-    Papermill saves the notebook after each cell, under a ``.partial.ipynb`` name
-    next to ``target``; it becomes ``target`` only once execution is over. The kernel
-    is forked from ``kernels`` when given (see :mod:`eda_lib.report.kernels`), else
-    started from scratch by :class:`InterpreterKernelManager`; either way papermill
-    injects the parameters, and nbclient shuts the kernel down when the notebook ends.
+    Papermill saves the notebook under a ``.partial.ipynb`` name next to ``target``
+    when execution ends, however it ends (:class:`SaveAtEndEngine`); it becomes
+    ``target`` only once execution is over. The kernel is forked from ``kernels`` when
+    given (see :mod:`eda_lib.report.kernels`), else started from scratch by
+    :class:`InterpreterKernelManager`; either way papermill injects the parameters, and
+    nbclient shuts the kernel down when the notebook ends.
 
     Returns
     -------
@@ -435,6 +461,7 @@ def execute(
             parameters=cfg.to_dict(),
             cwd=source.parent,
             progress_bar=False,
+            engine_name=SaveAtEndEngine.NAME,
             kernel_manager_class=(InterpreterKernelManager if kernels is None
                                   else kernels.kernel_manager_class),
         )

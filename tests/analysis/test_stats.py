@@ -297,3 +297,15 @@ def test_screen_overview_controls_and_flagged():
     flagged = stats.screen_flagged(screening, "authentic")
     assert flagged["pair"].tolist() == [1]
     assert stats.screen_flagged(screening, None, ("test",)).empty
+
+
+def test_twin_mode_pairs_with_an_unreadable_twin():
+    """A twin whose image could not be decoded has no size: not the same size, no error."""
+    images = frame("images", [
+        {"split": "train", "label": "authentic", "case_id": "1", "width": 4, "height": 3,
+         "mode": "RGB", "twin": True, "has_mask": False},
+        {"split": "train", "label": "forged", "case_id": "1", "width": None, "height": None,
+         "mode": None, "twin": True, "has_mask": True}])
+    pairs = stats.twin_mode_pairs(images)
+    assert pairs.to_dict("records") == [{"authentic mode": "RGB", "forged mode": "?",
+                                         "same size": False, "pairs": 1}]

@@ -61,3 +61,28 @@ def test_a_wide_figure_holds_matplotlibs_pixels_at_the_lowered_resolution(tmp_pa
 def test_figures_are_sized_and_saved_at_one_resolution():
     assert session.STYLE["figure.dpi"] == session.STYLE["savefig.dpi"] == plots.DPI
     assert plots.shown_dpi(Figure(figsize=(plots.DISPLAY_WIDTH / plots.DPI, 3))) == plots.DPI
+
+
+def _chunks(png: bytes) -> list[bytes]:
+    """The chunk types of a PNG, in order."""
+    types, at = [], 8
+    while at < len(png):
+        length = int.from_bytes(png[at:at + 4], "big")
+        types.append(png[at + 4:at + 8])
+        at += 12 + length
+    return types
+
+
+@pytest.mark.parametrize("bands", [3, 4])
+def test_encoded_pngs_are_lossless_and_carry_only_their_resolution(bands):
+    rng = np.random.default_rng(bands)
+    pixels = rng.integers(0, 256, (37, 53, bands), dtype=np.uint8)
+    png = plots.encode_png(pixels, plots.DPI)
+    with Image.open(io.BytesIO(png)) as image:
+        assert image.mode == ("RGB" if bands == 3 else "RGBA")
+        np.testing.assert_array_equal(np.asarray(image), pixels)
+        assert image.info["dpi"] == pytest.approx((plots.DPI, plots.DPI), abs=0.01)
+    kinds = _chunks(png)
+    assert kinds[:2] == [b"IHDR", b"pHYs"] and kinds[-1] == b"IEND"
+    assert set(kinds[2:-1]) == {b"IDAT"}  # no time stamp, no text: same pixels, same bytes
+    assert plots.encode_png(pixels, plots.DPI) == png

@@ -14,9 +14,11 @@ import textwrap
 from pathlib import Path
 
 import nbformat
+import papermill.engines
 import psutil
 import pytest
 
+import eda_lib
 from eda_lib.config import make_config
 from eda_lib.report import kernels, runner
 from eda_lib.report.records import RUNNER_ENV
@@ -234,6 +236,16 @@ def test_preload_lists_kernel_modules_then_the_notebooks_imports(tmp_path):
     assert not any(name.startswith(".") or "nothing" in name for name in names)
 
 
+def test_preload_has_what_eda_lib_start_imports_on_first_use(tmp_path):
+    """``eda_lib.start`` names no module in an import statement: the package imports the
+    session (and the data pass's tables reader with it) on first use, so the server must
+    preload it or every kernel pays those imports."""
+    sources = write_notebooks(tmp_path, {"01_a": notebook("A", "import eda_lib\n")})
+    names = kernels.preload_modules(sources)
+    assert f"eda_lib.{eda_lib._LAZY['start']}" in names
+    assert set(kernels.NOTEBOOK_MODULES) <= set(names)
+
+
 def test_forked_kernel_can_be_interrupted_and_the_pool_kills_what_is_left():
     """SIGINT reaches a forked kernel (its own process group); a kernel nobody shut
     down is killed when the pool closes."""
@@ -309,3 +321,29 @@ def test_a_warm_run_starts_no_kernel_server_and_a_cold_one_starts_it_first(tmp_p
     again = runner.run(cfg, notebooks_dir=folder, progress=False)
     assert [r.reused for r in again.records] == [True]
     assert events == ["tables"]
+
+
+DIES = notebook("Dies", """\
+    print("before=the death")
+""") + "\n# %%\nimport os\n\nos._exit(1)\n\n# %%\nprint(\"after=never\")\n"
+
+
+def test_the_notebook_is_saved_once_at_the_end_even_when_its_kernel_dies(tmp_path, monkeypatch):
+    """Papermill would save the whole notebook before and after every cell; the runner's
+    engine saves it when execution ends, however it ends: a kernel that dies leaves the
+    outputs of the cells it ran."""
+    saves = []
+    original = papermill.engines.write_ipynb
+    monkeypatch.setattr(papermill.engines, "write_ipynb",
+                        lambda nb, path: (saves.append(path), original(nb, path)))
+    sources = write_notebooks(tmp_path / "notebooks", {"01_dies": DIES, "02_first": FIRST})
+    cfg = make_config({"data_dir": tmp_path / "data", "out_dir": tmp_path / "out"})
+    runner.prepare_out_dir(cfg)
+    with kernels.KernelPool(kernels.preload_modules(sources)) as pool:
+        died = runner.run_notebook(sources[0], cfg, reuse=False, kernels=pool)
+        saves.clear()
+        fine = runner.run_notebook(sources[1], cfg, reuse=False, kernels=pool)
+    assert died.status == "failed" and "DeadKernelError" in died.error
+    assert printed(died) == {"before": "the death"}
+    assert fine.status == "ok" and printed(fine)["seed"] == "42"
+    assert len(saves) == 2  # when execution starts and when it ends, not per cell

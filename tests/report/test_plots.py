@@ -245,7 +245,10 @@ def test_example_panel():
     assert len(visible_axes(fig)) == 3
     assert fig.get_suptitle() == "case 7\n80×60 px, 2 instances"
     shown = visible_axes(fig)[2].get_images()[0].get_array()
-    assert shown.shape == (150, 200, 3)  # aspect kept, longest side display_size
+    assert shown.shape == (150, 200, 4)  # aspect kept, longest side display_size ...
+    assert (shown[..., 3] == 255).all()  # ... drawn as opaque RGBA (quicker to draw than RGB)
+    original = visible_axes(fig)[0].get_images()[0].get_array()
+    np.testing.assert_array_equal(original[..., :3], plots.thumbnail(rgb, 200))  # same pixels
 
 
 def test_example_panel_wide_strip_and_no_instances():
@@ -268,8 +271,8 @@ def test_overlay_grid_hides_missing_cells():
     assert fig.get_suptitle() == "grid"
     assert shown[0].get_title() == "a\n80×40 px, 1 instance"
     cell = shown[1].get_images()[0].get_array()
-    assert cell.shape == (64, 64, 3)
-    assert (cell[:, 0] == plots.BACKGROUND).all()  # letterboxed, not stretched
+    assert cell.shape == (64, 64, 4) and (cell[..., 3] == 255).all()  # opaque RGBA
+    assert (cell[:, 0, :3] == plots.BACKGROUND).all()  # letterboxed, not stretched
 
 
 def test_overlay_grid_empty():

@@ -910,8 +910,12 @@ def duplicate_groups(scores: pd.DataFrame) -> pd.DataFrame:
     sets = _duplicate_sets(scores)
     labelled = [("exact", s) for s in sets["exact_duplicates"]]
     labelled += [("near", s) for s in sets["near_duplicates"]]
-    rows = [(image, kind, group)
-            for group, (kind, members) in enumerate(labelled)
-            for image in scores.index[members]]
-    out = pd.DataFrame(rows, columns=["image", "kind", "group"])
+    sizes = [len(members) for _, members in labelled]
+    positions = (np.concatenate([members for _, members in labelled]) if labelled
+                 else np.zeros(0, dtype=np.int64))
+    out = pd.DataFrame({
+        "image": scores.index[positions],
+        "kind": np.repeat(np.array([kind for kind, _ in labelled], dtype=object), sizes),
+        "group": np.repeat(np.arange(len(labelled), dtype=np.int64), sizes),
+    })
     return out.astype({"image": scores.index.dtype, "kind": "str", "group": "int64"})

@@ -91,10 +91,24 @@ def reference_duplicates(scores):
     columns = ["split", "label", "case_id", "kind", "dup_group"]
     if scores.empty:
         return pd.DataFrame(columns=columns)
-    sets = health.duplicate_groups(scores.reset_index(drop=True))
-    keys = scores.reset_index(drop=True)[["split", "label", "case_id"]]
-    out = keys.loc[sets["image"]].reset_index(drop=True)
-    return out.assign(kind=sets["kind"].to_numpy(), dup_group=sets["group"].to_numpy())[columns]
+    scores = scores.reset_index(drop=True)
+
+    def equal_key_sets(key):
+        members = {}
+        for position, value in enumerate(key):
+            if not pd.isna(value):
+                members.setdefault(value, []).append(position)
+        return [m for m in members.values() if len(m) > 1]
+
+    exact = equal_key_sets(scores["pixel_hash"])
+    near = [m for m in equal_key_sets(scores["phash"]) if set(m) not in map(set, exact)]
+    rows = [(*scores.loc[p, ["split", "label", "case_id"]], kind, group)
+            for group, (kind, members) in enumerate([("exact", m) for m in exact]
+                                                    + [("near", m) for m in near])
+            for p in members]
+    keys = scores[["split", "label", "case_id"]].dtypes.to_dict()
+    return pd.DataFrame(rows, columns=columns).astype({**keys, "kind": "str",
+                                                       "dup_group": np.int64})
 
 
 def reference_derive(tables, cfg):

@@ -274,20 +274,30 @@ MEASURED_TABLES = ("images", "image_scores", "masks", "instances", "copy_move", 
 DERIVED_TABLES = ("health", "groups", "folds")
 
 
-def frame(name: str, rows: Iterable[Mapping], extra_str: Iterable[str] = ()) -> pd.DataFrame:
-    """A DataFrame of table ``name`` from row dicts, with the schema's columns and dtypes.
+def frame(name: str, rows: Iterable[Mapping] | pd.DataFrame,
+          extra_str: Iterable[str] = ()) -> pd.DataFrame:
+    """A DataFrame of table ``name`` from row dicts, or from a DataFrame's columns, with
+    the schema's columns and dtypes.
 
-    Missing keys become nulls; keys not in the schema are an error (a typo would
-    otherwise silently drop a measurement). ``extra_str`` names string columns kept
-    after the schema's (the cache's keys).
+    Missing keys (or columns) become nulls; keys not in the schema are an error (a typo
+    would otherwise silently drop a measurement). ``extra_str`` names string columns
+    kept after the schema's (the cache's keys).
     """
     cols = SCHEMAS[name] + [Column(k, "str", "") for k in extra_str]
-    rows = list(rows)
     names = [c.name for c in cols]
-    unknown = {k for r in rows for k in r} - set(names)
+    if isinstance(rows, pd.DataFrame):
+        unknown = set(rows.columns) - set(names)
+        n = len(rows)
+        values = {c: rows[c].to_numpy(object) for c in rows.columns}
+    else:
+        rows = list(rows)
+        unknown = {k for r in rows for k in r} - set(names)
+        n = len(rows)
+        values = {c: [r.get(c) for r in rows] for c in names}
     if unknown:
         raise KeyError(f"table {name!r} has no column(s) {sorted(unknown)}")
-    data = {c.name: pd.array([r.get(c.name) for r in rows], dtype=_pandas_dtype(c)) for c in cols}
+    data = {c.name: pd.array(values.get(c.name, [None] * n), dtype=_pandas_dtype(c))
+            for c in cols}
     return pd.DataFrame(data, columns=names)
 
 

@@ -41,6 +41,16 @@ def test_frame_fills_missing_keys_with_nulls_and_refuses_unknown_ones():
         frame("problems", [{"path": "a.png", "kindd": "typo"}])
 
 
+def test_frame_of_a_dataframe_equals_the_frame_of_its_rows():
+    rows = [{"path": "a.png", "kind": "empty_file", "case_id": "7"},
+            {"path": "b.png", "kind": "not_png", "detail": None}]
+    df = pd.DataFrame(rows)
+    pd.testing.assert_frame_equal(frame("problems", df), frame("problems", rows))
+    pd.testing.assert_frame_equal(frame("problems", df.iloc[:0]), frame("problems", []))
+    with pytest.raises(KeyError, match="kindd"):
+        frame("problems", df.rename(columns={"kind": "kindd"}))
+
+
 def test_extra_string_columns_follow_the_schema():
     df = frame("problems", [{"path": "a", "_sig": "x"}], extra_str=["_sig"])
     assert list(df.columns)[-1] == "_sig" and str(df["_sig"].dtype) == "string"

@@ -8,14 +8,16 @@ makes its datasets):
     :func:`eda_lib.datapass.measure_dataset` with ``use_cache=False`` and a fresh cache
     folder, on ``--workers`` local processes (``executor: local``) and on a ``LocalCluster``
     of as many single-threaded workers started by the pass (``executor: dask``), in
-    alternating order for ``--rounds`` rounds. The Dask time includes starting and
-    closing the cluster, as a user pays it. Target: the fastest Dask pass within
-    :data:`TARGET` times the fastest local one. The tables of every pass must be equal,
-    value for value, to the first local pass's. CPU seconds (user + system) of this
-    process and every process it started are shown too (the local pool's workers are
-    children of its forkserver, which is alive and counts the workers it waited for; the
-    Dask workers are this process's children, waited for when the cluster closes): on a
-    shared machine other load stretches wall time far more than CPU time.
+    alternating order for ``--rounds`` rounds, each pass in a fresh process. Each time
+    includes what a user's run pays to start its workers: the local pool's forkserver
+    (which imports the package once), or the Dask cluster, started and closed. Target:
+    the fastest Dask pass within :data:`TARGET` times the fastest local one. The tables
+    of every pass must be equal, value for value, to the first local pass's. CPU seconds
+    (user + system) of the pass's process and every process it started are shown too
+    (the local pool's workers are children of its forkserver, which is alive and counts
+    the workers it waited for; the Dask workers are the process's children, waited for
+    when the cluster closes): on a shared machine other load stretches wall time far
+    more than CPU time.
 ``scheduler overhead``
     ``--tasks`` trivial tasks through :meth:`eda_lib.cluster.Pool.map` (futures, at most
     two per worker thread in flight, as the pass submits them) on a ``LocalCluster`` of
@@ -38,6 +40,7 @@ Exits 1 when the Dask pass misses its target or its tables differ.
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import resource
 import shutil
@@ -142,6 +145,24 @@ def _pass(data: Path, work: Path, **values) -> tuple[float, float, dict, str]:
     return wall, _cpu_seconds() - cpu, tables, report.get("executor", "")
 
 
+def _pass_child(queue, data: Path, work: Path, values: dict) -> None:
+    queue.put(_pass(data, work, **values))
+
+
+def _fresh_pass(data: Path, work: Path, **values) -> tuple[float, float, dict, str]:
+    """:func:`_pass` in a fresh process, as a user's run starts: the local pool's
+    forkserver and the Dask cluster both start (and import the package) inside the time."""
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    child = context.Process(target=_pass_child, args=(queue, data, work, values))
+    child.start()
+    try:
+        result = queue.get()
+    finally:
+        child.join()
+    return result
+
+
 def _same(a: dict, b: dict) -> bool:
     try:
         for name in MEASURED_TABLES:
@@ -161,7 +182,7 @@ def _cold_passes(data: Path, base: Path, args: argparse.Namespace) -> bool:
     for r in range(args.rounds):
         order = ("local", "dask") if r % 2 == 0 else ("dask", "local")
         for executor in order:
-            seconds, cpu, tables, what = _pass(data, base / f"work-{executor}",
+            seconds, cpu, tables, what = _fresh_pass(data, base / f"work-{executor}",
                                                workers=args.workers, executor=executor)
             times[executor].append(seconds)
             cpus[executor].append(cpu)

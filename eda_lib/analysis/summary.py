@@ -122,6 +122,11 @@ def _pct(x: float) -> str:
     return f"{100 * x:.1f}%"
 
 
+def _count(n: int, one: str, many: str) -> str:
+    """``"1 image has"`` or ``"2 images have"``: ``n`` with the words that agree with it."""
+    return f"{n} {one if n == 1 else many}"
+
+
 #: The columns of ``images`` the summary reads (the others are never copied).
 _IMAGE_COLUMNS = ("split", "label", "has_mask", "twin", "status", "width", "height", "mode",
                   "aspect", "screen_status", "screen_copies", "screen_of1")
@@ -226,7 +231,8 @@ def _findings(t, f: dict) -> list[Finding]:
             "masks", f"{f['n_with_mask']} of {f['n_forged']} forged images have a mask; "
             f"{f['n_measured']} were measured (image and mask both usable)."))
         out.append(Finding(
-            "twins", f"{f['n_twins']} forged images have their authentic original (twin); "
+            "twins", f"{_count(f['n_twins'], 'forged image has', 'forged images have')} their authentic "
+            "original (twin); "
             f"{f['n_forged'] - f['n_twins']} do not."))
     if f["modes"]:
         modes = ", ".join(f"{m} {_pct(s)}" for m, s in sorted(f["modes"].items()))
@@ -350,12 +356,14 @@ def _recommendations(f: dict) -> list[Recommendation]:
         out.append(Recommendation(
             "labels", "Inspect the images whose edits fall outside the mask before trusting "
                       "those masks as targets.",
-            f"{f['lc_outside']} twin pairs differ outside the marked regions."))
+            f"{_count(f['lc_outside'], 'twin pair differs', 'twin pairs differ')} outside the "
+            "marked regions."))
     if f["sc_authentic_flagged"]:
         out.append(Recommendation(
             "authentic labels", "Look at the authentic images the blind screen flags (section "
                                 "10) before training on them as negatives.",
-            f"{f['sc_authentic_flagged']} authentic images hold a region duplicated elsewhere "
+            f"{_count(f['sc_authentic_flagged'], 'authentic image holds', 'authentic images hold')} "
+            "a region duplicated elsewhere "
             "in the image: an unlabelled forgery or a natural repetition."))
     bad = {k: v for k, v in f["problems"].items() if k not in ("missing_mask",)}
     if bad:

@@ -16,6 +16,8 @@ def test_summary_numbers_come_from_the_tables(tables):
     assert "6 images: 2 authentic, 3 forged, 1 test." in text
     assert "2 of 3 forged images have a mask" in text
     assert "nan" not in text.lower()
+    twins = int(tables.images.query("label == 'forged'")["twin"].sum())
+    assert f"{twins} forged image{' has' if twins == 1 else 's have'} their authentic" in text
     topics = {r.topic for r in summary.recommendations(tables)}
     assert "validation" in topics  # twins exist
     assert "data hygiene" in topics  # an orphan mask
@@ -68,5 +70,5 @@ def test_blind_screen_finding_and_authentic_advice_follow_the_tables(tables):
                             "screened images (authentic 1).")
     assert "rejected by its controls: text 1." in found
     advice = {r.topic: r.because for r in summary.recommendations(t)}
-    assert advice["authentic labels"].startswith("1 authentic images")
+    assert advice["authentic labels"].startswith("1 authentic image holds a region")
     assert "authentic labels" not in {r.topic for r in summary.recommendations(tables)}

@@ -417,6 +417,13 @@ class SaveAtEndEngine(NBClientEngine):
     those saves: hundreds per run, a second of the runner's CPU, for files no one reads
     before the end. The save at the end (papermill's ``notebook_complete``) still
     happens however execution ends, a dead kernel included, with the outputs so far.
+
+    Papermill's own switch, ``request_save_on_cell_execute=False``, would hand the engine
+    no output path at all, and a notebook whose kernel died would be lost. Here the
+    engine's manager keeps none while the cells run (``NotebookExecutionManager.save``
+    saves only "if an output path is known", as papermill documents it) and gets it
+    back before the final save. Tests pin both: one save per notebook, and a dead
+    kernel's outputs kept.
     """
 
     NAME = "eda_lib_save_at_end"

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import config
+from .dataset.index import SUBMISSION_SPLITS
 from .errors import ConfigError, EdaError
 from .files import atomic_write, refuse_inside
 
@@ -140,8 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
                           help="dataset folder (read only)")
     baseline.add_argument("--out", type=Path, required=True, metavar="SUB.csv",
                           help="submission file to write (outside the data folder)")
-    baseline.add_argument("--split", choices=("test", "train"), default="test",
-                          help="the images to predict; train names them forged/<case_id> and "
+    baseline.add_argument("--split", choices=SUBMISSION_SPLITS, default="test",
+                          help="the images to predict: test, unlabelled (a flat folder of "
+                               "images) or train, which names them forged/<case_id> and "
                                "authentic/<case_id>, as score reads them (default: %(default)s)")
     baseline.add_argument("--fold", type=int, metavar="K",
                           help="with --split train: only the images of fold K")
@@ -158,7 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("submission", type=Path, metavar="SUBMISSION.csv")
     validate.add_argument("--data-dir", type=Path, metavar="D",
                           help="also check case_ids and runs against this dataset's images")
-    validate.add_argument("--split", choices=("test", "train"), default="test",
+    validate.add_argument("--split", choices=SUBMISSION_SPLITS, default="test",
                           help="the images the submission is for (default: %(default)s)")
     validate.set_defaults(command=cmd_validate)
 

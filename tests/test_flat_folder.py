@@ -166,3 +166,23 @@ def test_the_whole_report_runs_on_a_flat_folder(tmp_path):
 
 def _tables(cfg):
     return datapass.load_tables(cfg, build=False)
+
+
+def test_baseline_and_validate_take_the_unlabelled_split(tmp_path, capsys):
+    from eda_lib import cli
+    from eda_lib.analysis import scoring
+    from eda_lib.dataset import metric
+
+    names = make_flat_folder(tmp_path / "figs")
+    out = tmp_path / "sub.csv"
+    args = ["baseline", "--data-dir", str(tmp_path / "figs"), "--out", str(out),
+            "--out-dir", str(tmp_path / "run"), "--workers", "1"]
+    assert cli.main(args) == 2
+    assert "no test images to predict: its images are unlabelled; pass --split unlabelled" \
+        in capsys.readouterr().err
+    assert cli.main([*args, "--split", "unlabelled"]) == 0
+    assert sorted(metric.read_submission(out)["case_id"]) == sorted(names)
+    assert scoring.validate_file(out, tmp_path / "figs", split="unlabelled").empty
+    assert cli.main(["validate", str(out), "--data-dir", str(tmp_path / "figs"),
+                     "--split", "unlabelled"]) == 0
+    assert cli.main(["validate", str(out), "--data-dir", str(tmp_path / "figs")]) == 1

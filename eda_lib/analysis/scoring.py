@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..dataset import images, masks, metric
-from ..dataset.index import Index, scan
+from ..dataset.index import FLAT_SPLIT, SUBMISSION_SPLITS, Index, scan
 from ..errors import ConfigError
 from ..tables import Tables
 from .folds import grouped_folds, leakage_groups
@@ -38,10 +38,17 @@ def training_ids(index: Index) -> dict[str, tuple[str, str | None]]:
     return ids
 
 
+def _check_split(split: str) -> None:
+    if split not in SUBMISSION_SPLITS:
+        raise ConfigError(f"split must be one of {', '.join(SUBMISSION_SPLITS)}, got {split!r}",
+                          key="split")
+
+
 def image_sizes(index: Index) -> dict[str, tuple[int, int]]:
-    """(H, W) of every image a submission may name: test case_ids and training ids."""
+    """(H, W) of every image a submission may name: test and unlabelled case_ids, and
+    training ids."""
     out = {}
-    named = {e.case_id: e.path for e in index.images if e.split == "test"}
+    named = {e.case_id: e.path for e in index.images if e.split in ("test", FLAT_SPLIT)}
     named.update({k: path for k, (path, _) in training_ids(index).items()})
     for key, rel in named.items():
         size = images.png_size(index.root / rel)
@@ -117,20 +124,20 @@ def validate_file(submission: Path, data_dir: Path | None = None,
     """Every problem of a submission file, one row each (empty when it is valid).
 
     With ``data_dir``, the submission is checked against the images of ``split``:
-    ``"test"`` (case_ids of ``test_images/``, what the competition scores) or
-    ``"train"`` (training ids, see the module notes): unknown and missing ids are
-    reported and runs are checked against each image's size.
+    ``"test"`` (case_ids of ``test_images/``, what the competition scores),
+    ``"unlabelled"`` (the case_ids of a flat folder's images) or ``"train"`` (training
+    ids, see the module notes): unknown and missing ids are reported and runs are
+    checked against each image's size.
     """
+    _check_split(split)
     if data_dir is None:
         return metric.validate_submission(submission)
     index = scan(data_dir)
     sizes = image_sizes(index)
-    if split == "test":
-        wanted = {e.case_id for e in index.images if e.split == "test"}
-    elif split == "train":
+    if split == "train":
         wanted = {k for k in training_ids(index) if "/" in k}
     else:
-        raise ConfigError(f"split must be test or train, got {split!r}", key="split")
+        wanted = {e.case_id for e in index.images if e.split == split}
     return metric.validate_submission(submission, {k: sizes[k] for k in wanted if k in sizes})
 
 
@@ -148,8 +155,9 @@ def baseline_submission(tables: Tables, split: str = "test",
     tables : Tables
         A run's tables (:func:`eda_lib.datapass.load_tables`).
     split : str
-        ``"test"``: rows named by case_id, every test image; ``"train"``: rows named
-        ``forged/<case_id>`` and ``authentic/<case_id>`` (what :func:`score_file` reads).
+        ``"test"`` or ``"unlabelled"`` (a flat folder's images): rows named by case_id,
+        every image of the split; ``"train"``: rows named ``forged/<case_id>`` and
+        ``authentic/<case_id>`` (what :func:`score_file` reads).
     ids : iterable of str, optional
         With ``split="train"``, only these training ids (a fold's, from :func:`fold_ids`).
 
@@ -163,8 +171,7 @@ def baseline_submission(tables: Tables, split: str = "test",
     ConfigError
         An unknown split, an id that names no training image, or no image at all.
     """
-    if split not in ("test", "train"):
-        raise ConfigError(f"split must be test or train, got {split!r}", key="split")
+    _check_split(split)
     imgs = tables.images[tables.images["split"] == split]
     if split == "train":
         imgs = imgs[imgs["label"].isin(["authentic", "forged"])]
@@ -172,7 +179,10 @@ def baseline_submission(tables: Tables, split: str = "test",
     else:
         names = imgs["case_id"].tolist()
     if imgs.empty:
-        raise ConfigError(f"the dataset has no {split} images to predict", key="split")
+        present = [x for x in SUBMISSION_SPLITS if x in set(tables.images["split"])]
+        hint = (f": its images are {' and '.join(present)}; pass --split {present[0]}"
+                if present else "")
+        raise ConfigError(f"the dataset has no {split} images to predict{hint}", key="split")
     screen = tables.screening
     copies = screen[(screen["split"] == split) & (screen["verdict"] == "copy")]
     joined = copies.groupby(["label", "case_id"], sort=False)["annotation"].agg(";".join)

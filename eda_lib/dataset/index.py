@@ -47,6 +47,9 @@ LABELS = ("authentic", "forged")
 #: The split of every image of a flat folder of images (no competition folder).
 FLAT_SPLIT = "unlabelled"
 SPLITS = ("train", "supplemental", "test", FLAT_SPLIT)
+#: The splits a submission can be for: ``test`` and ``unlabelled`` images are named by
+#: case_id, ``train`` images by ``forged/<case_id>`` and ``authentic/<case_id>``.
+SUBMISSION_SPLITS = ("test", "train", FLAT_SPLIT)
 #: Folders that make a data folder one in the competition layout (see :func:`layout_of`).
 COMPETITION_FOLDERS = ("train_images", "train_masks", "test_images", "supplemental_images",
                        "supplemental_masks")

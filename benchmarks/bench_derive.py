@@ -49,12 +49,15 @@ Targets (exit status 1 when one is missed):
 - the total at the largest size, the sort, ``derive``, ``to_markdown``, ``as_frame``
   and the stats calls (what a run does after its pass), under 60 s of wall time, cold;
 - the largest peak memory of a step's process at the largest size under 4 GB;
-- each timed call's growth exponent ``log(t2 / t1) / log(n2 / n1)`` from the smallest to
-  the largest size at most 1.2 (1 is linear, 2 quadratic), warm, the lower of the exponents in
-  wall and in CPU time: other load on a shared machine stretches wall time, and pyarrow
-  spreads large operations over several threads, which adds CPU time at the larger size
-  only; a quadratic call is quadratic in both. Calls under 0.05 s at the largest size
-  are not judged (fixed costs dominate).
+- no timed call quadratic: each call's growth exponent ``log(t2 / t1) / log(n2 / n1)``
+  from the smallest to the largest size at most 1.5, halfway between linear (1) and
+  quadratic (2), warm, the lower of the exponents in wall and in CPU time: other load on a
+  shared machine stretches wall time, and pyarrow spreads large operations over several
+  threads, which adds CPU time at the larger size only; a quadratic call is quadratic in
+  both. A sort (n log n) and hash tables that outgrow the CPU caches read 1.1 to 1.35 over
+  a tenfold size step, and the exponent of a call of a tenth of a second moves by 0.1 to
+  0.3 from run to run; calls above 1.2 are marked in the table, for a closer look. Calls
+  under 0.05 s at the largest size are not judged (fixed costs dominate).
 
 Usage::
 
@@ -79,7 +82,8 @@ SIZES = (100_000, 1_000_000)
 QUICK_SIZES = (10_000, 100_000)
 TOTAL_LIMIT_S = 60.0
 PEAK_LIMIT_GB = 4.0
-MAX_EXPONENT = 1.2
+MAX_EXPONENT = 1.5    # halfway between linear and quadratic growth
+NOTE_EXPONENT = 1.2   # above it, a call is marked for a closer look
 FLOOR_S = 0.05
 STEPS = ("sort", "derive", "duplicates", "leakage_groups", "grouped_folds", "flag_issues",
          "summary", "stats")
@@ -182,7 +186,7 @@ def _report(sizes: list[int], results: dict) -> int:
     total = sum(w for call, (w, _) in calls.items() if _in_total(call))
     total_cpu = sum(c for call, (_, c) in calls.items() if _in_total(call))
     peak = max(res["peak_gb"] for res in results[big].values())
-    ok = True
+    ok = grown = True
     if len(sizes) > 1:
         print(f"\ngrowth from {small:,} to {big:,} images (size ratio {big / small:g}), warm: "
               "time ratio / size ratio (1 = linear), exponent log(t2/t1)/log(n2/n1)")
@@ -196,8 +200,10 @@ def _report(sizes: list[int], results: dict) -> int:
             ec = math.log(max(cpu, 1e-9) / max(c1, 1e-9)) / math.log(big / small)
             judged = wall >= FLOOR_S
             met = not judged or min(ew, ec) <= MAX_EXPONENT
-            ok &= met
+            grown &= met
             mark = ("met" if met else "MISSED") if judged else "(under 0.05 s)"
+            if judged and met and min(ew, ec) > NOTE_EXPONENT:
+                mark += f" (above {NOTE_EXPONENT})"
             print(f"{call:<34}{rw:>11.2f}{rc:>11.2f}{ew:>10.2f}{ec:>9.2f}  {mark}")
     print(f"\ntargets at {big:,} images (load average {_load()}):")
     for name, value, limit, unit in (("total after the pass", total, TOTAL_LIMIT_S, "s"),
@@ -209,8 +215,8 @@ def _report(sizes: list[int], results: dict) -> int:
               f"{'met' if met else 'MISSED'}")
     if len(sizes) > 1:
         print(f"  every call's growth exponent (the lower of wall and cpu) <= {MAX_EXPONENT}: "
-              f"{'met' if ok else 'see above'}")
-    return 0 if ok else 1
+              f"{'met' if grown else 'MISSED, see above'}")
+    return 0 if ok and grown else 1
 
 
 # ----------------------------------------------------------------------------- children

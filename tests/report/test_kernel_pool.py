@@ -347,3 +347,81 @@ def test_the_notebook_is_saved_once_at_the_end_even_when_its_kernel_dies(tmp_pat
     assert printed(died) == {"before": "the death"}
     assert fine.status == "ok" and printed(fine)["seed"] == "42"
     assert len(saves) == 2  # when execution starts and when it ends, not per cell
+
+
+class _Channel:
+    """A client channel fed from a list: ``get_msg`` returns the next message, or
+    raises ``queue.Empty`` when the list holds ``None`` there (a silent channel)."""
+
+    def __init__(self, messages):
+        self.messages = list(messages)
+
+    async def get_msg(self, timeout=None):
+        message = self.messages.pop(0) if self.messages else None
+        if message is None:
+            raise queue.Empty
+        return message
+
+
+class _ScriptedClient(kernels.ReadyKernelClient):
+    """A ReadyKernelClient whose channels play a script; kernel_info requests are
+    numbered ``ki1``, ``ki2``..."""
+
+    def __init__(self, shell, iopub):
+        super().__init__()
+        self.requests = []
+        self._shell, self._iopub = _Channel(shell), _Channel(iopub)
+
+    @property
+    def shell_channel(self):
+        return self._shell
+
+    @property
+    def iopub_channel(self):
+        return self._iopub
+
+    def kernel_info(self):
+        self.requests.append(f"ki{len(self.requests) + 1}")
+        return self.requests[-1]
+
+    async def _async_is_alive(self):
+        return True
+
+
+def _reply(request):
+    return {"msg_type": "kernel_info_reply", "parent_header": {"msg_id": request},
+            "content": {"protocol_version": "5.3"}}
+
+
+def _status(request, state):
+    return {"msg_type": "status", "parent_header": {"msg_id": request},
+            "content": {"execution_state": state}}
+
+
+def test_the_runner_kernels_use_the_ready_client():
+    assert kernels.InterpreterKernelManager().client_factory is kernels.ReadyKernelClient
+    assert issubclass(kernels.PooledKernelManager, kernels.InterpreterKernelManager)
+
+
+def test_ready_once_the_answered_request_is_idle_on_iopub():
+    welcome = {"msg_type": "iopub_welcome", "parent_header": {}, "content": {}}
+    client = _ScriptedClient(
+        shell=[_reply("ki1")],
+        iopub=[welcome, _status("ki1", "busy"), _status("other", "idle"),
+               _status("ki1", "idle"), _status("later", "busy")])
+    asyncio.run(client.wait_for_ready(timeout=5))
+    assert client.requests == ["ki1"]
+    assert client.iopub_channel.messages == [_status("later", "busy")]  # not drained further
+
+
+def test_a_silent_iopub_means_not_connected_yet_and_kernel_info_is_asked_again():
+    client = _ScriptedClient(shell=[_reply("ki1"), _reply("ki2")],
+                             iopub=[None, _status("ki2", "busy"), _status("ki2", "idle")])
+    asyncio.run(client.wait_for_ready(timeout=5))
+    assert client.requests == ["ki1", "ki2"]
+
+
+def test_a_kernel_that_never_answers_times_out_with_a_clear_error():
+    client = _ScriptedClient(shell=[None] * 3, iopub=[])
+    with pytest.raises(RuntimeError, match="didn't respond in 0 seconds"):
+        asyncio.run(client.wait_for_ready(timeout=0))

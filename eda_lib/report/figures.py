@@ -198,11 +198,11 @@ def twins(examples: Sequence[Example], display_size: int) -> dict[str, Figure]:
     Returns
     -------
     dict
-        ``{"twin_<case_id>": Figure}`` in the examples' order; empty when no example
-        has a twin.
+        ``{"twin_<split>_<case_id>": Figure}`` in the examples' order (a case_id can
+        name a case in each split); empty when no example has a twin.
     """
     with_twin = [e for e in examples if e.twin_rgb is not None][:TWINS]
-    return {f"twin_{e.case_id}": _say_file_size(
+    return {f"twin_{e.split}_{e.case_id}": _say_file_size(
                 plots.twin_panel(e.twin_rgb, e.rgb, e.masks, title=f"case {e.case_id}",
                                  display_size=display_size), e.rgb.shape[:2], e.size)
             for e in with_twin}

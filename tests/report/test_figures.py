@@ -77,8 +77,17 @@ def test_twins_first_three_examples_with_a_twin():
     examples = [example("1"), example("2", twin=True), example("3", twin=True), example("4"),
                 example("5", twin=True), example("6", twin=True)]
     shown = figures.twins(examples, display_size=200)
-    assert list(shown) == ["twin_2", "twin_3", "twin_5"]
-    assert shown["twin_3"].get_suptitle().startswith("case 3\n")
+    assert list(shown) == ["twin_train_2", "twin_train_3", "twin_train_5"]
+    assert shown["twin_train_3"].get_suptitle().startswith("case 3\n")
+
+
+def test_twins_of_one_case_id_in_two_splits_are_two_figures():
+    import dataclasses
+
+    train = example("2", twin=True)
+    shown = figures.twins([train, dataclasses.replace(train, split="supplemental")],
+                          display_size=200)
+    assert list(shown) == ["twin_train_2", "twin_supplemental_2"]
 
 
 def test_twins_none_without_a_twin():
@@ -203,7 +212,7 @@ def test_examples_drawn_from_views_quote_the_file_size_and_marked_share():
     assert "union mask: 1.2% of the image" in texts
     grid = _texts(figures.example_grid([small, big], tile=64)["grid"])
     assert "case 7\n8×6 px, 1 instance" in grid and "case 8\n80×60 px, 1 instance" in grid
-    twin = _texts(figures.twins([big], display_size=200)["twin_8"])
+    twin = _texts(figures.twins([big], display_size=200)["twin_train_8"])
     assert any(text.startswith("case 8\n80×60 px") for text in twin)
 
 

@@ -54,8 +54,12 @@ PARAMS: tuple[Param, ...] = (
           choices=("local", "dask")),
     Param("dask_scheduler", str, "", "address of a running Dask scheduler; empty starts a local one",
           pattern=r"(tcp|tls|ucx|ws|wss|inproc)://\S+", example="tcp://host:8786"),
-    Param("display_size", int, 768, "longest side in pixels of single-image figures", minimum=64),
-    Param("grid_size", int, 320, "longest side in pixels of each grid thumbnail", minimum=32),
+    # at most the side of the display views the pass keeps (eda_lib.measure.case.VIEW_SIDE):
+    # figures draw from those views, and a larger size would only enlarge their pixels
+    Param("display_size", int, 768, "longest side in pixels of single-image figures",
+          minimum=64, maximum=768),
+    Param("grid_size", int, 320, "longest side in pixels of each grid thumbnail",
+          minimum=32, maximum=768),
     Param("max_grid_images", int, 12, "most images drawn in one grid", minimum=1),
     Param("folds", int, 5, "grouped folds written to tables/folds", minimum=2),
     Param("copy_move", bool, True, "run the copy-move analysis in the data pass"),

@@ -31,6 +31,7 @@ def test_params_and_config_fields_agree():
          "like tcp://host:8786"),
         ({"data_dir": "x", "dask_scheduler": "tcp://host:8786"}, "dask_scheduler",
          "set executor: dask"),
+        ({"data_dir": "x", "display_size": 1024}, "display_size", "<= 768"),
     ],
 )
 def test_bad_values_name_the_key(values, key, words):
@@ -83,3 +84,10 @@ def test_the_executor_is_not_part_of_what_makes_results_stale(tmp_path):
     assert local.executor == "local" and dask.dask_scheduler == "tcp://10.0.0.1:8786"
     assert not {"executor", "dask_scheduler"} & set(PASS_PARAMS + DERIVED_PARAMS)
     assert cache.signature([], local) == cache.signature([], dask)
+
+
+def test_figures_are_never_asked_larger_than_the_views_they_draw_from():
+    from eda_lib.measure.case import VIEW_SIDE
+
+    sizes = {p.name: p.maximum for p in PARAMS if p.name in ("display_size", "grid_size")}
+    assert sizes == {"display_size": VIEW_SIDE, "grid_size": VIEW_SIDE}

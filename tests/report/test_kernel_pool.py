@@ -210,7 +210,7 @@ def test_notebooks_start_longest_first(tmp_path, monkeypatch):
         "01_short": notebook("Short", "print(1)"), "02_long": notebook("Long", "print(2)")})
     cfg = make_config({"data_dir": tmp_path / "data", "out_dir": tmp_path / "out"})
     runner.prepare_out_dir(cfg)
-    assert [runner.expected_seconds(s, cfg) for s in sources] == [0.0, 0.0]
+    assert [runner.expected_seconds(s, cfg) for s in sources] == [runner.GUESS_SECONDS] * 2
     for source, seconds in zip(sources, (1.5, 30.0)):
         nb = nbformat.v4.new_notebook(metadata={"papermill": {"duration": seconds}})
         nbformat.write(nb, runner._notebook_path(source, cfg))
@@ -222,6 +222,25 @@ def test_notebooks_start_longest_first(tmp_path, monkeypatch):
     assert runner.run_notebooks(sources, cfg.replace(workers=1), show=False) == (
         "01_short", "02_long")  # results in the notebooks' order ...
     assert started == ["02_long", "01_short"]  # ... the longest started first
+
+
+def test_before_their_first_run_notebooks_with_more_figures_are_guessed_longer(tmp_path):
+    sources = write_notebooks(tmp_path / "notebooks", {
+        "01_text": notebook("Text", "print(1)"),
+        "02_plot": notebook("Plot", "s.show(fig, 'a')\ns.show(fig, 'b')"),
+        "03_gallery": notebook("Gallery", "s.show_all(figs)\ns.show_groups(groups)")})
+    cfg = make_config({"data_dir": tmp_path / "data", "out_dir": tmp_path / "out"})
+    guess = [runner.expected_seconds(s, cfg) for s in sources]
+    per = runner.GUESS_PER_FIGURE
+    assert guess == pytest.approx([runner.GUESS_SECONDS + per * n for n in (0, 2, 9)])
+
+
+def test_the_suite_notebooks_guessed_longest_are_the_galleries():
+    cfg = make_config({"data_dir": "data", "out_dir": "nowhere"})
+    sources = runner.select_notebooks(runner.NOTEBOOKS_DIR)
+    ranked = sorted(sources, key=lambda s: -runner.expected_seconds(s, cfg))
+    assert {s.stem[:2] for s in ranked[:3]} == {"05", "06", "10"}
+    assert ranked[-1].stem.startswith("11")
 
 
 def test_preload_lists_kernel_modules_then_the_notebooks_imports(tmp_path):

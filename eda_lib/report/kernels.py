@@ -37,8 +37,11 @@ that ends, so the kernels' CPU time and peak memory count in the runner's childr
 Why forking rather than kernels started ahead of need: a kernel started ahead still
 pays its two seconds of CPU, and on two cores busy with notebooks CPU is what the
 notebook phase is short of. A forked kernel costs about 0.05 s of CPU to initialise;
-what is left of its start is waiting on the messaging handshake (a few tenths of a
-second), which the runner hides by running more notebooks than cores
+what is left of its start and end is waiting on messages: jupyter_client's own client
+and manager add a fixed 0.2 s before the first cell (IOPub drained until silent) and up
+to 0.1 s after the last (the end of the kernel checked every tenth of a second), which
+:class:`ReadyKernelClient` and :class:`InterpreterKernelManager` cut to what the kernel
+takes; the rest the runner hides by running more notebooks than cores
 (:data:`eda_lib.report.runner.KERNELS_PER_WORKER`). Where ``os.fork`` is missing
 (:data:`FORK_AVAILABLE`), the runner starts kernels the ordinary way.
 """

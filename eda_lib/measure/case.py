@@ -326,10 +326,11 @@ def _screen(image: images.Decoded, e: ImageEntry, row: dict, cfg: Config,
     row.update(screen_status=found.status, screen_reason=found.reason or None,
                screen_copies=len(found.copies))
     key = {"split": e.split, "label": e.label, "case_id": e.case_id}
+    instances = iter(found.instances())  # one per copy, in the pairs' order
     for pair in found.pairs:
         out = {**key, **pair.as_row(), "reason": pair.reason or None}
         if pair.verdict == "copy":
-            out["annotation"] = metric.format_annotation([pair.instance_mask(found.shape)])
+            out["annotation"] = metric.format_annotation([next(instances)])
         rows.add("screening", out)
     return found
 

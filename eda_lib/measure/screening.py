@@ -140,6 +140,7 @@ and fits (about 20 %) and copymove's verification (about 20 %).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -301,7 +302,12 @@ class Screened:
         return [p for p in self.pairs if p.verdict == "copy"]
 
     def instances(self) -> list[np.ndarray]:
-        """The baseline submission: one (H, W) mask per ``copy`` pair (source and target)."""
+        """The baseline submission: one (H, W) mask per ``copy`` pair (source and target),
+        in the order of :attr:`copies`; built once, then the same arrays are returned."""
+        return self._instances
+
+    @functools.cached_property
+    def _instances(self) -> list[np.ndarray]:
         return [p.instance_mask(self.shape) for p in self.copies]
 
     def rows(self) -> list[dict[str, Any]]:

@@ -91,6 +91,7 @@ def test_instance_mask_covers_source_and_target():
     found = screen_image(image)
     (mask,) = found.instances()
     assert mask.shape == image.shape and mask.dtype == bool
+    assert found.instances()[0] is mask  # built once, for the annotation and the score
     for box in (SOURCE, target):
         x1, y1, x2, y2 = box
         inside = mask[y1 : y2 + 1, x1 : x2 + 1].mean()

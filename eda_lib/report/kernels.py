@@ -65,7 +65,6 @@ from pathlib import Path
 from queue import Empty
 from typing import Any
 
-import jupytext
 import numpy as np
 import zmq
 from ipykernel.kernelapp import IPKernelApp
@@ -247,6 +246,9 @@ def preload_modules(sources: Iterable[Path]) -> tuple[str, ...]:
         that fails to import is skipped by the server (the notebook then meets the error
         itself).
     """
+    import jupytext  # here, not at the top: the kernel server runs this module and
+    #                  needs none of jupytext's (and nbformat's) quarter second of imports
+
     names = [*KERNEL_MODULES, *NOTEBOOK_MODULES]
     for source in sources:
         for cell in jupytext.read(source).cells:

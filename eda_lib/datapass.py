@@ -402,7 +402,7 @@ def ensure_tables(cfg: Config, progress: bool | None = None, use_cache: bool = T
 
 
 def pass_summary(cfg: Config, ran: bool) -> str:
-    """One line for the report's index: what ran the data pass (from the manifest), or
+    """One line for the report's index: what ran the data pass (from :data:`PASS_INFO`), or
     that the stored tables were reused (``ran`` is what :func:`ensure_tables` returned).
     """
     try:

@@ -500,19 +500,23 @@ def readable_authentic(images: pd.DataFrame) -> pd.DataFrame:
 
 def measurable_forged(t) -> pd.DataFrame:
     """Forged images whose image decoded and whose mask was usable."""
-    img = t.images
-    forged = img[(img["label"] == "forged") & img["has_mask"] & (img["status"] == "ok")]
-    usable = t.masks[t.masks["status"].isin(["ok", "normalized"])][["split", "case_id", "n_instances"]]
-    return forged.merge(usable, on=["split", "case_id"], how="inner")
+    return _measurable_forged(t, list(t.images.columns), ["n_instances"])
 
 
 def n_measurable_forged(t) -> int:
     """``len(measurable_forged(t))``, from the key columns only (no row of ``images`` is
     copied)."""
-    img, keys = t.images, ["split", "case_id"]
-    forged = img.loc[(img["label"] == "forged") & img["has_mask"] & (img["status"] == "ok"), keys]
-    usable = t.masks.loc[t.masks["status"].isin(["ok", "normalized"]), keys]
-    return len(forged.merge(usable, on=keys, how="inner"))
+    return len(_measurable_forged(t, ["split", "case_id"], []))
+
+
+def _measurable_forged(t, image_columns: list[str], mask_columns: list[str]) -> pd.DataFrame:
+    """The ``image_columns`` of each measurable forged image joined with the
+    ``mask_columns`` of its usable mask (keyed by split and case_id)."""
+    img, masks, keys = t.images, t.masks, ["split", "case_id"]
+    forged = img.loc[(img["label"] == "forged") & img["has_mask"] & (img["status"] == "ok"),
+                     image_columns]
+    usable = masks.loc[masks["status"].isin(["ok", "normalized"]), keys + mask_columns]
+    return forged.merge(usable, on=keys, how="inner")
 
 
 # ------------------------------------------------------------------ blind screen

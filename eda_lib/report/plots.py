@@ -879,11 +879,16 @@ def auth_vs_forged(
     return fig
 
 
-def _show_diff(ax: Axes, diff: np.ndarray, size: tuple[int, int], title: str, label: str) -> None:
-    """A |difference| image shrunk by block maximum, with its colour bar (below wide images)."""
+def _show_diff(ax: Axes, diff: np.ndarray, size: tuple[int, int], title: str, label: str,
+               cax: Axes | None = None) -> None:
+    """A |difference| image shrunk by block maximum, with its colour bar: in ``cax`` when
+    given, else made beside ``ax`` (below wide images) by the figure's layout engine."""
     image = ax.imshow(_resize_max(diff, size), cmap=DIFF_CMAP, vmin=0,
                       vmax=max(1, int(diff.max())), interpolation="nearest")
     _image_title(ax, title, 10)
+    if cax is not None:
+        ax.get_figure().colorbar(image, cax=cax, label=label)
+        return
     wide = size[1] > _WIDE * size[0]
     ax.get_figure().colorbar(image, ax=ax, shrink=0.8, label=label,
                              location="bottom" if wide else "right")
@@ -1010,27 +1015,80 @@ def _crop_panels(aligned_source, target_crop) -> list[tuple[str, np.ndarray]]:
     return panels
 
 
-def _draw_crop(ax: Axes, name: str, crop: np.ndarray, side: int) -> None:
-    """One crop panel, shown with longest side ``side``; the difference with a colour bar."""
+def _draw_crop(ax: Axes, name: str, crop: np.ndarray, side: int, cax: Axes | None) -> None:
+    """One crop panel, shown with longest side ``side``; the difference with its colour
+    bar in ``cax``."""
     if name == "|difference|":
         stats = f"|difference|: mean {crop.mean():.1f}, max {crop.max()}"
-        _show_diff(ax, crop, _fit(crop.shape, side), stats, "max |source − target|")
+        _show_diff(ax, crop, _fit(crop.shape, side), stats, "max |source − target|", cax)
     else:
         _show(ax, thumbnail(crop, side), f"{name} ({crop.shape[1]}×{crop.shape[0]} px)")
 
 
-def _crop_mosaic(aspect: float, names: list[str], display_size: int):
-    """Figure with the image on top and one panel per crop name in a row below it.
+# Bands of a figure laid out by hand (inches): the figure title, an image title (one line
+# of 10 pt bold and its pad), a legend row, the gaps, and a colour bar with its ticks and
+# label (at least as tall as its label).
+_SUPTITLE_BAND = 0.45
+_TITLE_BAND = 0.32
+_LEGEND_BAND = 0.42
+_MARGIN = 0.12
+_GAP = 0.25
+_BAR_GAP, _BAR_WIDTH, _BAR_SPACE, _BAR_MIN = 0.08, 0.14, 0.85, 1.6
 
-    Returns the figure and its dict of axes (``"image"`` and the names).
+
+def _fit_box(box: tuple[float, float, float, float], aspect: float
+             ) -> tuple[float, float, float, float]:
+    """The largest box of ``aspect`` (width / height) centred in ``box``; boxes are (left,
+    top, width, height) in inches from the figure's top-left corner."""
+    left, top, width, height = box
+    w = min(width, height * aspect)
+    h = w / aspect
+    return left + (width - w) / 2, top + (height - h) / 2, w, h
+
+
+def _inch_axes(fig: Figure, box: tuple[float, float, float, float], label: str = "") -> Axes:
+    """An axes at ``box``: (left, top, width, height) in inches from the top-left corner."""
+    fig_w, fig_h = fig.get_size_inches()
+    left, top, width, height = box
+    return fig.add_axes((left / fig_w, 1 - (top + height) / fig_h, width / fig_w, height / fig_h),
+                        label=label)
+
+
+def _crop_sheet(aspect: float, crops: list[tuple[str, np.ndarray]], display_size: int
+                ) -> tuple[Figure, Axes, list[Axes], Axes | None]:
+    """A figure laid out by hand: the image (aspect W/H) on top, a row below it with one
+    panel per crop, all crops of one shape, and a colour bar right of the difference.
+
+    Every axes is placed from the bands above, so the figure needs no layout engine:
+    constrained layout measured each axes' text twice per figure, the largest single
+    cost of drawing the panel. The image and each crop fill their boxes at their own
+    aspect ratio, so nothing is left for the engine to adjust.
+
+    Returns the figure, the image axes, the crop axes (in ``crops``' order) and the
+    colour bar's axes (None without a difference panel).
     """
     image_h = min(display_size / DPI, 6.5, 12.0 / aspect)
-    crops_h = 2.8 if names else 0.0
-    width = max(image_h * aspect, 3.0 * len(names), 4.0) + 0.8
-    fig = _figure((width, image_h + crops_h + 1.6))
-    mosaic = [["image"] * max(len(names), 1)] + ([names] if names else [])
-    ratios = [image_h, crops_h] if names else None
-    return fig, fig.subplot_mosaic(mosaic, height_ratios=ratios)
+    n = len(crops)
+    width = max(image_h * aspect, 3.0 * n, 4.0) + 0.8
+    bar = _BAR_SPACE if any(name == "|difference|" for name, _ in crops) else 0.0
+    cell = (width - 2 * _MARGIN - bar - _GAP * (n - 1)) / max(n, 1)
+    crop_aspect = crops[0][1].shape[1] / crops[0][1].shape[0] if crops else 1.0
+    crops_h = min(2.4, max(_BAR_MIN, cell / crop_aspect)) if crops else 0.0
+    top = _SUPTITLE_BAND + _TITLE_BAND
+    crops_top = top + image_h + _LEGEND_BAND + _TITLE_BAND
+    height = crops_top + crops_h + _MARGIN if crops else top + image_h + _LEGEND_BAND
+    fig = Figure(figsize=(width, height), dpi=DPI)
+    image_ax = _inch_axes(fig, _fit_box((_MARGIN, top, width - 2 * _MARGIN, image_h), aspect))
+    crop_axes, cax = [], None
+    for k, (name, _) in enumerate(crops):
+        box = _fit_box((_MARGIN + k * (cell + _GAP), crops_top, cell, crops_h), crop_aspect)
+        crop_axes.append(_inch_axes(fig, box))
+        if name == "|difference|":
+            left, box_top, w, h = box
+            bar_h = max(h, _BAR_MIN)  # room for the bar's label beside a flat crop
+            cax = _inch_axes(fig, (left + w + _BAR_GAP, box_top + (h - bar_h) / 2,
+                                   _BAR_WIDTH, bar_h), label="<colorbar>")  # as matplotlib's
+    return fig, image_ax, crop_axes, cax
 
 
 @_literal_text
@@ -1076,8 +1134,7 @@ def copy_move_panel(
     _check_rgb(rgb)
     h, w = rgb.shape[:2]
     panels = _crop_panels(aligned_source, target_crop)
-    fig, axd = _crop_mosaic(w / h, [name for name, _ in panels], display_size)
-    ax = axd["image"]
+    fig, ax, crop_axes, cax = _crop_sheet(w / h, panels, display_size)
     # the extent puts the thumbnail in full-resolution pixel coordinates, as the boxes are
     _show(ax, thumbnail(rgb, display_size), f"{w}×{h} px", extent=(-0.5, w - 0.5, h - 0.5, -0.5))
     if source_box is not None:
@@ -1086,9 +1143,10 @@ def copy_move_panel(
     if source_box is not None:
         _draw_arrow(ax, source_box, target_box)
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, 0.0), fontsize=8, ncols=2, frameon=False)
-    for name, crop in panels:
-        _draw_crop(axd[name], name, crop, max(1, display_size // 2))
-    fig.suptitle(title if source_box is not None else f"{title}: source not found")
+    for crop_ax, (name, crop) in zip(crop_axes, panels):
+        _draw_crop(crop_ax, name, crop, max(1, display_size // 2), cax)
+    fig.suptitle(title if source_box is not None else f"{title}: source not found",
+                 y=1 - _MARGIN / fig.get_figheight(), va="top")
     return fig
 
 

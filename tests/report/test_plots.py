@@ -7,7 +7,9 @@ matplotlib.use("Agg")
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 
 from eda_lib.errors import ImageError, MaskError
 from eda_lib.report import plots
@@ -365,3 +367,35 @@ def test_a_verdict_has_one_colour_in_every_plot():
     assert legend_colours(bars, lambda h: h.get_facecolor()) == want
     assert legend_colours(hist, lambda h: h.get_edgecolor()) == want
     assert legend_colours(dots, lambda h: h.get_facecolor()[0]) == want
+
+
+@pytest.mark.parametrize(("image", "crop"), [((100, 140), (20, 30)), ((100, 140), (13, 33)),
+                                             ((300, 40), (60, 8)), ((30, 600), (5, 90))])
+def test_copy_move_panel_lays_out_without_overlap_or_clipping(image, crop):
+    rgb, patch = gray_rgb(*image), gray_rgb(*crop)
+    fig = plots.copy_move_panel(rgb, (0, 0, crop[1] - 1, crop[0] - 1), (1, 1, crop[1], crop[0]),
+                                patch, patch, title="case 9, instance 1: copy", display_size=320)
+    assert fig.get_layout_engine() is None  # placed by hand
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()  # places the legend's texts
+    renderer = canvas.get_renderer()
+    frame = fig.bbox.padded(1)
+    axes = {ax: ax.get_window_extent(renderer) for ax in fig.get_axes()}
+    texts = [(t, t.get_window_extent(renderer)) for t in fig.findobj(Text)
+             if t.get_visible() and t.get_text()]
+    for text, box in texts:  # inside the figure, and over no other axes
+        assert frame.containsx(box.x0) and frame.containsx(box.x1), text.get_text()
+        assert frame.containsy(box.y0) and frame.containsy(box.y1), text.get_text()
+        others = [ax_box for ax, ax_box in axes.items() if ax is not text.axes]
+        assert not any(_overlap(box, ax_box) for ax_box in others), text.get_text()
+    for i, (a, box_a) in enumerate(texts):  # no two texts overlap
+        assert not any(_overlap(box_a, box_b) for _, box_b in texts[i + 1 :]), a.get_text()
+    image_ax, *crop_axes = visible_axes(fig)
+    below = axes[image_ax].y0
+    assert all(axes[ax].y1 < below for ax in crop_axes)
+
+
+def _overlap(a, b, tolerance: float = 1.0) -> bool:
+    """Two display boxes share more than a ``tolerance`` pixels wide strip."""
+    return (min(a.x1, b.x1) - max(a.x0, b.x0) > tolerance
+            and min(a.y1, b.y1) - max(a.y0, b.y0) > tolerance)

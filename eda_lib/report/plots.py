@@ -41,7 +41,9 @@ from matplotlib import patheffects
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
 from matplotlib.patches import Rectangle
+from matplotlib.textpath import TextToPath
 
 from ..dataset import images
 from ..errors import ImageError, MaskError
@@ -82,6 +84,7 @@ _WIDE = 2.0  # images wider than this (W/H) are stacked vertically in multi-pane
 _MISSING = "(missing)"
 _EMPTY = "(none)"
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
+_TEXT_PATH = TextToPath()  # measures a text's width without a renderer
 
 
 def instance_color(k: int) -> tuple[int, int, int]:
@@ -778,22 +781,108 @@ def example_panel(rgb: np.ndarray, masks: np.ndarray, *, title: str, display_siz
     return fig
 
 
-def _draw_tile(ax: Axes, caption: str, rgb: np.ndarray, masks: np.ndarray | None, tile: int):
-    """One grid cell: letterboxed thumbnail (with overlay when masks are given) and caption."""
+# Bands of a figure laid out by hand (inches): the figure title, an image title (one line
+# of 10 pt bold and its pad), a legend row, the gaps, and a colour bar with its ticks and
+# label (at least as tall as its label).
+_SUPTITLE_BAND = 0.45
+_TITLE_BAND = 0.32
+_LEGEND_BAND = 0.42
+_MARGIN = 0.12
+_GAP = 0.25
+_BAR_GAP, _BAR_WIDTH, _BAR_SPACE, _BAR_MIN = 0.08, 0.14, 0.85, 1.6
+
+
+def _fit_box(box: tuple[float, float, float, float], aspect: float
+             ) -> tuple[float, float, float, float]:
+    """The largest box of ``aspect`` (width / height) centred in ``box``; boxes are (left,
+    top, width, height) in inches from the figure's top-left corner."""
+    left, top, width, height = box
+    w = min(width, height * aspect)
+    h = w / aspect
+    return left + (width - w) / 2, top + (height - h) / 2, w, h
+
+
+def _inch_axes(fig: Figure, box: tuple[float, float, float, float], label: str = "") -> Axes:
+    """An axes at ``box``: (left, top, width, height) in inches from the top-left corner."""
+    fig_w, fig_h = fig.get_size_inches()
+    left, top, width, height = box
+    return fig.add_axes((left / fig_w, 1 - (top + height) / fig_h, width / fig_w, height / fig_h),
+                        label=label)
+
+
+class _Cell(NamedTuple):
+    """One grid cell: the image, its checked masks (or None) and its caption."""
+
+    rgb: np.ndarray
+    masks: np.ndarray | None
+    caption: str
+
+
+def _cell(caption: str, rgb: np.ndarray, masks: np.ndarray | None) -> _Cell:
+    """Check an item of a grid and caption it with the image's size (and its number of
+    instances when masks are given)."""
     _check_rgb(rgb)
-    thumb = thumbnail(rgb, tile)
     h, w = rgb.shape[:2]
     info = f"{w}×{h} px"
     if masks is not None:
-        full = _check_masks(masks, (h, w))
-        thumb = overlay_instances(thumb, resize_masks(full, thumb.shape[:2]))
-        info += f", {_plural(len(full), 'instance')}"
-    ax.imshow(_opaque(_letterbox(thumb, tile)))
-    _image_title(ax, f"{caption}\n{info}", 9)
+        masks = _check_masks(masks, (h, w))
+        info += f", {_plural(len(masks), 'instance')}"
+    return _Cell(rgb, masks, f"{caption}\n{info}")
 
 
-def _tile_axes(fig, rows: int, cols: int) -> list[Axes]:
-    return list(np.atleast_1d(fig.subplots(rows, cols)).ravel())
+def _tile(cell: _Cell, tile: int) -> np.ndarray:
+    """The cell's letterboxed thumbnail, its instances overlaid when it has masks."""
+    thumb = thumbnail(cell.rgb, tile)
+    if cell.masks is not None:
+        thumb = overlay_instances(thumb, resize_masks(cell.masks, thumb.shape[:2]))
+    return _letterbox(thumb, tile)
+
+
+# A grid cell (inches): the tile's side plus a band for its two-line caption (9 pt bold),
+# and the white margin around each tile.
+_CAPTION_BAND = 0.5
+_CAPTION_FONT = {"size": 9, "weight": "bold"}
+_TILE_PAD = 0.04
+_ROW_LABEL_BAND = 0.4
+
+
+def _cell_width(cells: Sequence[_Cell], side: float, cols: int) -> float:
+    """Width of a grid cell (inches): the tile's ``side``, or the widest caption line
+    when wider (tiny tiles), but no more than a ``cols``-wide grid can take."""
+    prop = FontProperties(**_CAPTION_FONT)
+    widest = max((_TEXT_PATH.get_text_width_height_descent(line, prop, ismath=False)[0]
+                  for cell in cells for line in cell.caption.split("\n")), default=0.0)
+    return max(side, min(widest / 72 + 2 * _TILE_PAD, _MAX_WIDTH / cols))
+
+
+def _tile_sheet(fig: Figure, box: tuple[float, float, float, float], cells: Sequence[_Cell],
+                *, cols: int, side: float, width: float) -> Axes:
+    """Draw grid cells as one image in one axes at ``box`` (inches from the top-left
+    corner of ``fig``): ``cols`` cells per row, each ``width`` inches wide and ``side`` +
+    :data:`_CAPTION_BAND` tall, its caption above its tile (of side ``side``, centred).
+
+    One axes and one image for the whole grid: an axes per tile cost more to make and
+    draw than the tiles themselves. The image is made at the resolution the figure is
+    saved at (:func:`shown_dpi`), one pixel of it per pixel of the file, and drawn without
+    resampling; unused cells stay white.
+    """
+    dpi = shown_dpi(fig)
+    cell_w, band, pad = round(width * dpi), round(_CAPTION_BAND * dpi), round(_TILE_PAD * dpi)
+    tile = max(1, round(side * dpi) - 2 * pad)
+    cell_h = tile + 2 * pad + band
+    rows = max(1, math.ceil(len(cells) / cols))
+    canvas = np.full((rows * cell_h, cols * cell_w, 3), 255, np.uint8)
+    for k, cell in enumerate(cells):
+        top, left = (k // cols) * cell_h + band, (k % cols) * cell_w + (cell_w - tile) // 2
+        canvas[top : top + tile, left : left + tile] = _tile(cell, tile)
+    ax = _inch_axes(fig, box)
+    ax.imshow(_opaque(canvas), extent=(-0.5, canvas.shape[1] - 0.5, canvas.shape[0] - 0.5, -0.5),
+              aspect="auto", interpolation="nearest")
+    ax.set_axis_off()
+    for k, cell in enumerate(cells):
+        ax.text((k % cols + 0.5) * cell_w - 0.5, (k // cols) * cell_h + band - pad, cell.caption,
+                ha="center", va="bottom", fontproperties=FontProperties(**_CAPTION_FONT))
+    return ax
 
 
 @_literal_text
@@ -812,7 +901,9 @@ def overlay_grid(
         ``rgb`` is ``(H, W, 3)`` uint8; ``masks`` an ``(N, H, W)`` stack or None for
         an image without masks. May be empty.
     tile : int
-        Side of each square cell in pixels (the thumbnail's longest side).
+        Side of each square cell in pixels at :data:`DPI`; each thumbnail's longest side
+        is that less a thin white margin, in the pixels the figure is saved with (fewer
+        when the grid is wider than :data:`DISPLAY_WIDTH`, :func:`save_figure`).
     cols : int
         Cells per row.
     suptitle : str
@@ -821,20 +912,23 @@ def overlay_grid(
     Returns
     -------
     Figure
-        One visible axes per item; unused cells of the last row are hidden.
+        One axes showing every cell as one image (:func:`_tile_sheet`), each caption (the
+        item's caption, then its size and number of instances) a text of that axes above
+        its tile; no axes without items.
     """
-    cols = max(1, min(cols, len(items)))
-    rows = max(1, math.ceil(len(items) / cols))
+    cells = [_cell(*item) for item in items]
+    cols = max(1, min(cols, len(cells)))
+    rows = max(1, math.ceil(len(cells) / cols))
     side = min(tile / DPI, _MAX_WIDTH / cols)
-    fig = _figure((cols * side, rows * (side + 0.5) + 0.5))
-    axes = _tile_axes(fig, rows, cols)
-    for ax, (caption, rgb, masks) in zip(axes, items):
-        _draw_tile(ax, caption, rgb, masks, tile)
-    for ax in axes[len(items) :]:
-        ax.set_visible(False)
-    if not items:
+    cell_w = _cell_width(cells, side, cols)
+    width, height = cols * cell_w, rows * (side + _CAPTION_BAND) + _SUPTITLE_BAND
+    fig = Figure(figsize=(width, height), dpi=DPI)
+    if cells:
+        _tile_sheet(fig, (0, _SUPTITLE_BAND, width, height - _SUPTITLE_BAND), cells,
+                    cols=cols, side=side, width=cell_w)
+    else:
         fig.text(0.5, 0.5, "no images to show", ha="center", va="center", color="0.4")
-    fig.suptitle(suptitle)
+    fig.suptitle(suptitle, y=1 - _MARGIN / height, va="top")
     return fig
 
 
@@ -855,27 +949,34 @@ def auth_vs_forged(
     forged : list of (caption, rgb, masks)
         Forged images and their ``(N, H, W)`` masks.
     tile : int
-        Side of each square cell in pixels.
+        Side of each square cell in pixels at :data:`DPI` (as in :func:`overlay_grid`).
     suptitle : str
         Title of the figure.
 
     Returns
     -------
     Figure
-        One visible axes per image; empty cells are hidden.
+        A title text per row (``"authentic (n=...)"``, ``"forged (n=...)"``) above the
+        row's images, drawn as one axes each (:func:`_tile_sheet`; none for an empty row).
     """
-    rows = (("authentic", [(c, rgb, None) for c, rgb in authentic]), ("forged", list(forged)))
+    rows = (("authentic", [_cell(c, rgb, None) for c, rgb in authentic]),
+            ("forged", [_cell(*item) for item in forged]))
     cols = max(1, len(authentic), len(forged))
     side = min(tile / DPI, _MAX_WIDTH / cols)
-    fig = _figure((max(cols * side, 4.0), 2 * (side + 0.9) + 0.5))
-    for sub, (label, items) in zip(fig.subfigures(2, 1), rows):
-        axes = _tile_axes(sub, 1, cols)
-        for ax, (caption, rgb, masks) in zip(axes, items):
-            _draw_tile(ax, caption, rgb, masks, tile)
-        for ax in axes[len(items) :]:
-            ax.set_visible(False)
-        sub.suptitle(f"{label} (n={len(items)})", color=LABEL_COLORS[label], fontweight="bold")
-    fig.suptitle(suptitle)
+    cell_w = _cell_width(rows[0][1] + rows[1][1], side, cols)
+    width = max(cols * cell_w, 4.0)
+    row_h = _ROW_LABEL_BAND + side + _CAPTION_BAND
+    height = _SUPTITLE_BAND + 2 * row_h + _MARGIN
+    fig = Figure(figsize=(width, height), dpi=DPI)
+    for k, (label, cells) in enumerate(rows):
+        top = _SUPTITLE_BAND + k * row_h
+        fig.text(0.5, 1 - top / height, f"{label} (n={len(cells)})", ha="center", va="top",
+                 color=LABEL_COLORS[label], fontweight="bold", fontsize="large")
+        if cells:
+            _tile_sheet(fig, ((width - len(cells) * cell_w) / 2, top + _ROW_LABEL_BAND,
+                              len(cells) * cell_w, side + _CAPTION_BAND), cells,
+                        cols=len(cells), side=side, width=cell_w)
+    fig.suptitle(suptitle, y=1 - _MARGIN / height, va="top")
     return fig
 
 
@@ -1023,35 +1124,6 @@ def _draw_crop(ax: Axes, name: str, crop: np.ndarray, side: int, cax: Axes | Non
         _show_diff(ax, crop, _fit(crop.shape, side), stats, "max |source − target|", cax)
     else:
         _show(ax, thumbnail(crop, side), f"{name} ({crop.shape[1]}×{crop.shape[0]} px)")
-
-
-# Bands of a figure laid out by hand (inches): the figure title, an image title (one line
-# of 10 pt bold and its pad), a legend row, the gaps, and a colour bar with its ticks and
-# label (at least as tall as its label).
-_SUPTITLE_BAND = 0.45
-_TITLE_BAND = 0.32
-_LEGEND_BAND = 0.42
-_MARGIN = 0.12
-_GAP = 0.25
-_BAR_GAP, _BAR_WIDTH, _BAR_SPACE, _BAR_MIN = 0.08, 0.14, 0.85, 1.6
-
-
-def _fit_box(box: tuple[float, float, float, float], aspect: float
-             ) -> tuple[float, float, float, float]:
-    """The largest box of ``aspect`` (width / height) centred in ``box``; boxes are (left,
-    top, width, height) in inches from the figure's top-left corner."""
-    left, top, width, height = box
-    w = min(width, height * aspect)
-    h = w / aspect
-    return left + (width - w) / 2, top + (height - h) / 2, w, h
-
-
-def _inch_axes(fig: Figure, box: tuple[float, float, float, float], label: str = "") -> Axes:
-    """An axes at ``box``: (left, top, width, height) in inches from the top-left corner."""
-    fig_w, fig_h = fig.get_size_inches()
-    left, top, width, height = box
-    return fig.add_axes((left / fig_w, 1 - (top + height) / fig_h, width / fig_w, height / fig_h),
-                        label=label)
 
 
 def _crop_sheet(aspect: float, crops: list[tuple[str, np.ndarray]], display_size: int

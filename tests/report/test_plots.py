@@ -259,7 +259,7 @@ def test_example_panel_wide_strip_and_no_instances():
     assert "0 instances" in fig.get_suptitle()
 
 
-def test_overlay_grid_hides_missing_cells():
+def test_overlay_grid_draws_cells_in_one_image():
     items = [
         ("a", gray_rgb(40, 80), square_mask(40, 80, slice(0, 10), slice(0, 10))),
         ("b", gray_rgb(90, 30), None),
@@ -268,18 +268,33 @@ def test_overlay_grid_hides_missing_cells():
         ("e", gray_rgb(50, 50), None),
     ]
     fig = plots.overlay_grid(items, tile=64, cols=4, suptitle="grid")
-    shown = visible_axes(fig)
-    assert len(fig.get_axes()) == 8 and len(shown) == 5
     assert fig.get_suptitle() == "grid"
-    assert shown[0].get_title() == "a\n80×40 px, 1 instance"
-    cell = shown[1].get_images()[0].get_array()
-    assert cell.shape == (64, 64, 4) and (cell[..., 3] == 255).all()  # opaque RGBA
-    assert (cell[:, 0, :3] == plots.BACKGROUND).all()  # letterboxed, not stretched
+    (ax,) = fig.get_axes()
+    assert [t.get_text() for t in ax.texts] == [
+        "a\n80×40 px, 1 instance", "b\n30×90 px", "c\n200×8 px", "d\n5×5 px, 0 instances",
+        "e\n50×50 px"]
+    sheet = ax.get_images()[0].get_array()
+    assert (sheet[..., 3] == 255).all()  # opaque RGBA
+    cell_w = sheet.shape[1] // 4
+    rows = sheet[..., :3].reshape(2, sheet.shape[0] // 2, 4, cell_w, 3)
+    middle = rows[0, -rows.shape[1] // 3, 1, :, 0]  # a row across b (30x90, letterboxed)
+    runs = [int(v) for k, v in enumerate(middle) if k == 0 or v != middle[k - 1]]
+    assert runs == [255, plots.BACKGROUND, 100, plots.BACKGROUND, 255]  # margin, band, image
+    assert (rows[1, :, 1:] == 255).all()  # the last row's three unused cells stay white
+    # saved at the size it is drawn: one sheet pixel per file pixel (cells are whole pixels)
+    assert abs(ax.get_window_extent().width - sheet.shape[1]) <= 4 * 0.5
+
+
+def test_overlay_grid_wider_than_the_page_draws_the_pixels_it_saves():
+    items = [(str(k), gray_rgb(100, 100), None) for k in range(4)]
+    fig = plots.overlay_grid(items, tile=400, cols=4, suptitle="wide")
+    sheet = fig.get_axes()[0].get_images()[0].get_array()
+    assert sheet.shape[1] == pytest.approx(plots.DISPLAY_WIDTH, abs=4)
 
 
 def test_overlay_grid_empty():
     fig = plots.overlay_grid([], tile=64, suptitle="nothing")
-    assert visible_axes(fig) == [] and fig.get_suptitle() == "nothing"
+    assert fig.get_axes() == [] and fig.get_suptitle() == "nothing"
 
 
 def test_auth_vs_forged():
@@ -289,9 +304,11 @@ def test_auth_vs_forged():
         ("2", gray_rgb(40, 30), square_mask(40, 30, slice(0, 5), slice(0, 5))),
     ]
     fig = plots.auth_vs_forged(authentic, forged, tile=64)
-    assert len(visible_axes(fig)) == 3
-    row_titles = [sub.get_suptitle() for sub in fig.subfigs]
-    assert row_titles == ["authentic (n=1)", "forged (n=2)"]
+    assert [t.get_text() for t in fig.texts] == ["authentic (n=1)", "forged (n=2)",
+                                                 "Authentic and forged images"]
+    assert [len(ax.texts) for ax in fig.get_axes()] == [1, 2]  # a row of cells each
+    authentic_row, forged_row = fig.get_axes()
+    assert authentic_row.get_position().y0 > forged_row.get_position().y1
 
 
 def test_twin_panel():
@@ -376,23 +393,46 @@ def test_copy_move_panel_lays_out_without_overlap_or_clipping(image, crop):
     fig = plots.copy_move_panel(rgb, (0, 0, crop[1] - 1, crop[0] - 1), (1, 1, crop[1], crop[0]),
                                 patch, patch, title="case 9, instance 1: copy", display_size=320)
     assert fig.get_layout_engine() is None  # placed by hand
+    axes = _assert_laid_out(fig)
+    image_ax, *crop_axes = visible_axes(fig)
+    below = axes[image_ax].y0
+    assert all(axes[ax].y1 < below for ax in crop_axes)
+
+
+@pytest.mark.parametrize("draw", [
+    lambda: plots.overlay_grid([(f"case {k}", gray_rgb(40 + 9 * k, 60), None) for k in range(7)],
+                               tile=96, cols=4, suptitle="grid"),
+    lambda: plots.overlay_grid([("only one", gray_rgb(10, 300), None)], tile=32, cols=4,
+                               suptitle="one"),
+    lambda: plots.auth_vs_forged([("1", gray_rgb(30, 40))],
+                                 [(str(k), gray_rgb(40, 30), np.zeros((1, 40, 30), bool))
+                                  for k in range(6)], tile=64),
+], ids=["grid", "single", "auth_vs_forged"])
+def test_image_grids_lay_out_without_overlap_or_clipping(draw):
+    fig = draw()
+    assert fig.get_layout_engine() is None
+    _assert_laid_out(fig)
+
+
+def _assert_laid_out(fig: Figure) -> dict:
+    """Every text of ``fig`` (drawn at the size it is saved) lies inside the figure, over
+    no axes but its own, and clear of every other text. Returns each axes' box."""
     canvas = FigureCanvasAgg(fig)
-    canvas.draw()  # places the legend's texts
+    fig.set_dpi(plots.shown_dpi(fig))
+    canvas.draw()  # places the legends' texts
     renderer = canvas.get_renderer()
     frame = fig.bbox.padded(1)
     axes = {ax: ax.get_window_extent(renderer) for ax in fig.get_axes()}
     texts = [(t, t.get_window_extent(renderer)) for t in fig.findobj(Text)
              if t.get_visible() and t.get_text()]
-    for text, box in texts:  # inside the figure, and over no other axes
+    for text, box in texts:
         assert frame.containsx(box.x0) and frame.containsx(box.x1), text.get_text()
         assert frame.containsy(box.y0) and frame.containsy(box.y1), text.get_text()
         others = [ax_box for ax, ax_box in axes.items() if ax is not text.axes]
         assert not any(_overlap(box, ax_box) for ax_box in others), text.get_text()
-    for i, (a, box_a) in enumerate(texts):  # no two texts overlap
+    for i, (a, box_a) in enumerate(texts):
         assert not any(_overlap(box_a, box_b) for _, box_b in texts[i + 1 :]), a.get_text()
-    image_ax, *crop_axes = visible_axes(fig)
-    below = axes[image_ax].y0
-    assert all(axes[ax].y1 < below for ax in crop_axes)
+    return axes
 
 
 def _overlap(a, b, tolerance: float = 1.0) -> bool:

@@ -79,7 +79,7 @@ def _retext(fig: Figure, old: str, new: str, prefix: str = "", exact: bool = Fal
 def _texts(artist: Artist) -> Iterator[Text]:
     """Every text an artist holds, as ``findobj(Text)`` finds them, but none of the axis
     of an axes that is off (an image's): it draws no text, and listing its children
-    would make all its ticks, most of the cost of a grid of images."""
+    would make all its ticks, most of the cost of a figure of images."""
     for child in artist.get_children():
         if isinstance(child, Axis) and not child.axes.axison:
             continue

@@ -349,7 +349,7 @@ def _image_title(ax: Axes, title: str, fontsize: float) -> None:
     The title is pinned where matplotlib would put it anyway (its baseline at the top of
     the axes, plus the usual pad): without a visible axis nothing can overlap it, but
     left to place itself, the title would have every tick of both axes made and measured
-    at each layout and draw, the largest cost of an image grid.
+    at each layout and draw, the largest cost of a figure of images.
     """
     ax.set_title(title, fontsize=fontsize, y=1.0)
     ax.set_axis_off()

@@ -508,6 +508,7 @@ def execute(
             nbformat.write(nb, partial)
     executed = nbformat.read(partial, as_version=4)
     stable_cell_ids(executed)
+    join_streams(executed)
     # Papermill records the paths it was given: the notebook object and the partial file.
     executed.metadata.setdefault("papermill", {}).update(input_path=str(source), output_path=str(target))
     write_text_atomic(target, nbformat.writes(executed))
@@ -534,6 +535,27 @@ def stable_cell_ids(nb: nbformat.NotebookNode) -> None:
         digest = hashlib.sha1(cell.source.encode("utf-8")).hexdigest()[:12]
         seen[digest] = seen.get(digest, 0) + 1
         cell["id"] = digest if seen[digest] == 1 else f"{digest}-{seen[digest]}"
+
+
+def join_streams(nb: nbformat.NotebookNode) -> None:
+    """Join each run of consecutive stream outputs of one name (stdout, stderr) into one.
+
+    The kernel sends what a cell prints in pieces as its buffer is flushed (every 0.2 s,
+    and whenever a figure is displayed), so the same prints made one output in one run
+    and two in the next, depending on timing alone. Joined, the file is the same in
+    every run; outputs of other kinds, and their order, are kept.
+    """
+    for cell in nb.cells:
+        joined = []
+        for output in cell.get("outputs", []):
+            last = joined[-1] if joined else None
+            if (output.output_type == "stream" and last is not None
+                    and last.output_type == "stream" and last.name == output.name):
+                last.text += output.text
+            else:
+                joined.append(output)
+        if "outputs" in cell:
+            cell.outputs = joined
 
 
 def render_html(

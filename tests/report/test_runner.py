@@ -305,3 +305,21 @@ def test_kernel_shutdown_sends_no_interrupt_but_interrupts_still_work():
         return sent
 
     assert asyncio.run(scenario()) == [signal.SIGINT]
+
+
+def test_join_streams_joins_consecutive_prints_of_one_stream_only():
+    out = nbformat.v4.new_output
+    cell = nbformat.v4.new_code_cell("print(1); display(fig); print(2); print(3)")
+    cell.outputs = [out("stream", name="stdout", text="1\n"),
+                    out("display_data", data={"text/plain": "fig"}),
+                    out("stream", name="stdout", text="2\n"),
+                    out("stream", name="stdout", text="3\n"),
+                    out("stream", name="stderr", text="warning\n"),
+                    out("stream", name="stdout", text="4\n")]
+    nb = nbformat.v4.new_notebook(cells=[cell, nbformat.v4.new_markdown_cell("text")])
+    runner.join_streams(nb)
+    assert [(o.output_type, o.get("name"), o.get("text")) for o in nb.cells[0].outputs] == [
+        ("stream", "stdout", "1\n"), ("display_data", None, None),
+        ("stream", "stdout", "2\n3\n"), ("stream", "stderr", "warning\n"),
+        ("stream", "stdout", "4\n")]
+    assert "outputs" not in nb.cells[1]

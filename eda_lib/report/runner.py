@@ -21,6 +21,7 @@ import (:mod:`eda_lib.report.kernels`); :func:`run` starts it before the data pa
 from __future__ import annotations
 
 import contextlib
+import copy
 import errno
 import functools
 import hashlib
@@ -407,7 +408,7 @@ def _saved_metadata(notebook_path: Path) -> dict:
 
 def read_source(source: Path) -> nbformat.NotebookNode:
     """Read a jupytext notebook and set its kernel to this interpreter."""
-    nb = jupytext.read(source)
+    nb = copy.deepcopy(_parsed(source))
     spec = interpreter_kernel_spec()
     nb.metadata["kernelspec"] = {
         "name": KERNEL_NAME,
@@ -415,6 +416,18 @@ def read_source(source: Path) -> nbformat.NotebookNode:
         "language": spec.language,
     }
     return nb
+
+
+def _parsed(source: Path) -> nbformat.NotebookNode:
+    """The jupytext notebook at ``source``, parsed once while the file is unchanged (the
+    runner reads each notebook for its run and again for its neighbours' page links)."""
+    stat = source.stat()
+    return _parse(source, stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=64)
+def _parse(source: Path, mtime_ns: int, size: int) -> nbformat.NotebookNode:
+    return jupytext.read(source)
 
 
 def notebook_title(nb: nbformat.NotebookNode, default: str) -> str:
@@ -599,7 +612,7 @@ def section_nav(source: Path, available: Collection[str] | None = None) -> pages
     has_page = [available is None or path.stem in available for path in suite]
 
     def link(path: Path) -> pages.Link:
-        title = notebook_title(jupytext.read(path), default=path.stem)
+        title = notebook_title(_parsed(path), default=path.stem)
         return pages.Link(title, f"{path.stem}.html")
 
     before = [p for p, ok in zip(suite[:position], has_page[:position]) if ok]

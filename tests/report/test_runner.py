@@ -323,3 +323,23 @@ def test_join_streams_joins_consecutive_prints_of_one_stream_only():
         ("stream", "stdout", "2\n3\n"), ("stream", "stderr", "warning\n"),
         ("stream", "stdout", "4\n")]
     assert "outputs" not in nb.cells[1]
+
+
+def test_each_source_is_parsed_once_while_unchanged(tmp_path, monkeypatch):
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    for k, title in enumerate(["One", "Two", "Three"], start=1):
+        (folder / f"0{k}_s.py").write_text(f"# %% [markdown]\n# # {title}\n\n# %%\nx = {k}\n",
+                                           encoding="utf-8")
+    reads = []
+    real_read = runner.jupytext.read
+    monkeypatch.setattr(runner.jupytext, "read", lambda path: reads.append(path) or real_read(path))
+    sources = runner.select_notebooks(folder)
+    for source in sources:  # as a run does: each notebook, and its neighbours' titles
+        nb = runner.read_source(source)
+        nb.cells[0].source = "# changed in memory"  # a copy: the next reader is unaffected
+        runner.section_nav(source)
+    assert sorted(reads) == sources
+    assert runner.section_nav(sources[1]).previous == pages.Link("One", "01_s.html")
+    sources[0].write_text("# %% [markdown]\n# # One, renamed\n", encoding="utf-8")
+    assert runner.section_nav(sources[1]).previous == pages.Link("One, renamed", "01_s.html")

@@ -363,22 +363,6 @@ def _show(ax: Axes, img: np.ndarray, title: str, **imshow_kw) -> None:
     _image_title(ax, title, 10)
 
 
-def _panel_figure(n: int, aspect: float, display_size: int, extra_width: float = 0.0):
-    """Figure with n panels for one image of aspect W/H: a row, or a column for wide strips.
-
-    Returns the figure and its list of axes.
-    """
-    side = min(display_size / DPI, _MAX_WIDTH)
-    if aspect > _WIDE:
-        width = min(side, _MAX_WIDTH - extra_width)
-        fig = _figure((width + extra_width, n * (max(width / aspect, 0.5) + 0.4) + 0.8))
-        return fig, list(fig.subplots(n, 1))
-    height = min(side / max(aspect, 1.0), (_MAX_WIDTH - extra_width) / (n * aspect))
-    width = max(n * height * aspect, 2.4 * n) + extra_width
-    fig = _figure((width, height + 1.1))
-    return fig, list(fig.subplots(1, n))
-
-
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
@@ -772,24 +756,53 @@ def example_panel(rgb: np.ndarray, masks: np.ndarray, *, title: str, display_siz
     h, w = rgb.shape[:2]
     thumb = thumbnail(rgb, display_size)
     small = resize_masks(full, thumb.shape[:2])
-    fig, axes = _panel_figure(3, w / h, display_size)
-    _show(axes[0], thumb, "original")
-    _show(axes[1], small.any(axis=0), f"union mask: {full.any(axis=0).mean():.1%} of the image",
-          cmap="gray", vmin=0, vmax=1, interpolation="nearest")
-    _show(axes[2], overlay_instances(thumb, small), "instances")
-    fig.suptitle(f"{title}\n{w}×{h} px, {_plural(len(full), 'instance')}")
+    titles = ["original", f"union mask: {full.any(axis=0).mean():.1%} of the image", "instances"]
+    fig, axes, _ = _panel_sheet(w / h, display_size, titles)
+    _show(axes[0], thumb, titles[0])
+    _show(axes[1], small.any(axis=0), titles[1], cmap="gray", vmin=0, vmax=1,
+          interpolation="nearest")
+    _show(axes[2], overlay_instances(thumb, small), titles[2])
+    _suptitle(fig, f"{title}\n{w}×{h} px, {_plural(len(full), 'instance')}")
     return fig
 
 
 # Bands of a figure laid out by hand (inches): the figure title, an image title (one line
 # of 10 pt bold and its pad), a legend row, the gaps, and a colour bar with its ticks and
-# label (at least as tall as its label).
+# label.
 _SUPTITLE_BAND = 0.45
 _TITLE_BAND = 0.32
 _LEGEND_BAND = 0.42
 _MARGIN = 0.12
 _GAP = 0.25
-_BAR_GAP, _BAR_WIDTH, _BAR_SPACE, _BAR_MIN = 0.08, 0.14, 0.85, 1.6
+_BAR_GAP, _BAR_WIDTH, _BAR_SPACE = 0.08, 0.14, 0.85
+_BAR_BELOW = 0.8  # a horizontal colour bar with its ticks and label
+# ... and the bands of two-line titles: the figure's (12 pt) and an image's (10 pt bold)
+_SUPTITLE2_BAND = 0.72
+_TITLE2_BAND = 0.52
+
+
+def _text_width(text: str, size: float, weight: str | None = None) -> float:
+    """Width in inches of the widest line of ``text`` at ``size`` points (``weight``:
+    matplotlib's, by default that of axes titles), measured without a renderer."""
+    prop = FontProperties(size=size, weight=weight or matplotlib.rcParams["axes.titleweight"])
+    return max((_TEXT_PATH.get_text_width_height_descent(line, prop, ismath=False)[0]
+                for line in text.split("\n")), default=0.0) / 72
+
+
+def _bar_box(box: tuple[float, float, float, float], title: str, label: str
+             ) -> tuple[float, float, float, float]:
+    """Where a vertical colour bar goes beside the image at ``box`` (inches, as
+    :func:`_fit_box` gives): right of the image and of its centred ``title``, at least
+    as tall as its ``label`` (10 pt), centred on the image."""
+    left, top, w, h = box
+    right = max(left + w, left + w / 2 + _text_width(title, 10) / 2)
+    bar_h = max(h, _text_width(label, 10, "normal") + 0.3)
+    return right + _BAR_GAP, top + (h - bar_h) / 2, _BAR_WIDTH, bar_h
+
+
+def _suptitle(fig: Figure, text: str) -> None:
+    """The figure's title, its top a margin below the top of a figure laid out by hand."""
+    fig.suptitle(text, y=1 - _MARGIN / fig.get_figheight(), va="top")
 
 
 def _fit_box(box: tuple[float, float, float, float], aspect: float
@@ -849,10 +862,8 @@ _ROW_LABEL_BAND = 0.4
 def _cell_width(cells: Sequence[_Cell], side: float, cols: int) -> float:
     """Width of a grid cell (inches): the tile's ``side``, or the widest caption line
     when wider (tiny tiles), but no more than a ``cols``-wide grid can take."""
-    prop = FontProperties(**_CAPTION_FONT)
-    widest = max((_TEXT_PATH.get_text_width_height_descent(line, prop, ismath=False)[0]
-                  for cell in cells for line in cell.caption.split("\n")), default=0.0)
-    return max(side, min(widest / 72 + 2 * _TILE_PAD, _MAX_WIDTH / cols))
+    widest = max((_text_width(cell.caption, **_CAPTION_FONT) for cell in cells), default=0.0)
+    return max(side, min(widest + 2 * _TILE_PAD, _MAX_WIDTH / cols))
 
 
 def _tile_sheet(fig: Figure, box: tuple[float, float, float, float], cells: Sequence[_Cell],
@@ -928,7 +939,7 @@ def overlay_grid(
                     cols=cols, side=side, width=cell_w)
     else:
         fig.text(0.5, 0.5, "no images to show", ha="center", va="center", color="0.4")
-    fig.suptitle(suptitle, y=1 - _MARGIN / height, va="top")
+    _suptitle(fig, suptitle)
     return fig
 
 
@@ -976,23 +987,20 @@ def auth_vs_forged(
             _tile_sheet(fig, ((width - len(cells) * cell_w) / 2, top + _ROW_LABEL_BAND,
                               len(cells) * cell_w, side + _CAPTION_BAND), cells,
                         cols=len(cells), side=side, width=cell_w)
-    fig.suptitle(suptitle, y=1 - _MARGIN / height, va="top")
+    _suptitle(fig, suptitle)
     return fig
 
 
 def _show_diff(ax: Axes, diff: np.ndarray, size: tuple[int, int], title: str, label: str,
-               cax: Axes | None = None) -> None:
-    """A |difference| image shrunk by block maximum, with its colour bar: in ``cax`` when
-    given, else made beside ``ax`` (below wide images) by the figure's layout engine."""
+               cax: Axes) -> None:
+    """A |difference| image shrunk by block maximum, with its colour bar in ``cax``
+    (horizontal when ``cax`` is wider than tall)."""
     image = ax.imshow(_resize_max(diff, size), cmap=DIFF_CMAP, vmin=0,
                       vmax=max(1, int(diff.max())), interpolation="nearest")
     _image_title(ax, title, 10)
-    if cax is not None:
-        ax.get_figure().colorbar(image, cax=cax, label=label)
-        return
-    wide = size[1] > _WIDE * size[0]
-    ax.get_figure().colorbar(image, ax=ax, shrink=0.8, label=label,
-                             location="bottom" if wide else "right")
+    w, h = cax.get_position().size * cax.get_figure().get_size_inches()
+    ax.get_figure().colorbar(image, cax=cax, label=label,
+                             orientation="horizontal" if w > h else "vertical")
 
 
 def _outline(ax: Axes, masks: np.ndarray) -> None:
@@ -1063,14 +1071,15 @@ def twin_panel(
     diff = _abs_diff(forged_rgb, authentic_rgb)
     thumb_shape = _fit((h, w), display_size)
     small = resize_masks(full, thumb_shape)
-    fig, axes = _panel_figure(3, w / h, display_size, extra_width=0.0 if w > _WIDE * h else 1.0)
-    _show(axes[0], thumbnail(authentic_rgb, display_size), "authentic")
+    titles = ["authentic", "forged, mask outlines", _diff_title(diff, full.any(axis=0))]
+    label = "max |forged − authentic| over RGB"
+    fig, axes, cax = _panel_sheet(w / h, display_size, titles, bar_label=label)
+    _show(axes[0], thumbnail(authentic_rgb, display_size), titles[0])
     forged = overlay_instances(thumbnail(forged_rgb, display_size), small, alpha=0, boxes=False)
-    _show(axes[1], forged, "forged, mask outlines")
-    _show_diff(axes[2], diff, thumb_shape, _diff_title(diff, full.any(axis=0)),
-               "max |forged − authentic| over RGB")
+    _show(axes[1], forged, titles[1])
+    _show_diff(axes[2], diff, thumb_shape, titles[2], label, cax)
     _outline(axes[2], small)
-    fig.suptitle(f"{title}\n{w}×{h} px, {_plural(len(full), 'instance')}")
+    _suptitle(fig, f"{title}\n{w}×{h} px, {_plural(len(full), 'instance')}")
     return fig
 
 
@@ -1116,14 +1125,75 @@ def _crop_panels(aligned_source, target_crop) -> list[tuple[str, np.ndarray]]:
     return panels
 
 
+_DIFF_LABEL = "max |source − target|"
+
+
+def _crop_title(name: str, crop: np.ndarray) -> str:
+    """Title of a crop panel: its size, or for the difference its mean and maximum."""
+    if name == "|difference|":
+        return f"|difference|: mean {crop.mean():.1f}, max {crop.max()}"
+    return f"{name} ({crop.shape[1]}×{crop.shape[0]} px)"
+
+
 def _draw_crop(ax: Axes, name: str, crop: np.ndarray, side: int, cax: Axes | None) -> None:
     """One crop panel, shown with longest side ``side``; the difference with its colour
     bar in ``cax``."""
     if name == "|difference|":
-        stats = f"|difference|: mean {crop.mean():.1f}, max {crop.max()}"
-        _show_diff(ax, crop, _fit(crop.shape, side), stats, "max |source − target|", cax)
+        _show_diff(ax, crop, _fit(crop.shape, side), _crop_title(name, crop), _DIFF_LABEL, cax)
     else:
-        _show(ax, thumbnail(crop, side), f"{name} ({crop.shape[1]}×{crop.shape[0]} px)")
+        _show(ax, thumbnail(crop, side), _crop_title(name, crop))
+
+
+def _row_boxes(titles: Sequence[str], aspect: float, panel_h: float, band: float, top: float
+               ) -> tuple[list[tuple[float, float, float, float]], float]:
+    """Boxes (inches) of a row of images of aspect W/H and at most ``panel_h`` tall, side
+    by side from the left margin, each centred in a cell as wide as the image or as its
+    title, whichever is wider; and the right edge of the last cell."""
+    boxes, left = [], _MARGIN
+    for title in titles:
+        cell = max(panel_h * aspect, _text_width(title, 10) + 0.1)
+        boxes.append(_fit_box((left, top, cell, band), aspect))
+        left += cell + _GAP
+    return boxes, left - _GAP
+
+
+def _panel_sheet(aspect: float, display_size: int, titles: Sequence[str],
+                 bar_label: str | None = None) -> tuple[Figure, list[Axes], Axes | None]:
+    """A figure laid out by hand with one panel per title, all of one image of aspect
+    W/H, each under its title (up to two lines), below a two-line figure title: a row,
+    or a column for strips wider than :data:`_WIDE`. With ``bar_label``, a colour bar for
+    the last panel: beside it in a row, below it in a column.
+
+    Returns the figure, the panels' axes and the colour bar's axes (None without one).
+    """
+    n = len(titles)
+    side = min(display_size / DPI, _MAX_WIDTH)
+    if aspect > _WIDE:
+        panel_h = max(side / aspect, 0.5)
+        row_h = _TITLE2_BAND + panel_h
+        width = side + 2 * _MARGIN
+        height = _SUPTITLE2_BAND + n * row_h + (_BAR_BELOW if bar_label else 0.0) + _MARGIN
+        fig = Figure(figsize=(width, height), dpi=DPI)
+        axes = [_inch_axes(fig, _fit_box((_MARGIN, _SUPTITLE2_BAND + k * row_h + _TITLE2_BAND,
+                                          side, panel_h), aspect)) for k in range(n)]
+        cax = None
+        if bar_label:
+            cax = _inch_axes(fig, (_MARGIN + 0.1 * side, _SUPTITLE2_BAND + n * row_h + _BAR_GAP,
+                                   0.8 * side, _BAR_WIDTH), label="<colorbar>")
+        return fig, axes, cax
+    reserve = _BAR_SPACE if bar_label else 0.0
+    panel_h = min(side / max(aspect, 1.0),
+                  (_MAX_WIDTH - 2 * _MARGIN - reserve - (n - 1) * _GAP) / (n * aspect))
+    band = max(panel_h, _text_width(bar_label, 10, "normal") + 0.3) if bar_label else panel_h
+    top = _SUPTITLE2_BAND + _TITLE2_BAND
+    boxes, right = _row_boxes(titles, aspect, panel_h, band, top)
+    bar = _bar_box(boxes[-1], titles[-1], bar_label) if bar_label else None
+    if bar:
+        right = bar[0] + _BAR_SPACE - _BAR_GAP  # the bar, its ticks and its label
+    fig = Figure(figsize=(right + _MARGIN, top + band + _MARGIN), dpi=DPI)
+    axes = [_inch_axes(fig, box) for box in boxes]
+    cax = _inch_axes(fig, bar, label="<colorbar>") if bar else None
+    return fig, axes, cax
 
 
 def _crop_sheet(aspect: float, crops: list[tuple[str, np.ndarray]], display_size: int
@@ -1131,35 +1201,36 @@ def _crop_sheet(aspect: float, crops: list[tuple[str, np.ndarray]], display_size
     """A figure laid out by hand: the image (aspect W/H) on top, a row below it with one
     panel per crop, all crops of one shape, and a colour bar right of the difference.
 
-    Every axes is placed from the bands above, so the figure needs no layout engine:
-    constrained layout measured each axes' text twice per figure, the largest single
-    cost of drawing the panel. The image and each crop fill their boxes at their own
-    aspect ratio, so nothing is left for the engine to adjust.
+    Every axes is placed from the bands above and the measured widths of the titles, so
+    the figure needs no layout engine: constrained layout measured each axes' text twice
+    per figure, the largest single cost of drawing the panel. The image and each crop
+    fill their boxes at their own aspect ratio, so nothing is left for an engine to adjust.
 
     Returns the figure, the image axes, the crop axes (in ``crops``' order) and the
     colour bar's axes (None without a difference panel).
     """
     image_h = min(display_size / DPI, 6.5, 12.0 / aspect)
+    titles = [_crop_title(name, crop) for name, crop in crops]
+    diff = any(name == "|difference|" for name, _ in crops)
+    reserve = _BAR_SPACE if diff else 0.0
     n = len(crops)
-    width = max(image_h * aspect, 3.0 * n, 4.0) + 0.8
-    bar = _BAR_SPACE if any(name == "|difference|" for name, _ in crops) else 0.0
-    cell = (width - 2 * _MARGIN - bar - _GAP * (n - 1)) / max(n, 1)
+    min_width = max(image_h * aspect, 3.0 * n, 4.0) + 0.8
+    cell = (min_width - 2 * _MARGIN - reserve - _GAP * (n - 1)) / max(n, 1)
     crop_aspect = crops[0][1].shape[1] / crops[0][1].shape[0] if crops else 1.0
-    crops_h = min(2.4, max(_BAR_MIN, cell / crop_aspect)) if crops else 0.0
+    crops_h = min(2.4, cell / crop_aspect)
+    band = max(crops_h, _text_width(_DIFF_LABEL, 10, "normal") + 0.3) if diff else crops_h
     top = _SUPTITLE_BAND + _TITLE_BAND
     crops_top = top + image_h + _LEGEND_BAND + _TITLE_BAND
-    height = crops_top + crops_h + _MARGIN if crops else top + image_h + _LEGEND_BAND
+    boxes, right = _row_boxes(titles, crop_aspect, crops_h, band, crops_top)
+    bar = _bar_box(boxes[-1], titles[-1], _DIFF_LABEL) if diff else None
+    if bar:
+        right = bar[0] + _BAR_SPACE - _BAR_GAP
+    width = max(min_width, right + _MARGIN)
+    height = crops_top + band + _MARGIN if crops else top + image_h + _LEGEND_BAND
     fig = Figure(figsize=(width, height), dpi=DPI)
     image_ax = _inch_axes(fig, _fit_box((_MARGIN, top, width - 2 * _MARGIN, image_h), aspect))
-    crop_axes, cax = [], None
-    for k, (name, _) in enumerate(crops):
-        box = _fit_box((_MARGIN + k * (cell + _GAP), crops_top, cell, crops_h), crop_aspect)
-        crop_axes.append(_inch_axes(fig, box))
-        if name == "|difference|":
-            left, box_top, w, h = box
-            bar_h = max(h, _BAR_MIN)  # room for the bar's label beside a flat crop
-            cax = _inch_axes(fig, (left + w + _BAR_GAP, box_top + (h - bar_h) / 2,
-                                   _BAR_WIDTH, bar_h), label="<colorbar>")  # as matplotlib's
+    crop_axes = [_inch_axes(fig, box) for box in boxes]
+    cax = _inch_axes(fig, bar, label="<colorbar>") if bar else None
     return fig, image_ax, crop_axes, cax
 
 
@@ -1217,8 +1288,7 @@ def copy_move_panel(
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, 0.0), fontsize=8, ncols=2, frameon=False)
     for crop_ax, (name, crop) in zip(crop_axes, panels):
         _draw_crop(crop_ax, name, crop, max(1, display_size // 2), cax)
-    fig.suptitle(title if source_box is not None else f"{title}: source not found",
-                 y=1 - _MARGIN / fig.get_figheight(), va="top")
+    _suptitle(fig, title if source_box is not None else f"{title}: source not found")
     return fig
 
 

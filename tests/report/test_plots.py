@@ -407,8 +407,16 @@ def test_copy_move_panel_lays_out_without_overlap_or_clipping(image, crop):
     lambda: plots.auth_vs_forged([("1", gray_rgb(30, 40))],
                                  [(str(k), gray_rgb(40, 30), np.zeros((1, 40, 30), bool))
                                   for k in range(6)], tile=64),
-], ids=["grid", "single", "auth_vs_forged"])
-def test_image_grids_lay_out_without_overlap_or_clipping(draw):
+    lambda: plots.example_panel(gray_rgb(60, 80), np.zeros((2, 60, 80), bool), title="case 7",
+                                display_size=200),
+    lambda: plots.twin_panel(gray_rgb(60, 80), gray_rgb(60, 80, 90), np.ones((1, 60, 80), bool),
+                             title="twin 5", display_size=120),
+    lambda: plots.twin_panel(gray_rgb(10, 300), gray_rgb(10, 300, 90),
+                             np.ones((1, 10, 300), bool), title="strip", display_size=320),
+    lambda: plots.twin_panel(gray_rgb(300, 40), gray_rgb(300, 40, 90),
+                             np.ones((1, 300, 40), bool), title="tall", display_size=320),
+], ids=["grid", "single", "auth_vs_forged", "example", "twin", "twin_strip", "twin_tall"])
+def test_image_figures_lay_out_without_overlap_or_clipping(draw):
     fig = draw()
     assert fig.get_layout_engine() is None
     _assert_laid_out(fig)

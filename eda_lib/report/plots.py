@@ -20,6 +20,10 @@ Conventions shared by every figure:
 * Drawing with OpenCV happens on uint8 images only (OpenCV 5 refuses other depths).
 * Text is literal: titles and captions carry case_ids and file names, so matplotlib's
   mathtext is off while a figure is built (a ``$`` in a name is a dollar sign).
+* Charts are placed by matplotlib's constrained layout; figures of images are laid out
+  by hand, in inches, from bands for titles and legends and the measured widths of
+  their texts (no layout pass, most of a figure's cost otherwise), and a grid of images
+  is one image in one axes, made at the pixels the file is saved with.
 """
 
 from __future__ import annotations

@@ -26,7 +26,9 @@ from .files import atomic_write
 #: Bump when a measurement changes, so stored tables are recomputed.
 #: 9: the pass also stores each case's display views in the cache (the report draws from
 #: them); an entry of version 8 has none, so its case is measured again.
-ANALYSIS_VERSION = "9"
+#: 10: the blind screen adds its dense field, and its vote spans every translation a
+#: flip or quarter turn gives (it clipped those past the image's size).
+ANALYSIS_VERSION = "10"
 #: Parameters whose value changes what the data pass measures.
 PASS_PARAMS = ("max_image_pixels", "copy_move", "copy_move_max_side", "screening",
                "screening_max_side", "allow_pickle")
@@ -193,7 +195,8 @@ SCHEMAS: dict[str, list[Column]] = {
         _c("texture", "Int64", "texture-bearing pixels of the target"),
         _c("margin", "float64", "score of the found transform minus the best other one"),
         _c("inliers", "Int64", "keypoint or block matches that support the pair"),
-        _c("method", "str", "sift (keypoints) or blocks (dense fallback for smooth images)"),
+        _c("method", "str", "sift (keypoints), blocks (fallback for smooth images) or dense "
+           "(the dense field)"),
         _c("verdict", "str", "copy, unsure or rejected"),
         _c("reason", "str", "why not copy: a false-positive control (periodic, too_close, "
            "scale_bar, text: also labels drawn on a picture, flat; a rejected pair is not "

@@ -31,7 +31,9 @@ Algorithm (all of it on the gray image):
    difference, snapped to a quarter turn within ``snap_degrees``, and its parity
    (self or mirror) name one of :data:`~eda_lib.geometry.TRANSFORMS`, ``L``; matches
    of one transform vote for the translation ``q - L p`` in bins of ``hough_bin``
-   working pixels (distinct source points per bin, summed over 2 x 2 bins). The
+   working pixels (distinct source points per bin, summed over 2 x 2 bins; the bins
+   span every translation the eight transforms give, which for a flip or a quarter
+   turn reaches past the image's own size). The
    ``max_peaks`` strongest peaks, in order, seed a fit of ``q = s L p + t`` (scale
    and translation by least squares, trimmed to ``inlier_px``) over all matches of
    their transform, so a scaled copy, whose votes smear over neighbouring bins, is
@@ -47,6 +49,24 @@ Algorithm (all of it on the gray image):
    invariant under the eight symmetries (mean and spread of concentric square rings,
    normalized for brightness and contrast), matched by nearest neighbours, each match
    given its best of the eight transforms, and fed to the same vote.
+   *Dense field* (tuning ``dense``: ``"always"`` by default, ``"fallback"`` when no
+   pair of the keypoints is a copy, or ``"off"``). Small copies and faint
+   texture keep too few keypoints after JPEG; a nearest-neighbour field of patch
+   features looks for them by area instead. With the longest side at most
+   ``dense_max_side`` (256), every pixel is described by the magnitudes of polar
+   cosine responses on a disk of ``dense_radius`` (4) px, divided by the disk's
+   contrast (invariant under the eight symmetries, a brightness offset and a gain).
+   Points with contrast on a grid of ``dense_stride`` (2) px look for their nearest
+   neighbour at least ``dense_min_offset`` (9) px away, PatchMatch-like and
+   vectorized: seeds from the neighbours in the order of random projections of the
+   features, then propagation along the grid (a neighbour's match moved by the
+   neighbour's transform, read from the response phases) and random search. The
+   field is regularized (a point is kept when 3 of its 4 grid neighbours' matches
+   lie where its transform puts them, in a connected group of at least
+   ``dense_min_points``, 10) and each group gives a few dozen matches to the same
+   vote and fit (clusters of method ``"dense"``), then to the same regions,
+   controls and verification. A dense copy lying inside another copy is dropped.
+   Numbers are at the end of this docstring.
 6. *Regions.* The source content is warped onto the target by the fitted transform;
    the target region is the connected area of textured pixels where the two agree
    (after a gain and offset fit), grown from the inliers that agree (the whole hull of
@@ -111,31 +131,40 @@ Which region is the source cannot be known without a twin: ``roles`` is
 ``"undecided"``, ``source`` and ``target`` are only the two ends of the transform
 (``target = transform(source)`` resized by ``scale``).
 
-Numbers (``benchmarks/bench_screening.py --seeds 2 3 --forged 40 --clean 40 --rounds 2``,
-``max_side`` 512; the thresholds were chosen on seeds 0 and 1 only; two runs, identical
-detection, load average 1.4-1.7 on a shared 2-core machine): 80 forged figures (103
-copies) and 80 clean ones at the real size mix, every figure JPEG 70-95 or noisy.
+Numbers (``benchmarks/bench_screening.py --forged 40 --clean 40 --rounds 1``, the
+thresholds chosen on seeds 0 and 1 only; each seed pair is 80 forged figures, about 100
+copies, and 80 clean ones at the real size mix, every figure JPEG 70-95 or noisy;
+load average 2-2.9 on a shared 2-core machine). With the dense field (the default)
+against the keypoints alone, run side by side:
 
-- forged images flagged 51 % (target 90 %, MISSED; the ratio-test version: 55 %);
-- clean images flagged 1.3 % (target 5 %, met; before: 7.5 %);
-- copies found with both boxes at IoU >= 0.5: 39 % (target 85 %, MISSED; before 41 %),
-  by transform identity 5/25, flip_h 7/13, flip_v 0/6, rot90 4/7, rot180 4/7, rot270
-  5/10, transpose 7/14, anti_transpose 5/9, scaled 3/12;
-- baseline oF1 0.679 on the half-clean set (all-authentic 0.5; target 0.75, MISSED;
-  before 0.657);
-- 0.115 s per megapixel against 0.020 s for the PNG decode: 5.7-5.8x (target 1x,
-  MISSED; before 12x). SIFT alone, at 512 px, is about 3x a decode.
+- seeds 2 3 (the report's): forged flagged 51 -> 65 %, clean flagged 1.3 -> 2.5 %,
+  copies found 39 -> 52 %, baseline oF1 0.679 -> 0.717;
+- seeds 4 5: forged flagged 44 -> 51 %, clean flagged 1.3 -> 5.0 %, copies found
+  29 -> 39 %, oF1 0.625 -> 0.633;
+- seeds 0 1 (the thresholds'): forged flagged 60 -> 61 %, clean flagged 3.7 -> 5.0 %,
+  copies found 50 -> 51 %, oF1 0.685 -> 0.682.
 
-On seeds 0 and 1 the same code flags 60 % of forged and 3.7 % of clean figures and
-finds 50 % of the copies (the ratio-test version: 54 %, 8.7 %, 40 %). What limits
-recall is still matching: a copy that keeps 3 or more true SIFT matches after
-JPEG is found 82 % of the time (50 of 61, seeds 0 and 1), but 41 of 102 copies keep
-fewer (their keypoints are not detected again after JPEG, a brightness change or a
-resize on faint texture, or the copy is a few working pixels across); a larger working
-size (768, 1024), more keypoints, a lower contrast threshold, more octave layers or
-more neighbours did not change that. What limits speed is SIFT itself (about 40 %),
-the all-pairs descriptor distances and their partial sort (about 15 %), the vote
-and fits (about 20 %) and copymove's verification (about 20 %).
+Targets: forged flagged 90 % (MISSED), clean flagged 5 % (met), copies found with both
+boxes at IoU >= 0.5 85 % (MISSED), oF1 0.75 on the half-clean set (MISSED;
+all-authentic scores 0.5). Over the six seeds, 145 of 307 copies are found (121
+without the field) and 10 of 240 clean figures flagged (5 without). The screen costs
+25-30 % more with the field; at 0.12-0.25 s per megapixel depending on the load, it
+is 6-10x a PNG decode (target 1x, MISSED). SIFT alone, at 512 px, is about 3x a
+decode.
+
+What limits recall is still matching. Of the copies SIFT misses (their keypoints are
+not detected again after JPEG, a brightness change or a resize on faint texture, or
+the copy is a few working pixels across; a larger working size, more keypoints, a
+lower contrast threshold, more octave layers or more neighbours did not change that),
+the dense field has 3 or more correct matches for about a quarter: on seeds 0 and 1,
+40 of the 50 copies still missed have no candidate pair near them, 20 of them less
+than 24 working pixels across (barely wider than the field's disk at 256 px); of the
+others, 4 fail ``copy_margin`` (blot bands, symmetric content, often with ncc 0.99),
+2 are flagged with boxes below IoU 0.5 and 4-6 are rejected by a control. Where the
+time goes (a profile of 60 images of the real size mix without the field, scaled by
+its 25 % more): SIFT's detection about 25 %, the all-pairs descriptor distances and
+their partial sort about 15 %, the vote and fits about 15 %, the dense field about
+20 %, copymove's verification about 15 %.
 """
 
 from __future__ import annotations
@@ -194,6 +223,17 @@ DEFAULT_TUNING: Mapping[str, Any] = MappingProxyType(
         "block_side": 8,              # px at the fallback's resolution
         "max_block_matches": 1500,    # the fallback's best matches kept
         "block_max_side": 256,        # the fallback runs with the longest side at most this
+        # dense field: "always", "fallback" (only when no pair is a copy) or "off"
+        "dense": "always",
+        "dense_max_side": 256,        # the field runs with the longest side at most this
+        "dense_radius": 4,            # px, disk of the patch features
+        "dense_stride": 2,            # px, grid of the points that look for a match
+        "dense_min_offset": 9,        # px, nearest neighbour at least this far away
+        "dense_projections": 3,       # random projections that seed the field
+        "dense_window": 6,            # neighbours either side in each projection's order
+        "dense_rounds": 4,            # rounds of propagation and random search
+        "dense_min_points": 10,       # consistent grid points in a group, at least
+        "dense_group_points": 24,     # ... of which at most about this many are kept
         # regions
         "agree_tol": 3.0,             # gray levels: least tolerance of the agreement map
         "agree_contrast": 0.8,        # ... and at most this share of the local contrast
@@ -234,7 +274,8 @@ class ScreenPair:
     was pasted is unknown (``roles == "undecided"``). Boxes are inclusive full
     resolution ``(x1, y1, x2, y2)``. The region masks are kept compactly, as the
     crops of their boxes; :meth:`source_mask`, :meth:`target_mask` and
-    :meth:`instance_mask` give them at full size.
+    :meth:`instance_mask` give them at full size. ``method`` is the image's
+    (``"sift"`` or ``"blocks"``), or ``"dense"`` for a pair the dense field found.
     """
 
     pair: int
@@ -371,13 +412,20 @@ def screen_image(rgb: np.ndarray, max_side: int = 512, **tuning: Any) -> Screene
     matches, n_points, method = _sift_matches(work, params)
     if n_points < params["fallback_keypoints"]:
         matches, n_points, method = _block_matches(work, params)
+    full = pixels if pixels.ndim == 2 else gray
     clusters = _clusters(matches, work.shape, params)
-    cands = [c for c in (_region(work, local_std, c, params) for c in clusters) if c]
-    cands.sort(key=lambda c: -c.area)
-    cands = _distinct(cands)
-    pairs = _verify(pixels if pixels.ndim == 2 else gray, work, local_std, cands, f, params)
+    if params["dense"] == "always":
+        clusters += _dense_clusters(work, params)
+    cands = _distinct(_candidates(work, local_std, clusters, params))
+    pairs = _verify(full, work, local_std, cands, f, params)
+    if params["dense"] == "fallback" and not any(p.verdict == "copy" for p in pairs):
+        more = _candidates(work, local_std, _dense_clusters(work, params), params)
+        pairs += _verify(full, work, local_std, _distinct(cands + more)[len(cands) :], f,
+                         params)
+    if params["dense"] != "off":
+        pairs = _drop_parts(pairs)
     pairs.sort(key=lambda p: (VERDICTS.index(p.verdict), -p.inliers))
-    pairs = [replace(p, pair=i + 1, method=method) for i, p in enumerate(pairs)]
+    pairs = [replace(p, pair=i + 1, method=p.method or method) for i, p in enumerate(pairs)]
     return Screened("screened", "", (h, w), method, n_points, pairs)
 
 
@@ -385,7 +433,11 @@ def screen_image(rgb: np.ndarray, max_side: int = 512, **tuning: Any) -> Screene
 
 
 def _merge_tuning(overrides: Mapping[str, Any]) -> dict[str, Any]:
-    return merge_tuning(DEFAULT_TUNING, overrides, "screening")
+    params = merge_tuning(DEFAULT_TUNING, overrides, "screening")
+    if params["dense"] not in ("always", "fallback", "off"):
+        raise ConfigError(f"dense must be 'always', 'fallback' or 'off', got {params['dense']!r}",
+                          key="dense")
+    return params
 
 
 def _local_std(gray: np.ndarray, side: int = 5) -> np.ndarray:
@@ -616,6 +668,289 @@ def _angle_of(linear: np.ndarray) -> float:
     return math.atan2(m[1, 0], m[0, 0])
 
 
+# --------------------------------------------------------------------------- dense field
+
+# (radial order n, angular order m) of the polar cosine kernels
+_PCT_ORDERS = ((1, 0), (2, 0), (0, 1), (1, 1), (0, 2), (1, 2), (0, 3), (1, 3), (0, 4))
+
+
+@functools.lru_cache(maxsize=8)
+def _pct_kernels(radius: int) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray | None]]]:
+    """The disk of ``radius`` px and the polar cosine kernels on it.
+
+    Kernel ``(n, m)`` is ``cos(pi n r^2) exp(i m theta)`` on the unit disk (``r`` scaled
+    so the disk holds the pixels within ``radius + 0.5``), as its real and imaginary
+    parts; ``m == 0`` kernels are real and made zero-mean, so a brightness offset
+    drops out. The centre pixel has no angle and stays out of the ``m > 0`` kernels,
+    which makes the response magnitudes exactly invariant under the eight symmetries
+    of the pixel grid.
+    """
+    side = 2 * radius + 1
+    yy, xx = np.mgrid[:side, :side].astype(np.float64) - radius
+    r = np.hypot(xx, yy) / (radius + 0.5)
+    theta = np.arctan2(yy, xx)
+    disk = r <= 1
+    ring = disk & (r > 0)
+    kernels: list[tuple[np.ndarray, np.ndarray | None]] = []
+    for n, m in _PCT_ORDERS:
+        radial = np.cos(np.pi * n * r * r)
+        if m == 0:
+            k = (radial - radial[disk].mean()) * disk
+            kernels.append((k.astype(np.float32), None))
+        else:
+            kernels.append(((radial * np.cos(m * theta) * ring).astype(np.float32),
+                            (radial * np.sin(m * theta) * ring).astype(np.float32)))
+    return disk.astype(np.float32), kernels
+
+
+def _pct_features(g: np.ndarray, radius: int
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per-pixel polar cosine magnitudes and the phases that tell the transform apart.
+
+    Returns the (H, W, D) magnitudes divided by the disk's standard deviation
+    (invariant under the eight symmetries, a brightness offset and a gain), that
+    standard deviation, the angle of the ``(0, 1)`` response (it turns by ``alpha``
+    when the patch turns by ``alpha``) and two unit invariants of rotation that a
+    reflection conjugates, ``z2 conj(z1)^2`` and ``z3 conj(z1)^3``, flattened.
+    """
+    disk, kernels = _pct_kernels(radius)
+    area = float(disk.sum())
+    mean = cv2.filter2D(g, -1, disk / area, borderType=cv2.BORDER_REFLECT)
+    sq = cv2.filter2D(g * g, -1, disk / area, borderType=cv2.BORDER_REFLECT)
+    std = np.sqrt(np.maximum(sq - mean * mean, 0))
+    mags, waves = [], []
+    for re, im in kernels:
+        a = cv2.filter2D(g, -1, re, borderType=cv2.BORDER_REFLECT)
+        if im is None:
+            mags.append(np.abs(a))
+        else:
+            b = cv2.filter2D(g, -1, im, borderType=cv2.BORDER_REFLECT)
+            mags.append(cv2.magnitude(a, b))
+            waves.append(a + 1j * b)
+    feats = np.stack(mags, axis=-1) / (std[..., None] * area + 1e-3)
+    z1, z2, z3 = waves[0], waves[2], waves[4]  # (0, 1), (0, 2), (0, 3)
+    inv = np.stack([z2 * np.conj(z1) ** 2, z3 * np.conj(z1) ** 3], axis=-1).reshape(-1, 2)
+    inv /= np.abs(inv) + 1e-9
+    return feats, std, np.angle(z1).ravel(), inv
+
+
+# the linear part of every transform class c = quarter + 4 * mirror (see _linear_of)
+_CLASS_LINEAR = np.array([[[1, 0], [0, 1]], [[0, -1], [1, 0]], [[-1, 0], [0, -1]],
+                          [[0, 1], [-1, 0]], [[-1, 0], [0, 1]], [[0, -1], [-1, 0]],
+                          [[1, 0], [0, -1]], [[0, 1], [1, 0]]], np.int64)
+
+
+def _phase_class(angle: np.ndarray, inv: np.ndarray, p: np.ndarray, q: np.ndarray
+                 ) -> np.ndarray:
+    """Transform class (quarter + 4 * mirror) of the matches p -> q (flat indices).
+
+    A reflection conjugates the rotation invariants: they agree with those of the
+    other end either as they are (a proper match) or conjugated (a mirror match).
+    The angle of the first-order response then gives the rotation, snapped to a
+    quarter turn.
+    """
+    proper = (inv[q] * np.conj(inv[p])).real.sum(1)
+    mirror = (inv[q] * inv[p]).real.sum(1) > proper
+    alpha = np.where(mirror, angle[q] + angle[p] - np.pi, angle[q] - angle[p])
+    return np.round(alpha / (np.pi / 2)).astype(np.int64) % 4 + 4 * mirror
+
+
+def _dense_matches(work: np.ndarray, params: dict[str, Any]) -> _Matches:
+    """Dense-field matches: a nearest-neighbour field of invariant patch features.
+
+    On a copy of the image with the longest side at most ``dense_max_side``, every
+    pixel is described by the magnitudes of polar cosine responses on a disk of
+    ``dense_radius`` px (:func:`_pct_features`). Points with local contrast on a grid
+    of step ``dense_stride`` look for their nearest neighbour at least
+    ``dense_min_offset`` px away (:func:`_patch_match`). The field is then
+    regularized: each point takes the transform class that puts the most of its 4
+    grid neighbours' matches where the class predicts them (within 1 px), and is
+    kept when at least 3 agree, in a connected group of at least
+    ``dense_min_points`` such points: copied content agrees over an area, chance
+    look-alikes do not. A group gives at most about ``dense_group_points`` evenly
+    spread matches (the vote needs a few dozen, not hundreds), one direction per
+    match.
+    """
+    h, w = work.shape
+    f = min(1.0, params["dense_max_side"] / max(h, w))
+    g = work.astype(np.float32)
+    if f < 1.0:
+        g = cv2.resize(g, (max(1, round(w * f)), max(1, round(h * f))),
+                       interpolation=cv2.INTER_AREA)
+    radius, step = params["dense_radius"], params["dense_stride"]
+    gh, gw = g.shape
+    if min(gh, gw) < 4 * radius + 2 * step:
+        return _Matches.empty()
+    feats, std, angle, inv = _pct_features(g, radius)
+    feats = feats.reshape(gh * gw, -1)
+    textured = std >= params["flat_std"]
+    grid = np.zeros_like(textured)
+    grid[::step, ::step] = True
+    pts = np.flatnonzero((textured & grid).ravel())
+    if len(pts) < params["dense_min_points"]:
+        return _Matches.empty()
+    best, cls = _patch_match(feats, angle, inv, (gh, gw), pts,
+                             np.flatnonzero(textured.ravel()), params)
+    # consistency: for each of the eight classes, the grid neighbours whose matches
+    # lie where that class puts them (within 1 px); a point takes its best class
+    field = np.full(gh * gw, -1, np.int64)
+    field[pts] = best
+    py, px = pts // gw, pts % gw
+    by, bx = best // gw, best % gw
+    votes = np.zeros((8, len(pts)), np.int64)
+    for dy, dx in ((0, step), (0, -step), (step, 0), (-step, 0)):
+        ny, nx = py + dy, px + dx
+        inside = (ny >= 0) & (ny < gh) & (nx >= 0) & (nx < gw)
+        qn = np.where(inside, np.take(field, np.where(inside, ny * gw + nx, 0)), -1)
+        qy, qx = qn // gw - by, qn % gw - bx
+        for c, lin in enumerate(_CLASS_LINEAR):
+            votes[c] += ((qn >= 0) & (np.abs(qy - lin[1, 0] * dx - lin[1, 1] * dy) <= 1)
+                         & (np.abs(qx - lin[0, 0] * dx - lin[0, 1] * dy) <= 1))
+    cls = votes.argmax(0)
+    i = np.flatnonzero((best >= 0) & (votes[cls, np.arange(len(pts))] >= 3))
+    # grid points step px apart are one group: close the gaps, then count points
+    keep_map = np.zeros((gh, gw), np.uint8)
+    keep_map[py[i], px[i]] = 1
+    joined = cv2.dilate(keep_map, np.ones((step, step), np.uint8), anchor=(0, 0))
+    n_groups, labels = cv2.connectedComponents(joined, connectivity=8)
+    group = labels[py[i], px[i]]
+    size = np.bincount(group, minlength=n_groups)
+    big = size[group] >= params["dense_min_points"]
+    i, group = i[big], group[big]
+    if len(i) == 0:
+        return _Matches.empty()
+    # a large group says no more than a few dozen of its points: keep every k-th
+    order = np.argsort(group, kind="stable")
+    i, group = i[order], group[order]
+    first = np.searchsorted(group, group)
+    every = np.maximum(1, -(-size[group] // params["dense_group_points"]))
+    i = i[(np.arange(len(i)) - first) % every == 0]
+    # one direction per pair of regions: points of both regions found each other,
+    # and a flip's reverse proposes nearly the same translation when the copy sits
+    # across the flip's axis from its source, which would blur the fit. Of p -> q
+    # and q -> p keep the one whose translation comes first (lexicographically).
+    p = np.stack([px[i], py[i]], axis=1)
+    q = np.stack([bx[i], by[i]], axis=1)
+    c = cls[i]
+    lin = _CLASS_LINEAR[c]
+    t = q - np.einsum("nij,nj->ni", lin, p)
+    back = p - np.einsum("nji,nj->ni", lin, q)  # the inverse's linear part is L^T
+    swap = (back[:, 0] < t[:, 0]) | ((back[:, 0] == t[:, 0]) & (back[:, 1] < t[:, 1]))
+    p, q = np.where(swap[:, None], q, p), np.where(swap[:, None], p, q)
+    # the inverse of a proper rotation turns back; a reflection is its own inverse
+    c = np.where(swap & (c < 4), (4 - c) % 4, c)
+    return _Matches(p=p / f, q=q / f, mirror=c >= 4, pair_id=np.arange(len(i)),
+                    angle=(c % 4) * (np.pi / 2), scale=np.ones(len(i)))
+
+
+def _patch_match(feats: np.ndarray, angle: np.ndarray, inv: np.ndarray,
+                 shape: tuple[int, int], pts: np.ndarray, pool: np.ndarray,
+                 params: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest neighbours of the grid points ``pts`` among all pixels, at least
+    ``dense_min_offset`` away (flat indices), and their transform classes.
+
+    Seeds: for each of ``dense_projections`` random projections of the features,
+    the ``pool`` (every pixel with contrast) is sorted by it and every pixel compares
+    itself with the ``dense_window`` pixels either side (contiguous slices of the
+    sorted features, no gathers); a point takes its best valid one, then the best of
+    the 8 pixels around it. Then ``dense_rounds`` rounds of propagation (a grid
+    neighbour's match, moved as the neighbour's transform class moves the step;
+    steps of 4, 2 and then 1 grid step), one random and one local (+-1 px)
+    candidate, vectorized over the points (Jacobi-style rounds, not a raster scan).
+    The class of a match found by search is read from the phases
+    (:func:`_phase_class`), a propagated one inherits the neighbour's. Unmatched
+    points have match -1.
+    """
+    gh, gw = shape
+    rng = np.random.default_rng(0)
+    n = len(pts)
+    py, px = (pts // gw).astype(np.int32), (pts % gw).astype(np.int32)
+    own = np.take(feats, pts, axis=0)
+    cost = np.full(n, np.inf, np.float32)
+    best = np.full(n, -1, np.int32)
+    cls = np.zeros(n, np.int32)
+    min2 = params["dense_min_offset"] ** 2
+
+    def consider(cy: np.ndarray, cx: np.ndarray, cand_cls: np.ndarray | None) -> np.ndarray:
+        """Keep the candidates (cy, cx) that beat the current match; their indices."""
+        valid = (cy >= 0) & (cy < gh) & (cx >= 0) & (cx < gw)
+        ry, rx = cy - py, cx - px
+        valid &= ry * ry + rx * rx >= min2
+        c = np.where(valid, cy * gw + cx, 0)
+        diff = np.take(feats, c, axis=0)  # np.take: much faster than feats[c]
+        diff -= own
+        d = np.einsum("ij,ij->i", diff, diff)
+        better = np.flatnonzero(valid & (d < cost))
+        cost[better] = d[better]
+        best[better] = c[better]
+        if cand_cls is not None:
+            cls[better] = cand_cls[better]
+        return better
+
+    dirs = rng.standard_normal((feats.shape[1], params["dense_projections"])
+                               ).astype(np.float32)
+    pool_feats = np.take(feats, pool, axis=0)
+    proj = pool_feats @ dirs
+    # 16-bit levels sort by radix, several times faster than floats
+    lo, hi = proj.min(0), proj.max(0)
+    levels = ((proj - lo) * (65535 / np.maximum(hi - lo, 1e-9))).astype(np.uint16)
+    m = len(pool)
+    at = np.searchsorted(pool, pts)  # every point is in the pool
+    rank = np.empty(m, np.int64)
+    for k in range(dirs.shape[1]):
+        order = np.argsort(levels[:, k], kind="stable")
+        rank[order] = np.arange(m)
+        sf = np.take(pool_feats, order, axis=0)
+        spool = np.take(pool, order)
+        sy, sx = spool // gw, spool % gw
+        near_d = np.full(m, np.inf, np.float32)
+        near = np.full(m, -1, np.int64)  # the sorted position of the best neighbour
+        for o in range(1, min(params["dense_window"], m - 1) + 1):
+            diff = sf[o:] - sf[:-o]
+            d = np.einsum("ij,ij->i", diff, diff)
+            ry, rx = sy[o:] - sy[:-o], sx[o:] - sx[:-o]
+            d[ry * ry + rx * rx < min2] = np.inf
+            # the pair (r, r + o) is a candidate for both ends
+            for mine, off in ((slice(None, -o), o), (slice(o, None), -o)):
+                up = np.flatnonzero(d < near_d[mine])
+                near_d[mine][up] = d[up]
+                near[mine][up] = np.arange(m)[mine][up] + off
+        pick = np.take(near, np.take(rank, at))
+        c = np.where(pick >= 0, np.take(spool, pick), -1)
+        consider(np.where(pick >= 0, c // gw, -1), c % gw, None)
+    # the match may lie a pixel off the compared one (resampling, a flip's parity)
+    matched = best >= 0
+    by, bx = best // gw, best % gw
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            if dy or dx:
+                consider(np.where(matched, by + dy, -1), bx + dx, None)
+    found = np.flatnonzero(best >= 0)
+    cls[found] = _phase_class(angle, inv, pts[found], best[found])
+    field = np.full(gh * gw, -1, np.int32)
+    field_cls = np.zeros(gh * gw, np.int32)
+    step = params["dense_stride"]
+    for k in (step * 2 ** max(0, 2 - i) for i in range(params["dense_rounds"])):
+        field[pts], field_cls[pts] = best, cls
+        for dy, dx in ((0, k), (0, -k), (k, 0), (-k, 0)):
+            move_x = (_CLASS_LINEAR[:, 0, 0] * dx + _CLASS_LINEAR[:, 0, 1] * dy).astype(np.int32)
+            move_y = (_CLASS_LINEAR[:, 1, 0] * dx + _CLASS_LINEAR[:, 1, 1] * dy).astype(np.int32)
+            ny, nx = py - dy, px - dx
+            inside = (ny >= 0) & (ny < gh) & (nx >= 0) & (nx < gw)
+            nb = np.where(inside, ny * gw + nx, 0)
+            qn, cn = np.take(field, nb), np.take(field_cls, nb)
+            cy = np.where(inside & (qn >= 0), qn // gw + np.take(move_y, cn), -1)
+            consider(cy, qn % gw + np.take(move_x, cn), cn)
+        c = rng.integers(0, gh * gw, n, dtype=np.int32)
+        new = consider(c // gw, c % gw, None)
+        cls[new] = _phase_class(angle, inv, pts[new], best[new])
+        matched = best >= 0
+        jitter = rng.integers(-1, 2, (2, n), dtype=np.int32)
+        consider(np.where(matched, best // gw + jitter[0], -1), best % gw + jitter[1],
+                 cls.copy())
+    return best.astype(np.int64), cls.astype(np.int64)
+
+
 # --------------------------------------------------------------------------- geometry
 
 
@@ -625,6 +960,7 @@ class _Cluster:
     p: np.ndarray  # inlier points
     q: np.ndarray
     mirror: bool
+    method: str = ""  # "dense" when found by the dense field, else the image's method
 
 
 def _linear_of(mirror: bool, quarter: int) -> np.ndarray:
@@ -663,7 +999,10 @@ def _clusters(m: _Matches, shape: tuple[int, int], params: dict[str, Any]) -> li
     ok &= ~short
     h, w = shape
     b = params["hough_bin"]
-    nx, ny = int(2 * w / b) + 3, int(2 * h / b) + 3
+    # q - L p spans [-side, w + side] x [-side, h + side] over the eight transforms
+    # (a flip's or a quarter turn's translation reaches past the image's own size)
+    side = max(h, w)
+    nx, ny = int((w + 2 * side) / b) + 3, int((h + 2 * side) / b) + 3
     thr = params["inlier_px"]
     link = params["group_link"] * max(shape)
     alive = ok.copy()
@@ -673,8 +1012,8 @@ def _clusters(m: _Matches, shape: tuple[int, int], params: dict[str, Any]) -> li
     for c in range(8):
         sel = cls == c
         d[sel] = m.q[sel] - m.p[sel] @ lin[c].T
-    bx = np.clip(((d[:, 0] + w) / b).astype(int) + 1, 0, nx - 1)
-    by = np.clip(((d[:, 1] + h) / b).astype(int) + 1, 0, ny - 1)
+    bx = np.clip(((d[:, 0] + side) / b).astype(int) + 1, 0, nx - 1)
+    by = np.clip(((d[:, 1] + side) / b).astype(int) + 1, 0, ny - 1)
     for c in range(8):
         sel = np.flatnonzero(cls == c)
         if len(sel) < params["min_inliers"]:
@@ -712,6 +1051,12 @@ def _clusters(m: _Matches, shape: tuple[int, int], params: dict[str, Any]) -> li
     # periodic patterns) last, then the best supported first
     return sorted(out, key=lambda k: (_overlapping(k), -_distinct_points(k.q))
                   )[: params["max_clusters"]]
+
+
+def _dense_clusters(work: np.ndarray, params: dict[str, Any]) -> list[_Cluster]:
+    """Clusters of the dense-field matches (:func:`_dense_matches`), by the same vote."""
+    clusters = _clusters(_dense_matches(work, params), work.shape, params)
+    return [replace(c, method="dense") for c in clusters]
 
 
 def _overlapping(c: _Cluster) -> bool:
@@ -841,6 +1186,13 @@ def _region(work: np.ndarray, local_std: np.ndarray, c: _Cluster, params: dict[s
     if not source.any():
         return None
     return _Candidate(c, target, source, int(target.sum()), "")
+
+
+def _candidates(work: np.ndarray, local_std: np.ndarray, clusters: list[_Cluster],
+                params: dict[str, Any]) -> list[_Candidate]:
+    """The regions of the clusters, largest first."""
+    cands = [c for c in (_region(work, local_std, c, params) for c in clusters) if c]
+    return sorted(cands, key=lambda c: -c.area)
 
 
 def _distinct(cands: list[_Candidate]) -> list[_Candidate]:
@@ -1065,10 +1417,36 @@ def _verify(gray: np.ndarray, work: np.ndarray, local_std: np.ndarray,
         pairs.append(ScreenPair(
             pair=0, source_box=src_box, target_box=tbox, roles="undecided",
             transform=transform, scale=scale, **scores,
-            inliers=_distinct_points(cand.cluster.q), method="",
+            inliers=_distinct_points(cand.cluster.q), method=cand.cluster.method,
             verdict=verdict, reason=reason, source_crop=scrop, target_crop=tcrop,
         ))
     return pairs
+
+
+def _drop_parts(pairs: list[ScreenPair]) -> list[ScreenPair]:
+    """Drop the dense-field copies that are a part of another copy.
+
+    The dense field often finds a part of a copy that the keypoints found whole; a
+    ``copy`` pair of method ``"dense"`` whose two boxes lie at least half inside the
+    two boxes of another ``copy`` pair (either way round; of two dense pairs, the
+    larger) repeats it.
+    """
+    def inside(a: Box, b: Box) -> bool:
+        w = min(a[2], b[2]) - max(a[0], b[0]) + 1
+        h = min(a[3], b[3]) - max(a[1], b[1]) + 1
+        return max(w, 0) * max(h, 0) >= 0.5 * (a[2] - a[0] + 1) * (a[3] - a[1] + 1)
+
+    def area(p: ScreenPair) -> int:
+        return sum((b[2] - b[0] + 1) * (b[3] - b[1] + 1) for b in (p.source_box, p.target_box))
+
+    def part_of(p: ScreenPair, k: ScreenPair) -> bool:
+        return k is not p and (k.method != "dense" or area(k) > area(p)) and (
+            (inside(p.source_box, k.source_box) and inside(p.target_box, k.target_box))
+            or (inside(p.source_box, k.target_box) and inside(p.target_box, k.source_box)))
+
+    copies = [p for p in pairs if p.verdict == "copy"]
+    return [p for p in pairs if not (p.method == "dense" and p.verdict == "copy"
+                                     and any(part_of(p, k) for k in copies))]
 
 
 def _upsample(mask: np.ndarray, shape: tuple[int, int], f: float) -> np.ndarray:

@@ -8,7 +8,18 @@ import pytest
 
 from eda_lib.errors import ConfigError, ImageError
 from eda_lib.geometry import SWAPS_AXES, TRANSFORMS, box_iou
-from eda_lib.measure.screening import DEFAULT_TUNING, _glyph_kind, _local_std, screen_image
+from eda_lib.measure.screening import (
+    _LINEAR,
+    DEFAULT_TUNING,
+    _clusters,
+    _dense_matches,
+    _glyph_kind,
+    _linear_of,
+    _local_std,
+    _Matches,
+    _merge_tuning,
+    screen_image,
+)
 
 SOURCE = (20, 10, 99, 69)  # x1, y1, x2, y2: 80 wide, 60 high
 TARGET_TOP_LEFT = (180, 150)
@@ -122,13 +133,60 @@ def test_large_image_is_screened_at_reduced_resolution_with_full_resolution_boxe
     assert pair.transform == "flip_v"
 
 
+def _inside(points: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    x1, y1, x2, y2 = box
+    return ((points[:, 0] >= x1) & (points[:, 0] <= x2)
+            & (points[:, 1] >= y1) & (points[:, 1] <= y2))
+
+
+@pytest.mark.parametrize("transform", ["identity", "rot90", "flip_h", "anti_transpose"])
+def test_dense_field_matches_a_copy_under_its_transform(transform):
+    image, target = paste(textured(2), transform, gain=1.1, offset=-8)
+    m = _dense_matches(jpeg(image, 85), _merge_tuning({}))
+    forward = _inside(m.p, SOURCE) & _inside(m.q, target)
+    backward = _inside(m.p, target) & _inside(m.q, SOURCE)
+    assert forward.sum() + backward.sum() >= 10
+    lin = _LINEAR[transform]
+    for k in np.flatnonzero(forward | backward):
+        quarter = round(m.angle[k] / (np.pi / 2)) % 4
+        expected = lin if forward[k] else lin.T  # the inverse of an orthogonal L is L^T
+        assert np.array_equal(_linear_of(bool(m.mirror[k]), quarter), expected)
+
+
+def test_dense_field_adds_no_second_copy_of_a_copy_found_whole():
+    image, target = paste(textured(0), "flip_h")
+    copies = screen_image(image, dense="always").copies
+    assert len(copies) == 1
+    boxes = sorted([copies[0].source_box, copies[0].target_box])
+    assert box_iou(boxes[0], SOURCE) >= 0.7 and box_iou(boxes[1], target) >= 0.7
+
+
+def test_vote_keeps_apart_flips_moved_past_the_image_size():
+    # two mirrored copies near the right edge of a 200 x 200 image: q = (-x, y) + t with
+    # t = (290, 0) and (330, 10), both past the image's own size (a flip's translation
+    # reaches up to width + longest side); each must be its own cluster
+    rng = np.random.default_rng(0)
+    parts = []
+    for tx, ty, x0 in ((290, 0, 100), (330, 10, 150)):
+        p = np.column_stack([rng.uniform(x0, x0 + 25, 12), rng.uniform(20, 180, 12)])
+        parts.append((p, np.column_stack([tx - p[:, 0], p[:, 1] + ty])))
+    p, q = (np.concatenate(ends) for ends in zip(*parts))
+    n = len(p)
+    m = _Matches(p=p, q=q, mirror=np.ones(n, bool), pair_id=np.arange(n),
+                 angle=np.zeros(n), scale=np.ones(n))
+    found = [np.round(c.affine[:, 2]).tolist() for c in _clusters(m, (200, 200),
+                                                                  _merge_tuning({}))]
+    assert [290.0, 0.0] in found and [330.0, 10.0] in found
+
+
 # --------------------------------------------------------------------------- no false copies
 
 
 @pytest.mark.parametrize("seed", [10, 11, 12])
-def test_clean_random_image_gives_no_copy(seed):
+@pytest.mark.parametrize("dense", ["off", "always"])
+def test_clean_random_image_gives_no_copy(seed, dense):
     image = jpeg(textured(seed, (300, 400)), 75)
-    assert screen_image(image).copies == []
+    assert screen_image(image, dense=dense).copies == []
 
 
 def test_repeated_glyphs_are_rejected_as_text():
@@ -256,6 +314,9 @@ def test_unknown_tuning_key_is_refused():
     with pytest.raises(ConfigError) as err:
         screen_image(textured(0), ratoi=0.5)
     assert err.value.key == "ratoi"
+    with pytest.raises(ConfigError) as err:
+        screen_image(textured(0), dense="sometimes")
+    assert err.value.key == "dense"
 
 
 def test_tuning_overrides_are_used_and_defaults_read_only():

@@ -405,9 +405,7 @@ def screen_image(rgb: np.ndarray, max_side: int = 512, **tuning: Any) -> Screene
     if min(h, w) < params["min_side"]:
         return Screened("too_small", f"shorter side {min(h, w)} px < {params['min_side']}",
                         (h, w), "none", 0, [])
-    f = min(1.0, max_side / max(h, w))
-    work = gray if f == 1.0 else cv2.resize(
-        gray, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA)
+    work, f = _shrunk(gray, max_side)
     local_std = _local_std(work)
     share = float((local_std >= params["flat_std"]).mean())
     if share < params["flat_image_share"]:
@@ -417,15 +415,14 @@ def screen_image(rgb: np.ndarray, max_side: int = 512, **tuning: Any) -> Screene
     matches, n_points, method = _sift_matches(work, params)
     if n_points < params["fallback_keypoints"]:
         matches, n_points, method = _block_matches(work, params)
-    full = pixels if pixels.ndim == 2 else gray
     clusters = _clusters(matches, work.shape, params)
     if params["dense"] == "always":
         clusters += _dense_clusters(work, params)
     cands = _distinct(_candidates(work, local_std, clusters, params))
-    pairs = _verify(full, work, local_std, cands, f, params)
+    pairs = _verify(gray, work, local_std, cands, f, params)
     if params["dense"] == "fallback" and not any(p.verdict == "copy" for p in pairs):
         more = _candidates(work, local_std, _dense_clusters(work, params), params)
-        pairs += _verify(full, work, local_std, _distinct(cands + more)[len(cands) :], f,
+        pairs += _verify(gray, work, local_std, _distinct(cands + more)[len(cands) :], f,
                          params)
     if params["dense"] != "off":
         pairs = _drop_parts(pairs)
@@ -443,6 +440,17 @@ def _merge_tuning(overrides: Mapping[str, Any]) -> dict[str, Any]:
         raise ConfigError(f"dense must be 'always', 'fallback' or 'off', got {params['dense']!r}",
                           key="dense")
     return params
+
+
+def _shrunk(image: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
+    """``image`` shrunk (``INTER_AREA``) to a longest side of at most ``max_side``, and
+    the factor applied (1.0: the image itself)."""
+    h, w = image.shape[:2]
+    f = min(1.0, max_side / max(h, w))
+    if f == 1.0:
+        return image, f
+    return cv2.resize(image, (max(1, round(w * f)), max(1, round(h * f))),
+                      interpolation=cv2.INTER_AREA), f
 
 
 def _local_std(gray: np.ndarray, side: int = 5) -> np.ndarray:
@@ -598,12 +606,7 @@ def _block_matches(work: np.ndarray, params: dict[str, Any]) -> tuple[_Matches, 
     pixels) and kept with its best transform when that NCC reaches 0.9, which gives
     the one-point hypothesis the geometry needs.
     """
-    h, w = work.shape
-    f = min(1.0, params["block_max_side"] / max(h, w))
-    g = work.astype(np.float32)
-    if f < 1.0:
-        g = cv2.resize(g, (max(1, round(w * f)), max(1, round(h * f))),
-                       interpolation=cv2.INTER_AREA)
+    g, f = _shrunk(work.astype(np.float32), params["block_max_side"])
     side = params["block_side"]
     step = max(1, side // 4)
     gh, gw = g.shape
@@ -779,12 +782,7 @@ def _dense_matches(work: np.ndarray, params: dict[str, Any]) -> _Matches:
     spread matches (the vote needs a few dozen, not hundreds), one direction per
     match.
     """
-    h, w = work.shape
-    f = min(1.0, params["dense_max_side"] / max(h, w))
-    g = work.astype(np.float32)
-    if f < 1.0:
-        g = cv2.resize(g, (max(1, round(w * f)), max(1, round(h * f))),
-                       interpolation=cv2.INTER_AREA)
+    g, f = _shrunk(work.astype(np.float32), params["dense_max_side"])
     radius, step = params["dense_radius"], params["dense_stride"]
     gh, gw = g.shape
     if min(gh, gw) < 4 * radius + 2 * step:
@@ -797,7 +795,7 @@ def _dense_matches(work: np.ndarray, params: dict[str, Any]) -> _Matches:
     pts = np.flatnonzero((textured & grid).ravel())
     if len(pts) < params["dense_min_points"]:
         return _Matches.empty()
-    best, cls = _patch_match(feats, angle, inv, (gh, gw), pts,
+    best, _ = _patch_match(feats, angle, inv, (gh, gw), pts,
                              np.flatnonzero(textured.ravel()), params)
     # consistency: for each of the eight classes, the grid neighbours whose matches
     # lie where that class puts them (within 1 px); a point takes its best class

@@ -71,7 +71,7 @@ the source box's top-left.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from types import MappingProxyType
@@ -392,7 +392,7 @@ def search_source(
 
 def verify_pairs(
     image: np.ndarray,
-    pairs: list[tuple[np.ndarray, Box]],
+    pairs: Iterable[tuple[np.ndarray, Box]],
     *,
     max_side: int = 1024,
     **tuning: Any,
@@ -410,10 +410,11 @@ def verify_pairs(
     ----------
     image : numpy.ndarray
         (H, W, 3) uint8 RGB or (H, W) gray.
-    pairs : list of (numpy.ndarray, tuple of int)
+    pairs : iterable of (numpy.ndarray, tuple of int)
         ``(target_region, source_box)``: an (H, W) bool mask of the supposed copy and
         the inclusive ``(x1, y1, x2, y2)`` box where its source is expected (its size
-        sets the scale each transform implies).
+        sets the scale each transform implies). Taken one at a time: a generator keeps
+        only one image-sized region in memory.
     max_side, **tuning
         As for :func:`analyze_image`.
 

@@ -1384,25 +1384,28 @@ def _verify(gray: np.ndarray, work: np.ndarray, local_std: np.ndarray,
     for cand in cands:
         cand.reason = _control(work, local_std, cand, params)
         name, scale = _snap(cand.cluster.affine[:, :2], params)
-        target = _upsample(cand.target, (h, w), f)
-        tbox = bbox(target)
-        if tbox is None:
+        found = _upsample(cand.target, (h, w), f)
+        if found is None:
             continue
+        tbox, tcrop = found
         if name is None:
             cand.reason = cand.reason or "free_rotation"
         sbox = _source_box(cand, tbox, name or "identity", scale if name else 1.0, f, (h, w))
-        todo.append((cand, target, tbox, sbox, name, scale))
+        todo.append((cand, tcrop, tbox, sbox, name, scale))
     # of the candidates passing the controls, the largest max_pairs are verified and
     # the others dropped
     passing = [k for k, t in enumerate(todo) if t[0].reason in ("", "free_rotation")]
     drop = set(passing[params["max_pairs"] :])
     todo = [t for k, t in enumerate(todo) if k not in drop]
     check = [k for k, t in enumerate(todo) if t[0].reason in ("", "free_rotation")]
-    checked = copymove.verify_pairs(gray, [(todo[k][1], todo[k][3]) for k in check]
-                                    ) if check else []
+    # each target region is made at the image's size only while it is verified: on a
+    # 10 MP image one is 10 MB, and an image can have a dozen candidates
+    checked = copymove.verify_pairs(
+        gray, ((_paste(todo[k][1], todo[k][2], (h, w)), todo[k][3]) for k in check)
+    ) if check else []
     results: dict[int, Any] = dict(zip(check, checked))
     pairs = []
-    for k, (cand, target, tbox, sbox, name, scale) in enumerate(todo):
+    for k, (cand, tcrop, tbox, sbox, name, scale) in enumerate(todo):
         res = results.get(k)
         reason = cand.reason
         scores: dict[str, Any] = dict.fromkeys(
@@ -1423,7 +1426,6 @@ def _verify(gray: np.ndarray, work: np.ndarray, local_std: np.ndarray,
             verdict = "copy"
         else:
             verdict, reason = "unsure", "weak_match"
-        tcrop = target[tbox[1] : tbox[3] + 1, tbox[0] : tbox[2] + 1]
         scrop = _source_crop(tcrop, transform or "identity", src_box)
         pairs.append(ScreenPair(
             pair=0, source_box=src_box, target_box=tbox, roles="undecided",
@@ -1460,19 +1462,29 @@ def _drop_parts(pairs: list[ScreenPair]) -> list[ScreenPair]:
                                      and any(part_of(p, k) for k in copies))]
 
 
-def _upsample(mask: np.ndarray, shape: tuple[int, int], f: float) -> np.ndarray:
-    """A working-resolution mask at full resolution (only its box is resized)."""
-    if f == 1.0:
-        return mask
-    h, w = shape
-    x1, y1, x2, y2 = bbox(mask)
-    fx1, fy1 = math.floor(x1 / f), math.floor(y1 / f)
-    fx2, fy2 = min(w - 1, math.ceil((x2 + 1) / f) - 1), min(h - 1, math.ceil((y2 + 1) / f) - 1)
-    crop = mask[y1 : y2 + 1, x1 : x2 + 1].astype(np.uint8)
-    out = np.zeros(shape, bool)
-    out[fy1 : fy2 + 1, fx1 : fx2 + 1] = cv2.resize(
-        crop, (fx2 - fx1 + 1, fy2 - fy1 + 1), interpolation=cv2.INTER_NEAREST) > 0
-    return out
+def _upsample(mask: np.ndarray, shape: tuple[int, int], f: float
+              ) -> tuple[Box, np.ndarray] | None:
+    """A working-resolution mask at full resolution, as its inclusive box and the crop
+    of that box (the full-size mask is never made); None for an empty mask."""
+    box = bbox(mask)
+    if box is None:
+        return None
+    x1, y1, x2, y2 = box
+    crop = mask[y1 : y2 + 1, x1 : x2 + 1]
+    if f != 1.0:
+        h, w = shape
+        fx1, fy1 = math.floor(x1 / f), math.floor(y1 / f)
+        fx2 = min(w - 1, math.ceil((x2 + 1) / f) - 1)
+        fy2 = min(h - 1, math.ceil((y2 + 1) / f) - 1)
+        crop = cv2.resize(crop.astype(np.uint8), (fx2 - fx1 + 1, fy2 - fy1 + 1),
+                          interpolation=cv2.INTER_NEAREST) > 0
+        x1, y1 = fx1, fy1
+    inner = bbox(crop)
+    if inner is None:
+        return None
+    cx1, cy1, cx2, cy2 = inner
+    return ((x1 + cx1, y1 + cy1, x1 + cx2, y1 + cy2),
+            np.ascontiguousarray(crop[cy1 : cy2 + 1, cx1 : cx2 + 1]))
 
 
 def _source_box(cand: _Candidate, tbox: Box, name: str, scale: float, f: float,

@@ -73,6 +73,7 @@ Usage::
 
     .venv/bin/python benchmarks/bench_suite.py [--forged 100 200] [--size-scale 1.0]
         [--workers N] [--repeat 3] [--seed 0] [--png-level L] [--keep DIR] [--quick]
+        [--steps STEP [STEP ...]]
 
 ``--quick`` is a smoke run (forged 20 and 40 at size_scale 0.5, two rounds: about two
 minutes); ``--keep DIR`` writes the datasets and outputs under DIR and keeps them, reusing a
@@ -110,6 +111,7 @@ TARGETS = {
     "pass_plain_floor": 1.5,   # pass without copy-move / decode floor
     "pass_cm_floor": 3.0,      # pass with copy-move / decode floor
     "pass_screen_cm": 2.0,     # pass with the blind screen / pass without it
+    "run_cold_floor": 2.5,     # full run cold (pass with copy-move and screening, notebooks)
     "run_warm_cold": 0.25,     # warm full run / cold full run
     "notebooks_floor": 1.0,    # notebook phase (tables built, every notebook and HTML) / floor
     "peak_mb": 1536.0,         # peak memory of the full run (largest single process)
@@ -226,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
                 "root": str(base / name), "forged": forged, "seed": args.seed,
                 "size_scale": args.size_scale, "png_level": args.png_level},
                 base / f"{name}.json")[0])
-            results = _measure_size(data, base, args.workers, args.repeat)
+            results = _measure_size(data, base, args.workers, args.repeat, args.steps)
             _print_size(data, results)
             measured.append((data, results))
     ok = _print_targets(measured)
@@ -254,6 +256,10 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--keep", metavar="DIR",
                         help="write datasets and outputs under DIR and keep them; a dataset "
                              "made there before with the same arguments is reused")
+    parser.add_argument("--steps", nargs="+", choices=list(STEPS), metavar="STEP",
+                        help="measure only these steps (the decode floor always runs, every "
+                             f"ratio needs it): {', '.join(STEPS)}; targets whose steps "
+                             "were not measured are left out")
     parser.add_argument("--quick", action="store_true",
                         help="smoke run: forged 20 and 40 at size_scale 0.5, two rounds")
     args = parser.parse_args(argv)
@@ -263,6 +269,7 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     args.repeat = args.repeat or preset["repeat"]
     if args.workers < 1 or args.repeat < 1:
         parser.error("--workers and --repeat must be at least 1")
+    args.steps = [key for key in STEPS if key == "floor" or key in (args.steps or STEPS)]
     return args
 
 
@@ -337,18 +344,20 @@ def _make_dataset(spec: dict) -> dict:
 # --------------------------------------------------------------------------- measuring
 
 
-def _measure_size(data: Dataset, base: Path, workers: int, rounds: int) -> dict[str, Measured]:
-    """Run every step on one dataset ``rounds`` times, each in its own process.
+def _measure_size(data: Dataset, base: Path, workers: int, rounds: int,
+                  steps: list[str]) -> dict[str, Measured]:
+    """Run the ``steps`` on one dataset ``rounds`` times, each in its own process.
 
     Each round works in a fresh folder, so its cold steps start without cache or output.
     """
     work = base / f"work-{Path(data.root).name}"
     shutil.rmtree(work, ignore_errors=True)
-    runs: dict[str, list[Run]] = {key: [] for key in STEPS}
+    runs: dict[str, list[Run]] = {key: [] for key in steps}
     for i in range(1, rounds + 1):
         folder = work / f"round{i}"
         folder.mkdir(parents=True)
-        for key, step in STEPS.items():
+        for key in steps:
+            step = STEPS[key]
             _log(f"forged {data.forged}, round {i}/{rounds}: {step.label} ...")
             spec = {"data": data.root, "work": str(folder), "workers": workers}
             values, tree_mb, process_mb = _child(key, spec, folder / f"{key}.json")
@@ -586,6 +595,8 @@ def _print_targets(measured: list[tuple[Dataset, dict[str, Measured]]]) -> bool:
         print(f"  {name:<52} {'met' if met else 'MISSED':<7} {'; '.join(values)}")
 
     def ratio(name: str, limit: float, key: str, base: str) -> None:
+        if any(key not in r or base not in r for _, r in measured):
+            return  # a step not measured (--steps)
         walls = [r[key].seconds / r[base].seconds for _, r in measured]
         cpus = [r[key].cpu / r[base].cpu for _, r in measured]
         line(f"{name} <= {limit:g}",
@@ -599,7 +610,10 @@ def _print_targets(measured: list[tuple[Dataset, dict[str, Measured]]]) -> bool:
     ratio("pass with screening / pass without", TARGETS["pass_screen_cm"], "pass_screen",
           "pass_cm")
     ratio("warm full run / cold full run", TARGETS["run_warm_cold"], "run_warm", "run_cold")
+    ratio("full run cold / decode floor", TARGETS["run_cold_floor"], "run_cold", "floor")
     ratio("notebook phase / decode floor", TARGETS["notebooks_floor"], "notebooks", "floor")
+    if any("run_cold" not in r or "run_warm" not in r for _, r in measured):
+        return ok  # peak memory and growth are read from the full runs and every pass
     full_runs = [(*r["run_cold"].runs, *r["run_warm"].runs) for _, r in measured]
     peaks = [max(runs, key=lambda x: x.peak_mb) for runs in full_runs]
     trees = [max(x.tree_mb for x in runs) for runs in full_runs]
@@ -615,6 +629,8 @@ def _print_targets(measured: list[tuple[Dataset, dict[str, Measured]]]) -> bool:
     line(f"peak memory flat, forged {large.forged} / {small.forged} <= {GROWTH_TOLERANCE:g}",
          [f"{growth:.2f}"], growth <= GROWTH_TOLERANCE)
     for key in ("floor", "pass_plain", "pass_cm", "pass_screen", "run_cold"):
+        if any(key not in r for _, r in measured):
+            continue
         per_mp = [r[key].seconds / d.megapixels for d, r in measured]
         cpu_growth = (last[key].cpu / large.megapixels) / (first[key].cpu / small.megapixels)
         growth = per_mp[-1] / per_mp[0]

@@ -612,9 +612,10 @@ def _print_targets(measured: list[tuple[Dataset, dict[str, Measured]]]) -> bool:
     ratio("warm full run / cold full run", TARGETS["run_warm_cold"], "run_warm", "run_cold")
     ratio("full run cold / decode floor", TARGETS["run_cold_floor"], "run_cold", "floor")
     ratio("notebook phase / decode floor", TARGETS["notebooks_floor"], "notebooks", "floor")
-    if any("run_cold" not in r or "run_warm" not in r for _, r in measured):
-        return ok  # peak memory and growth are read from the full runs and every pass
-    full_runs = [(*r["run_cold"].runs, *r["run_warm"].runs) for _, r in measured]
+    if any("run_cold" not in r for _, r in measured):
+        return ok  # peak memory is read from the full runs
+    full_runs = [(*r["run_cold"].runs, *(r["run_warm"].runs if "run_warm" in r else ()))
+                 for _, r in measured]
     peaks = [max(runs, key=lambda x: x.peak_mb) for runs in full_runs]
     trees = [max(x.tree_mb for x in runs) for runs in full_runs]
     line(f"peak memory of the full run <= {TARGETS['peak_mb']:.0f} MB",

@@ -65,7 +65,7 @@ Algorithm (all of it on the gray image):
    lie where its transform puts them, in a connected group of at least
    ``dense_min_points``, 10) and each group gives a few dozen matches to the same
    vote and fit (clusters of method ``"dense"``), then to the same regions,
-   controls and verification. A dense copy lying inside another copy is dropped.
+   controls and verification. A dense copy lying inside a larger copy is dropped.
    The features are compared as whole numbers (in units of 1/4096): sums of floats
    change with the memory alignment of the arrays, and with them the field, from one
    process to the next. The search is random (a fixed seed): on the test suite's
@@ -1439,8 +1439,9 @@ def _drop_parts(pairs: list[ScreenPair]) -> list[ScreenPair]:
 
     The dense field often finds a part of a copy that the keypoints found whole; a
     ``copy`` pair of method ``"dense"`` whose two boxes lie at least half inside the
-    two boxes of another ``copy`` pair (either way round; of two dense pairs, the
-    larger) repeats it.
+    two boxes of a larger ``copy`` pair (either way round) repeats it. The keypoints
+    too find a part of a copy the field finds whole: a smaller keypoint pair covering
+    half of a dense one does not make the dense one a part.
     """
     def inside(a: Box, b: Box) -> bool:
         w = min(a[2], b[2]) - max(a[0], b[0]) + 1
@@ -1451,7 +1452,7 @@ def _drop_parts(pairs: list[ScreenPair]) -> list[ScreenPair]:
         return sum((b[2] - b[0] + 1) * (b[3] - b[1] + 1) for b in (p.source_box, p.target_box))
 
     def part_of(p: ScreenPair, k: ScreenPair) -> bool:
-        return k is not p and (k.method != "dense" or area(k) > area(p)) and (
+        return k is not p and area(k) > area(p) and (
             (inside(p.source_box, k.source_box) and inside(p.target_box, k.target_box))
             or (inside(p.source_box, k.target_box) and inside(p.target_box, k.source_box)))
 

@@ -11,8 +11,10 @@ from eda_lib.geometry import SWAPS_AXES, TRANSFORMS, box_iou
 from eda_lib.measure.screening import (
     _LINEAR,
     DEFAULT_TUNING,
+    ScreenPair,
     _clusters,
     _dense_matches,
+    _drop_parts,
     _glyph_kind,
     _linear_of,
     _local_std,
@@ -188,6 +190,26 @@ def test_dense_field_adds_no_second_copy_of_a_copy_found_whole():
     assert len(copies) == 1
     boxes = sorted([copies[0].source_box, copies[0].target_box])
     assert box_iou(boxes[0], SOURCE) >= 0.7 and box_iou(boxes[1], target) >= 0.7
+
+
+def _copy_pair(method: str, source_box, target_box) -> ScreenPair:
+    empty = np.zeros((1, 1), bool)
+    return ScreenPair(pair=0, source_box=source_box, target_box=target_box,
+                      roles="undecided", transform="identity", scale=1.0, ncc=0.99,
+                      residual_ncc=0.9, identical_frac=0.0, texture=500, margin=0.5,
+                      inliers=10, method=method, verdict="copy", reason="",
+                      source_crop=empty, target_crop=empty)
+
+
+def test_a_dense_copy_larger_than_a_keypoint_copy_is_not_a_part_of_it():
+    # the keypoints found a 90 x 60 part of a copy, the dense field the whole 120 x 88
+    # copy: the part covers just over half of the whole, which is no reason to drop
+    # the whole; a dense part lying inside a larger keypoint copy is still dropped
+    part = _copy_pair("sift", (0, 0, 89, 59), (200, 0, 289, 59))
+    whole = _copy_pair("dense", (0, 0, 119, 87), (200, 0, 319, 87))
+    assert _drop_parts([part, whole]) == [part, whole]
+    inner = _copy_pair("dense", (10, 10, 49, 39), (210, 10, 249, 39))
+    assert _drop_parts([part, inner]) == [part]
 
 
 def test_vote_keeps_apart_flips_moved_past_the_image_size():

@@ -169,9 +169,10 @@ limit on seeds 0 1), copies found with both boxes at IoU >= 0.5 85 % (MISSED), o
 156 of 307 copies are found (121 without the field, 144 with it at 256 px everywhere
 and 3 projections), 151 of 240 forged figures flagged (123, 141) and 8 of 240 clean
 ones (5, 8). The field costs 25-30 % more than the keypoints alone; the defaults add
-about 6 % to that (the screen's CPU seconds over the 160 figures of seeds 2 3, both
-versions in one process, image by image, load average 2-3.2: 1.027x for the field at
-the image's own size, 1.06x with 5 projections as well). At 0.12-0.25 s per megapixel
+6-10 % to that (the screen's CPU seconds over the 160 figures of seeds 2 3, both
+versions in one process, image by image: 1.027x for the field at the image's own size,
+load average 2-3.2; with 5 projections as well 1.063x at load 3, 1.082x over two
+rounds at load 4-4.5, 75.6 -> 81.8 s). At 0.12-0.25 s per megapixel
 depending on the load, the screen is 6-10x a PNG decode (target 1x, MISSED). SIFT
 alone, at 512 px, is about 3x a decode.
 

@@ -36,14 +36,16 @@ Printed, per run (with the seeds):
 Thresholds were chosen on seeds 0 and 1; report on seeds 2 and 3 (the default).
 ``--max-side`` defaults to the screen's own default (512).
 
-Last measured (``--seeds 2 3 --forged 40 --clean 40 --rounds 1``, load average 1.8-2.3
-on a shared 2-core machine, the screen with its dense field, the default): forged
-flagged 65 % (target 90 %, MISSED), clean flagged 2.5 % (target 5 %, met), copies
-found 50 % (target 85 %, MISSED), baseline oF1 0.712 (target 0.75, MISSED), screen
-0.231 s/MP against 0.024 s/MP decode, 9.6x (target 1x, MISSED; a run beside another
-benchmark; 5.7-5.8x measured alone before the dense field, which adds 25-30 %).
-Without the dense field: 51 %, 1.3 %, 39 %, 0.679. Seeds 0 1 and 4 5 are in the
-module docstring of :mod:`eda_lib.measure.screening`.
+Last measured (``--seeds 2 3 --forged 40 --clean 40 --rounds 1``, the screen's
+defaults: its dense field at the image's own size on images of at most 384 px, else at
+256 px, seeded by 5 random projections): forged flagged 68.8 % (target 90 %, MISSED),
+clean flagged 3.7 % (target 5 %, met), copies found 52.4 % (target 85 %, MISSED),
+baseline oF1 0.728 (target 0.75, MISSED), screen 0.403 s/MP against 0.030 s/MP decode,
+13.7x (target 1x, MISSED; load average 3.9 on a shared 2-core machine, beside other
+runs; 5.7-5.8x measured alone before the dense field, which adds 25-30 %). With the
+field at 256 px everywhere and 3 projections: 65 %, 2.5 %, 49.5 %, 0.712; without the
+dense field: 51 %, 1.3 %, 39 %, 0.679. Seeds 0 1 and 4 5 are in the module docstring
+of :mod:`eda_lib.measure.screening`.
 
 Usage::
 

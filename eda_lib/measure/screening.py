@@ -52,8 +52,13 @@ Algorithm (all of it on the gray image):
    *Dense field* (tuning ``dense``: ``"always"`` by default, ``"fallback"`` when no
    pair of the keypoints is a copy, or ``"off"``). Small copies and faint
    texture keep too few keypoints after JPEG; a nearest-neighbour field of patch
-   features looks for them by area instead. With the longest side at most
-   ``dense_max_side`` (256), every pixel is described by the magnitudes of polar
+   features looks for them by area instead. The field runs on the working image itself
+   when its longest side is at most ``dense_native_side`` (384: small images, whose
+   copies are a few dozen pixels across and lose most to a resize), else on a copy
+   with the longest side at most ``dense_max_side`` (256; at 384 px on every image the
+   field found other copies than at 256, more on two seed pairs of three, fewer on the
+   third, for 20-25 % more time). Every
+   pixel is described by the magnitudes of polar
    cosine responses on a disk of ``dense_radius`` (4) px, divided by the disk's
    contrast (invariant under the eight symmetries, a brightness offset and a gain).
    Points with contrast on a grid of ``dense_stride`` (2) px look for their nearest
@@ -65,13 +70,16 @@ Algorithm (all of it on the gray image):
    lie where its transform puts them, in a connected group of at least
    ``dense_min_points``, 10) and each group gives a few dozen matches to the same
    vote and fit (clusters of method ``"dense"``), then to the same regions,
-   controls and verification. A dense copy lying inside another copy is dropped.
+   controls and verification. A dense copy lying inside a larger copy is dropped.
    The features are compared as whole numbers (in units of 1/4096): sums of floats
    change with the memory alignment of the arrays, and with them the field, from one
    process to the next. The search is random (a fixed seed): on the test suite's
-   texture, copies under four of the transforms are found with every seed tried,
-   identity and anti_transpose copies with one or two seeds of six (keypoints find most
-   of those). Numbers are at the end of this docstring.
+   texture (300 px wide, so its field runs at its own size), copies under all eight
+   transforms are found with every seed tried. In a shrunk field a copy usually lies a
+   fraction of a pixel off the grid of its source; its matches then cost more than
+   chance look-alikes, and on the same texture shrunk to 256 px identity and
+   anti_transpose copies were found with one or two seeds of six. Numbers are at the
+   end of this docstring.
 6. *Regions.* The source content is warped onto the target by the fitted transform;
    the target region is the connected area of textured pixels where the two agree
    (after a gain and offset fit), grown from the inliers that agree (the whole hull of
@@ -136,26 +144,37 @@ Which region is the source cannot be known without a twin: ``roles`` is
 ``"undecided"``, ``source`` and ``target`` are only the two ends of the transform
 (``target = transform(source)`` resized by ``scale``).
 
-Numbers (``benchmarks/bench_screening.py --forged 40 --clean 40 --rounds 1``, the
-thresholds chosen on seeds 0 and 1 only; each seed pair is 80 forged figures, about 100
-copies, and 80 clean ones at the real size mix, every figure JPEG 70-95 or noisy;
-load average 2-2.9 on a shared 2-core machine). With the dense field (the default)
-against the keypoints alone, run side by side:
+Numbers (``benchmarks/bench_screening.py --seeds S S --forged 40 --clean 40 --rounds
+1``, the thresholds chosen on seeds 0 and 1 only; each seed pair is 80 forged figures,
+about 100 copies, and 80 clean ones at the real size mix, every figure JPEG 70-95 or
+noisy; load average 1.5-3.9 on a shared 2-core machine). The keypoints alone, then
+with the dense field at 256 px on every image and 3 random projections, then the
+defaults (the field at the image's own size on images of at most
+``dense_native_side`` px, ``dense_projections`` 5):
 
-- seeds 2 3 (the report's): forged flagged 51 -> 65 %, clean flagged 1.3 -> 2.5 %,
-  copies found 39 -> 50 %, baseline oF1 0.679 -> 0.712;
-- seeds 4 5: forged flagged 44 -> 51 %, clean flagged 1.3 -> 3.7 %, copies found
-  29 -> 40 %, oF1 0.625 -> 0.642;
-- seeds 0 1 (the thresholds'): forged flagged 60 -> 60 %, clean flagged 3.7 -> 3.7 %,
-  copies found 50 -> 51 %, oF1 0.685 -> 0.689.
+- seeds 2 3 (the report's): forged flagged 51 -> 65 -> 69 %, clean flagged
+  1.3 -> 2.5 -> 3.7 %, copies found 39 -> 49.5 -> 52.4 %, baseline oF1
+  0.679 -> 0.712 -> 0.728;
+- seeds 4 5: forged flagged 44 -> 51 -> 56 %, clean flagged 1.3 -> 3.7 -> 1.3 %,
+  copies found 29 -> 40 -> 44 %, oF1 0.625 -> 0.642 -> 0.668;
+- seeds 0 1 (the thresholds'): forged flagged 60 -> 60 -> 64 %, clean flagged
+  3.7 -> 3.7 -> 5.0 %, copies found 50 -> 51 -> 56 %, oF1 0.685 -> 0.689 -> 0.701.
 
-Targets: forged flagged 90 % (MISSED), clean flagged 5 % (met), copies found with both
-boxes at IoU >= 0.5 85 % (MISSED), oF1 0.75 on the half-clean set (MISSED;
-all-authentic scores 0.5). Over the six seeds, 144 of 307 copies are found (121
-without the field), 141 of 240 forged figures flagged (123) and 8 of 240 clean ones
-(5). The screen costs 25-30 % more with the field; at 0.12-0.25 s per megapixel
-depending on the load, it is 6-10x a PNG decode (target 1x, MISSED). SIFT alone, at
-512 px, is about 3x a decode.
+The field at the image's own size alone (3 projections) gave 52.0, 50.5 and 42.2 %
+copies found on seeds 0 1, 2 3 and 4 5, clean flagged unchanged; 4 projections gave
+52.0, 55.3 and 45.1 %, 6 gave 54.9 % on seeds 0 1 (5 had the best oF1 and the most
+copies there). Targets: forged flagged 90 % (MISSED), clean flagged 5 % (met, at the
+limit on seeds 0 1), copies found with both boxes at IoU >= 0.5 85 % (MISSED), oF1
+0.75 on the half-clean set (MISSED; all-authentic scores 0.5). Over the six seeds,
+156 of 307 copies are found (121 without the field, 144 with it at 256 px everywhere
+and 3 projections), 151 of 240 forged figures flagged (123, 141) and 8 of 240 clean
+ones (5, 8). The field costs 25-30 % more than the keypoints alone; the defaults add
+6-10 % to that (the screen's CPU seconds over the 160 figures of seeds 2 3, both
+versions in one process, image by image: 1.027x for the field at the image's own size,
+load average 2-3.2; with 5 projections as well 1.063x at load 3, 1.082x over two
+rounds at load 4-4.5, 75.6 -> 81.8 s). At 0.12-0.25 s per megapixel
+depending on the load, the screen is 6-10x a PNG decode (target 1x, MISSED). SIFT
+alone, at 512 px, is about 3x a decode.
 
 What limits recall is still matching. Of the copies SIFT misses (their keypoints are
 not detected again after JPEG, a brightness change or a resize on faint texture, or
@@ -165,7 +184,11 @@ the dense field has 3 or more correct matches for about a quarter: on seeds 0 an
 40 of the 50 copies still missed have no candidate pair near them, 20 of them less
 than 24 working pixels across (barely wider than the field's disk at 256 px); of the
 others, 4 fail ``copy_margin`` (blot bands, symmetric content, often with ncc 0.99),
-2 are flagged with boxes below IoU 0.5 and 4-6 are rejected by a control. Where the
+2 are flagged with boxes below IoU 0.5 and 4-6 are rejected by a control. Without
+``copy_margin`` no more copies are found on seeds 0 and 1 (the near-perfect pairs it
+rejects, ncc 0.95-0.998, are not the copies' boxes) and 29 % of the clean figures
+are flagged: lattices and blots match themselves under a flip with ncc 0.99 and a
+residual NCC of 0.96-0.99, so a near-perfect match is no reason to waive the margin. Where the
 time goes (a profile of 60 images of the real size mix without the field, scaled by
 its 25 % more): SIFT's detection about 25 %, the all-pairs descriptor distances and
 their partial sort about 15 %, the vote and fits about 15 %, the dense field about
@@ -231,10 +254,11 @@ DEFAULT_TUNING: Mapping[str, Any] = MappingProxyType(
         # dense field: "always", "fallback" (only when no pair is a copy) or "off"
         "dense": "always",
         "dense_max_side": 256,        # the field runs with the longest side at most this
+        "dense_native_side": 384,     # ... at the working size when that is at most this
         "dense_radius": 4,            # px, disk of the patch features
         "dense_stride": 2,            # px, grid of the points that look for a match
         "dense_min_offset": 9,        # px, nearest neighbour at least this far away
-        "dense_projections": 3,       # random projections that seed the field
+        "dense_projections": 5,       # random projections that seed the field
         "dense_window": 6,            # neighbours either side in each projection's order
         "dense_rounds": 4,            # rounds of propagation and random search
         "dense_min_points": 10,       # consistent grid points in a group, at least
@@ -439,6 +463,10 @@ def _merge_tuning(overrides: Mapping[str, Any]) -> dict[str, Any]:
     if params["dense"] not in ("always", "fallback", "off"):
         raise ConfigError(f"dense must be 'always', 'fallback' or 'off', got {params['dense']!r}",
                           key="dense")
+    native = params["dense_native_side"]
+    if isinstance(native, bool) or not isinstance(native, int | np.integer) or native < 0:
+        raise ConfigError(f"dense_native_side must be an integer of at least 0 (0: never), "
+                          f"got {native!r}", key="dense_native_side")
     return params
 
 
@@ -769,7 +797,8 @@ def _phase_class(angle: np.ndarray, inv: np.ndarray, p: np.ndarray, q: np.ndarra
 def _dense_matches(work: np.ndarray, params: dict[str, Any]) -> _Matches:
     """Dense-field matches: a nearest-neighbour field of invariant patch features.
 
-    On a copy of the image with the longest side at most ``dense_max_side``, every
+    On the working image when its longest side is at most ``dense_native_side``,
+    else on a copy with the longest side at most ``dense_max_side``, every
     pixel is described by the magnitudes of polar cosine responses on a disk of
     ``dense_radius`` px (:func:`_pct_features`). Points with local contrast on a grid
     of step ``dense_stride`` look for their nearest neighbour at least
@@ -782,7 +811,9 @@ def _dense_matches(work: np.ndarray, params: dict[str, Any]) -> _Matches:
     spread matches (the vote needs a few dozen, not hundreds), one direction per
     match.
     """
-    g, f = _shrunk(work.astype(np.float32), params["dense_max_side"])
+    side = (max(work.shape) if max(work.shape) <= params["dense_native_side"]
+            else params["dense_max_side"])
+    g, f = _shrunk(work.astype(np.float32), side)
     radius, step = params["dense_radius"], params["dense_stride"]
     gh, gw = g.shape
     if min(gh, gw) < 4 * radius + 2 * step:
@@ -1441,8 +1472,9 @@ def _drop_parts(pairs: list[ScreenPair]) -> list[ScreenPair]:
 
     The dense field often finds a part of a copy that the keypoints found whole; a
     ``copy`` pair of method ``"dense"`` whose two boxes lie at least half inside the
-    two boxes of another ``copy`` pair (either way round; of two dense pairs, the
-    larger) repeats it.
+    two boxes of a larger ``copy`` pair (either way round) repeats it. The keypoints
+    too find a part of a copy the field finds whole: a smaller keypoint pair covering
+    half of a dense one does not make the dense one a part.
     """
     def inside(a: Box, b: Box) -> bool:
         w = min(a[2], b[2]) - max(a[0], b[0]) + 1
@@ -1453,7 +1485,7 @@ def _drop_parts(pairs: list[ScreenPair]) -> list[ScreenPair]:
         return sum((b[2] - b[0] + 1) * (b[3] - b[1] + 1) for b in (p.source_box, p.target_box))
 
     def part_of(p: ScreenPair, k: ScreenPair) -> bool:
-        return k is not p and (k.method != "dense" or area(k) > area(p)) and (
+        return k is not p and area(k) > area(p) and (
             (inside(p.source_box, k.source_box) and inside(p.target_box, k.target_box))
             or (inside(p.source_box, k.target_box) and inside(p.target_box, k.source_box)))
 

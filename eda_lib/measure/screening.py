@@ -936,27 +936,44 @@ def _patch_match(feats: np.ndarray, angle: np.ndarray, inv: np.ndarray,
     # 16-bit levels sort by radix, several times faster than floats
     lo, hi = proj.min(0), proj.max(0)
     levels = ((proj - lo) * (65535 / np.maximum(hi - lo, 1e-9))).astype(np.uint16)
+    # the window distances, feature by feature over contiguous rows (3-4x faster than
+    # over (m, D) rows), in 32 bits when no sum of squares can reach 2^31: the pool's
+    # features are contrast-normalized, a few thousand at most, so this is the rule;
+    # the result is the same whole number either way
+    top = int(pool_feats.max(initial=0)) - int(pool_feats.min(initial=0))
+    wide = feats.shape[1] * top * top >= np.iinfo(np.int32).max
+    dtype = np.int64 if wide else np.int32
+    far = np.iinfo(dtype).max  # no pair, and no neighbour yet
+    pool_cols = np.ascontiguousarray(pool_feats.T, dtype=dtype)
     m = len(pool)
     at = np.searchsorted(pool, pts)  # every point is in the pool
     rank = np.empty(m, np.int64)
+    window = min(params["dense_window"], m - 1)
+    part, term = np.empty(m, dtype), np.empty(m, dtype)
     for k in range(dirs.shape[1]):
         order = np.argsort(levels[:, k], kind="stable")
         rank[order] = np.arange(m)
-        sf = np.take(pool_feats, order, axis=0)
+        cols = np.take(pool_cols, order, axis=1)
         spool = np.take(pool, order)
-        sy, sx = spool // gw, spool % gw
-        near_d = np.full(m, never, np.int64)
+        sy, sx = (spool // gw).astype(np.int32), (spool % gw).astype(np.int32)
+        near_d = np.full(m, far, dtype)
         near = np.full(m, -1, np.int64)  # the sorted position of the best neighbour
-        for o in range(1, min(params["dense_window"], m - 1) + 1):
-            diff = sf[o:] - sf[:-o]
-            d = np.einsum("ij,ij->i", diff, diff)
+        for o in range(1, window + 1):
+            d, t = part[: m - o], term[: m - o]
+            np.subtract(cols[0, o:], cols[0, :-o], out=d)
+            np.multiply(d, d, out=d)
+            for col in cols[1:]:
+                np.subtract(col[o:], col[:-o], out=t)
+                np.multiply(t, t, out=t)
+                d += t
             ry, rx = sy[o:] - sy[:-o], sx[o:] - sx[:-o]
-            d[ry * ry + rx * rx < min2] = never
-            # the pair (r, r + o) is a candidate for both ends
-            for mine, off in ((slice(None, -o), o), (slice(o, None), -o)):
+            d[ry * ry + rx * rx < min2] = far
+            # the pair (r, r + o) is a candidate for both ends: r's neighbour is
+            # r + o, and r + o's is r
+            for mine, shift in ((slice(None, -o), o), (slice(o, None), 0)):
                 up = np.flatnonzero(d < near_d[mine])
                 near_d[mine][up] = d[up]
-                near[mine][up] = np.arange(m)[mine][up] + off
+                near[mine][up] = up + shift
         pick = np.take(near, np.take(rank, at))
         c = np.where(pick >= 0, np.take(spool, pick), -1)
         consider(np.where(pick >= 0, c // gw, -1), c % gw, None)
@@ -1155,14 +1172,31 @@ def _fit_similarity(m: _Matches, lin: np.ndarray, seed: np.ndarray, pool: np.nda
     return np.hstack([s * lin, t[:, None]]), idx
 
 
+#: Above this many points :func:`_groups` links them through a k-d tree.
+_GROUPS_DENSE_MAX = 400
+
+
 def _groups(points: np.ndarray, link: float) -> np.ndarray:
     """Labels of single-linkage groups of points at distance ``link``."""
-    if len(points) < 2:
-        return np.zeros(len(points), int)
-    pairs = cKDTree(points).query_pairs(link, output_type="ndarray")
     n = len(points)
-    graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
-    return connected_components(graph, directed=False)[1]
+    if n < 2:
+        return np.zeros(n, int)
+    if n > _GROUPS_DENSE_MAX:
+        pairs = cKDTree(points).query_pairs(link, output_type="ndarray")
+        graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
+        return connected_components(graph, directed=False)[1]
+    # a cluster's few dozen inliers: every distance at once, then each point takes the
+    # least index it reaches (a group's label is its first point's: the labels come
+    # in the order of the groups' first points, 0, 1, 2...)
+    d = points[:, None, :] - points[None, :, :]
+    linked = np.einsum("ijk,ijk->ij", d, d) <= link * link
+    label = np.arange(n)
+    while True:
+        reach = np.where(linked, label[None, :], n).min(1)
+        if np.array_equal(reach, label):
+            break
+        label = reach
+    return np.unique(label, return_inverse=True)[1]
 
 
 # --------------------------------------------------------------------------- regions

@@ -8,7 +8,9 @@ import pytest
 
 from eda_lib.errors import ConfigError, ImageError
 from eda_lib.geometry import SWAPS_AXES, TRANSFORMS, box_iou
+from eda_lib.measure import screening
 from eda_lib.measure.screening import (
+    _FEATURE_SCALE,
     _LINEAR,
     DEFAULT_TUNING,
     ScreenPair,
@@ -16,6 +18,7 @@ from eda_lib.measure.screening import (
     _dense_matches,
     _drop_parts,
     _glyph_kind,
+    _groups,
     _linear_of,
     _local_std,
     _Matches,
@@ -184,6 +187,45 @@ def test_dense_field_compares_whole_numbers():
     assert (single[0] >= 0).sum() > 100
     for a, b in zip(single, double):
         np.testing.assert_array_equal(a, b)
+
+
+def test_dense_field_is_the_same_in_32_and_64_bits():
+    """The window distances run in 32 bits when the pool's features allow it. Features
+    that are whole multiples of 1/4096 times 64 give every distance times 4096 exactly,
+    the same order and the same ties, but no longer fit 32 bits: the 64-bit path must
+    find the same field."""
+    image, _ = paste(textured(3), "flip_v", gain=0.9, offset=6)
+    params = _merge_tuning({})
+    work = jpeg(image, 80).astype(np.float32)
+    feats, std, angle, inv = _pct_features(work, params["dense_radius"])
+    h, w = work.shape
+    grid = np.zeros((h, w), bool)
+    grid[::2, ::2] = True
+    textured_px = std >= params["flat_std"]
+    pts = np.flatnonzero((textured_px & grid).ravel())
+    pool = np.flatnonzero(textured_px.ravel())
+    whole = np.round(feats.reshape(h * w, -1) * _FEATURE_SCALE) / _FEATURE_SCALE
+    top = np.round(whole[pool] * _FEATURE_SCALE).max()
+    assert 9 * top**2 < 2**31 <= 9 * (64 * top) ** 2  # one path each
+    narrow = _patch_match(whole, angle, inv, (h, w), pts, pool, params)
+    wide = _patch_match(whole * 64, angle, inv, (h, w), pts, pool, params)
+    assert (narrow[0] >= 0).sum() > 100
+    for a, b in zip(narrow, wide):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("link", [0.5, 3.0, 12.0])
+def test_groups_match_connected_components(monkeypatch, link):
+    """The direct single-linkage of a cluster's inliers labels the groups as the k-d
+    tree and sparse-graph path does (the one taken above a few hundred points)."""
+    rng = np.random.default_rng(int(link * 10))
+    points = np.concatenate([rng.uniform(0, 40, (30, 2)), rng.uniform(60, 200, (50, 2)),
+                             np.repeat(rng.uniform(0, 200, (5, 2)), 2, axis=0)])
+    direct = _groups(points, link)
+    monkeypatch.setattr(screening, "_GROUPS_DENSE_MAX", 0)
+    through_tree = _groups(points, link)
+    np.testing.assert_array_equal(direct, through_tree)
+    assert 1 < len(np.unique(direct)) < len(points)
 
 
 def test_dense_field_adds_no_second_copy_of_a_copy_found_whole():

@@ -553,7 +553,7 @@ def _snap(linear: np.ndarray, params: dict[str, Any]) -> tuple[str | None, float
 # --------------------------------------------------------------------------- matches
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Matches:
     """Directed matches: points p (source) and q (target), hypotheses per match."""
 
@@ -568,6 +568,11 @@ class _Matches:
     def empty(cls) -> _Matches:
         z = np.zeros((0, 2))
         return cls(z, z, np.zeros(0, bool), np.zeros(0, int))
+
+    @functools.cached_property
+    def pixel_keys(self) -> tuple[np.ndarray, np.ndarray]:
+        """:func:`_pixel_keys` of ``p`` and of ``q``, made once for every support count."""
+        return _pixel_keys(self.p), _pixel_keys(self.q)
 
 
 def _sift_matches(work: np.ndarray, params: dict[str, Any]) -> tuple[_Matches, int, str]:
@@ -1136,17 +1141,26 @@ def _overlapping(c: _Cluster) -> bool:
     return shift < spread
 
 
+def _pixel_keys(points: np.ndarray) -> np.ndarray:
+    """One whole number per point, equal for points that round to the same pixel."""
+    r = np.round(points).astype(np.int64)
+    return r[:, 0] * 100003 + r[:, 1]
+
+
+def _count_distinct(keys: np.ndarray) -> int:
+    # a set is several times quicker than np.unique on the few dozen keys of a cluster
+    return len(set(keys.tolist())) if len(keys) <= 256 else len(np.unique(keys))
+
+
 def _distinct_points(points: np.ndarray) -> int:
     """Number of distinct points, rounded to whole pixels."""
-    if len(points) < 2:
-        return len(points)
-    r = np.round(points).astype(np.int64)
-    return len(np.unique(r[:, 0] * 100003 + r[:, 1]))
+    return len(points) if len(points) < 2 else _count_distinct(_pixel_keys(points))
 
 
 def _support(m: _Matches, idx: np.ndarray) -> int:
     """Distinct keypoints at the weaker end of the matches ``idx``."""
-    return min(_distinct_points(m.p[idx]), _distinct_points(m.q[idx]))
+    kp, kq = m.pixel_keys
+    return min(_count_distinct(kp[idx]), _count_distinct(kq[idx]))
 
 
 def _fit_similarity(m: _Matches, lin: np.ndarray, seed: np.ndarray, pool: np.ndarray,

@@ -16,6 +16,7 @@ from eda_lib.measure.screening import (
     ScreenPair,
     _clusters,
     _dense_matches,
+    _distinct_points,
     _drop_parts,
     _glyph_kind,
     _groups,
@@ -212,6 +213,17 @@ def test_dense_field_is_the_same_in_32_and_64_bits():
     assert (narrow[0] >= 0).sum() > 100
     for a, b in zip(narrow, wide):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("n", [0, 1, 40, 257, 2000])
+def test_distinct_points_count_pixels_either_way(n):
+    """Points rounding to the same pixel count once, whether counted through a set (a
+    cluster's few dozen) or np.unique (more than 256)."""
+    rng = np.random.default_rng(n)
+    points = rng.integers(0, 30, (n, 2)) + rng.uniform(-0.49, 0.49, (n, 2))
+    expected = len(np.unique(np.round(points), axis=0))
+    assert _distinct_points(points) == expected
+    assert n < 257 or expected < n  # the large cases do repeat pixels
 
 
 @pytest.mark.parametrize("link", [0.5, 3.0, 12.0])

@@ -34,9 +34,9 @@ Printed, per run (with the seeds):
   decode; the screen must keep it within 2x).
 
 Thresholds were chosen on seeds 0 and 1; report on seeds 2 and 3 (the default).
-``--max-side`` defaults to the screen's own default (512). ``--set KEY=VALUE`` (repeatable)
-overrides one of the screen's tuning keys (:data:`eda_lib.measure.screening.DEFAULT_TUNING`;
-the value read as YAML), to compare a setting with the defaults on the same figures; the
+``--max-side`` defaults to the screen's own default (512). ``--set KEY=VALUE ...`` overrides
+screen tuning keys (:data:`eda_lib.measure.screening.DEFAULT_TUNING`; values read as
+YAML), to compare a setting with the defaults on the same figures; the
 screen's CPU seconds are printed beside its wall time for that comparison.
 
 Last measured (``--seeds 2 3 --forged 40 --clean 40 --rounds 1``, the screen's
@@ -54,7 +54,7 @@ Usage::
 
     .venv/bin/python benchmarks/bench_screening.py [--seeds 2 3] [--forged 60]
         [--clean 60] [--size-scale 1.0] [--rounds 2] [--max-side 512] [--show-failures]
-        [--set KEY=VALUE ...]
+        [--set KEY=VALUE [KEY=VALUE ...]]
 """
 
 from __future__ import annotations
@@ -126,8 +126,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--max-side", type=int, default=512)
     ap.add_argument("--show-failures", action="store_true")
-    ap.add_argument("--set", metavar="KEY=VALUE", action="append", default=[],
-                    help="override a screen tuning key (value read as YAML); repeatable")
+    ap.add_argument("--set", metavar="KEY=VALUE", action="extend", nargs="+", default=[],
+                    help="override screen tuning keys (values read as YAML)")
     args = ap.parse_args(argv)
     args.tuning = {}
     for item in args.set:

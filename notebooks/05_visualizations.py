@@ -54,6 +54,8 @@ from eda_lib.report import figures, gallery
 s = eda_lib.start(globals(), "05")
 t = s.tables
 cfg = s.cfg
+
+# %%
 forged = stats.measurable_forged(t)
 print(f"{len(forged)} forged images with a usable mask")
 

@@ -66,6 +66,8 @@ from eda_lib.report import figures, gallery, plots
 
 s = eda_lib.start(globals(), "06")
 t, cfg = s.tables, s.cfg
+
+# %%
 cm = t.copy_move
 print(f"{len(cm)} instances analysed in {cm['case_id'].nunique()} forged images")
 

@@ -70,6 +70,8 @@ from eda_lib.report import figures
 
 s = eda_lib.start(globals(), "10")
 t, cfg = s.tables, s.cfg
+
+# %%
 print(f"{len(t.screening)} candidate pairs in {t.screening['case_id'].nunique()} images")
 
 # %% [markdown]

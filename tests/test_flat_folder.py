@@ -65,6 +65,22 @@ def test_a_gap_names_what_the_competition_data_lacks():
         summary.section_gap(test_only, "08")
 
 
+def test_section_10_needs_the_screen_not_the_labels():
+    """The blind screen looks at any image: section 10 applies to a flat folder, and
+    does not apply to a run with ``screening: false``, whatever the data (an unreadable
+    image, which has no status, does not change that)."""
+    flat = SimpleNamespace(images=_frame(split=["unlabelled"], label=[""],
+                                         screen_status=["screened"]),
+                           masks=_frame(), instances=_frame())
+    assert summary.section_gap(flat, "10") == ""
+    off = SimpleNamespace(images=_frame(split=["train", "train", "test"],
+                                        label=["forged", "authentic", ""],
+                                        screen_status=["off", None, "off"]),
+                          masks=_frame(), instances=_frame())
+    assert summary.section_gap(off, "10").endswith("and this run had screening: false")
+    assert summary.section_gap(off, "07") == ""
+
+
 def test_the_summary_describes_the_images_and_names_the_sections_that_do_not_apply(flat_tables):
     text = summary.to_markdown(flat_tables)
     assert "5 images: 0 authentic, 0 forged, 0 test, 5 unlabelled" in text
@@ -144,16 +160,17 @@ def test_the_whole_report_runs_on_a_flat_folder(tmp_path):
     assert {r.name: r.error for r in result.records if r.status != "ok"} == {}
     index = (cfg.out_dir / "index.html").read_text(encoding="utf-8")
     assert "6 not applicable to this dataset (3, 4, 5, 6, 8, 9)" in index
+    gaps = summary.section_gaps(_tables(cfg))
     for record in result.records:
         section = record.name.split("_", 1)[0]
         nb = nbformat.read(record.notebook, as_version=4)
         outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
         said = [o for o in outputs if o.get("text", "").startswith(summary.NOT_APPLICABLE)]
-        if section in summary.SECTION_NEEDS:
+        if section in gaps:
             assert len(said) == 1, record.name
             assert "flat folder of 6 unlabelled images" in said[0]["text"]
-            # nothing else: no empty table, no empty figure
-            assert all(o.get("output_type") == "stream" for o in outputs), record.name
+            # nothing else: no empty table, no empty figure, no count of nothing
+            assert outputs == said and said[0]["text"].strip().count("\n") == 0, record.name
             page = record.html.read_text(encoding="utf-8")
             assert summary.NOT_APPLICABLE in page and "Empty DataFrame" not in page
             assert f"Does not apply to this dataset: {summary.section_gap(_tables(cfg), section)}" \
@@ -161,7 +178,7 @@ def test_the_whole_report_runs_on_a_flat_folder(tmp_path):
         else:
             assert said == [], record.name
     shown = {p.name.split("_", 1)[0] for p in (cfg.out_dir / "figures").glob("*.png")}
-    assert {"01", "02", "07"} <= shown and not shown & set(summary.SECTION_NEEDS)
+    assert {"01", "02", "07"} <= shown and not shown & set(gaps)
 
 
 def _tables(cfg):

@@ -596,12 +596,15 @@ def screen_by_fold(images: pd.DataFrame, folds: pd.DataFrame) -> pd.DataFrame:
 
     An image whose screen could not score (no usable mask) counts as 0, as a forged
     image without a mask does in :func:`baseline_scores`. The numbers are those of
-    ``python -m eda_lib baseline --split train --fold K`` scored by ``score``.
+    ``python -m eda_lib baseline --split train --fold K`` scored by ``score``. Without
+    screening (no image has a screen score) the screen's column is empty, as in
+    :func:`baseline_scores`.
     """
     train = _labelled(images[images["split"] == "train"]).merge(
         folds[["split", "label", "case_id", "fold"]], on=["split", "label", "case_id"]
     ).sort_values("fold", kind="stable")
-    score = train["screen_of1"].astype("float64").fillna(0.0)
+    score = train["screen_of1"].astype("float64")
+    score = score.fillna(0.0) if score.notna().any() else score
     authentic = (train["label"] == "authentic").astype("float64")
     frame = pd.DataFrame({"fold": train["fold"].astype("string"), "screen": score,
                           "authentic": authentic})

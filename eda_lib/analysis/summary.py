@@ -36,10 +36,11 @@ class Recommendation:
 NOT_APPLICABLE = "This section does not apply to this dataset"
 
 #: What each section of the report needs from the data, by section number; a section
-#: not listed (1, 2, 7, 10, 11...) applies to every dataset.
+#: not listed (1, 2, 7, 11...) applies to every dataset. Section 10 needs the blind
+#: screen, which a run can switch off (``screening: false``).
 SECTION_NEEDS: dict[str, str] = {
     "03": "masks", "04": "instances", "05": "forged_with_mask", "06": "instances",
-    "08": "labels", "09": "masks",
+    "08": "labels", "09": "masks", "10": "screened",
 }
 
 #: Each need of :data:`SECTION_NEEDS` in words, as the statement of a section that lacks it
@@ -51,12 +52,17 @@ NEEDS: dict[str, str] = {
     "instances": "forged regions read from mask files (train_masks/<case_id>.npy)",
     "forged_with_mask": "forged images with a usable mask (train_images/forged/ and "
                         "train_masks/)",
+    "screened": "the blind screen's results (parameter screening)",
 }
 
 
 def _lacks(t, need: str) -> str:
     """Why the tables ``t`` lack ``need`` (a key of :data:`NEEDS`), or "" when they hold it."""
     img = t.images
+    if need == "screened":  # a choice of the run, whatever the data
+        # unreadable images have no status: "off" is every status there is
+        off = "screen_status" in img and set(img["screen_status"].dropna()) == {"off"}
+        return "this run had screening: false" if off else ""
     held = {
         "labels": lambda: img["label"].isin(["authentic", "forged"]).any(),
         "masks": lambda: len(t.masks) > 0,
@@ -224,8 +230,10 @@ def _findings(t, f: dict) -> list[Finding]:
     gaps = section_gaps(t)
     if gaps:  # the same reason is given once
         why = "; ".join(dict.fromkeys(_lacks(t, SECTION_NEEDS[section]) for section in gaps))
-        out.append(Finding("sections", f"Sections {', '.join(str(int(s)) for s in gaps)} do not "
-                           f"apply to this dataset ({why}); each says at its top what it needs."))
+        which = (f"Section {int(next(iter(gaps)))} does not" if len(gaps) == 1 else
+                 f"Sections {', '.join(str(int(s)) for s in gaps)} do not")
+        out.append(Finding("sections", f"{which} apply to this dataset ({why}); each says at "
+                           "its top what it needs."))
     if f["n_forged"]:  # a finding with nothing to say is left out
         out.append(Finding(
             "masks", f"{f['n_with_mask']} of {f['n_forged']} forged images have a mask; "

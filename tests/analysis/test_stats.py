@@ -238,6 +238,24 @@ def test_screen_by_fold_averages_each_fold_and_all():
     assert got["oF1 all authentic"].tolist() == [0.0, 0.5, 1 / 3]
 
 
+def test_screen_by_fold_without_screening_scores_nothing():
+    """With ``screening: false`` no image has a screen score: the screen's column is
+    empty, not a row of zeros that reads as a baseline scoring 0 (the folds and the
+    all-authentic floor are still shown)."""
+    images = _images([
+        {"split": "train", "label": "authentic", "case_id": "1"},
+        {"split": "train", "label": "forged", "case_id": "1"},
+    ])
+    folds = frame("folds", [
+        {"split": "train", "label": "authentic", "case_id": "1", "fold": 0},
+        {"split": "train", "label": "forged", "case_id": "1", "fold": 0},
+    ])
+    got = stats.screen_by_fold(images, folds)
+    assert got["fold"].tolist() == ["0", "all"]
+    assert got["oF1 blind screen"].isna().all()
+    assert got["oF1 all authentic"].tolist() == [0.5, 0.5]
+
+
 def _copy_move(rows):
     base = {"split": "train", "method": "mask_pair", "target_x1": 0, "target_y1": 0,
             "source_x1": 50, "source_y1": 50, "source_x2": 59, "source_y2": 59}

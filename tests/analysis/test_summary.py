@@ -72,3 +72,12 @@ def test_blind_screen_finding_and_authentic_advice_follow_the_tables(tables):
     advice = {r.topic: r.because for r in summary.recommendations(t)}
     assert advice["authentic labels"].startswith("1 authentic image holds a region")
     assert "authentic labels" not in {r.topic for r in summary.recommendations(tables)}
+
+
+def test_a_run_without_the_screen_says_section_10_does_not_apply(tables):
+    """One section that does not apply is named in the singular, with its reason."""
+    assert "sections" not in {f.topic for f in summary.findings(tables)}
+    off = _with(tables, images=tables.images.assign(screen_status="off"))
+    found = {f.topic: f.text for f in summary.findings(off)}
+    assert found["sections"] == ("Section 10 does not apply to this dataset (this run had "
+                                 "screening: false); each says at its top what it needs.")

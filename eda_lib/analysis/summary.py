@@ -36,10 +36,10 @@ class Recommendation:
 NOT_APPLICABLE = "This section does not apply to this dataset"
 
 #: What each section of the report needs from the data, by section number; a section
-#: not listed (1, 2, 7, 11...) applies to every dataset. Section 10 needs the blind
-#: screen, which a run can switch off (``screening: false``).
+#: not listed (1, 2, 7, 11...) applies to every dataset. Sections 6 and 10 also need an
+#: analysis a run can switch off (``copy_move: false``, ``screening: false``).
 SECTION_NEEDS: dict[str, str] = {
-    "03": "masks", "04": "instances", "05": "forged_with_mask", "06": "instances",
+    "03": "masks", "04": "instances", "05": "forged_with_mask", "06": "copy_moved",
     "08": "labels", "09": "masks", "10": "screened",
 }
 
@@ -52,6 +52,8 @@ NEEDS: dict[str, str] = {
     "instances": "forged regions read from mask files (train_masks/<case_id>.npy)",
     "forged_with_mask": "forged images with a usable mask (train_images/forged/ and "
                         "train_masks/)",
+    "copy_moved": "forged regions read from mask files (train_masks/<case_id>.npy) and "
+                  "their copy-move analysis (parameter copy_move)",
     "screened": "the blind screen's results (parameter screening)",
 }
 
@@ -63,6 +65,13 @@ def _lacks(t, need: str) -> str:
         # unreadable images have no status: "off" is every status there is
         off = "screen_status" in img and set(img["screen_status"].dropna()) == {"off"}
         return "this run had screening: false" if off else ""
+    if need == "copy_moved":  # every instance has a copy_move row when the analysis ran
+        why = _lacks(t, "instances")
+        if why or len(t.copy_move):
+            return why
+        if t.problems["kind"].eq("copy_move_failed").any():
+            return "the copy-move analysis failed on every image (tables/problems.csv says why)"
+        return "this run had copy_move: false"
     held = {
         "labels": lambda: img["label"].isin(["authentic", "forged"]).any(),
         "masks": lambda: len(t.masks) > 0,

@@ -81,3 +81,21 @@ def test_a_run_without_the_screen_says_section_10_does_not_apply(tables):
     found = {f.topic: f.text for f in summary.findings(off)}
     assert found["sections"] == ("Section 10 does not apply to this dataset (this run had "
                                  "screening: false); each says at its top what it needs.")
+
+
+def test_a_run_without_copy_move_says_section_6_does_not_apply(tables):
+    """Every instance has a copy_move row when the analysis ran; none at all means the
+    run switched it off, or it failed on every image (then the problems say so)."""
+    from eda_lib.tables import frame
+
+    assert len(tables.instances) and summary.section_gap(tables, "06") == ""
+    off = _with(tables, copy_move=tables.copy_move.iloc[:0])
+    assert summary.section_gap(off, "06").endswith(
+        "their copy-move analysis (parameter copy_move), and this run had copy_move: false")
+    failed = frame("problems", [{"path": "train_masks/1.npy", "case_id": "1",
+                                 "kind": "copy_move_failed", "detail": "ValueError: x"}])
+    broken = _with(off, problems=pd.concat([tables.problems, failed], ignore_index=True))
+    assert summary.section_gap(broken, "06").endswith(
+        "the copy-move analysis failed on every image (tables/problems.csv says why)")
+    no_masks = _with(off, masks=tables.masks.iloc[:0], instances=tables.instances.iloc[:0])
+    assert summary.section_gap(no_masks, "06").endswith("no mask file was found")

@@ -1198,7 +1198,7 @@ def _fit_similarity(m: _Matches, lin: np.ndarray, seed: np.ndarray, pool: np.nda
 
 
 #: Above this many points :func:`_groups` links them through a k-d tree.
-_GROUPS_DENSE_MAX = 400
+_GROUPS_DENSE_MAX = 64
 
 
 def _groups(points: np.ndarray, link: float) -> np.ndarray:
@@ -1211,13 +1211,15 @@ def _groups(points: np.ndarray, link: float) -> np.ndarray:
         graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
         return connected_components(graph, directed=False)[1]
     # a cluster's few dozen inliers: every distance at once, then each point takes the
-    # least index it reaches (a group's label is its first point's: the labels come
-    # in the order of the groups' first points, 0, 1, 2...)
+    # least label among its neighbours, then that label's own label (so a chain of
+    # points needs a few rounds, not one per link); a group ends up labelled by its
+    # first point, and the labels come in the order of the groups' first points
     d = points[:, None, :] - points[None, :, :]
     linked = np.einsum("ijk,ijk->ij", d, d) <= link * link
     label = np.arange(n)
     while True:
         reach = np.where(linked, label[None, :], n).min(1)
+        reach = reach[reach]
         if np.array_equal(reach, label):
             break
         label = reach

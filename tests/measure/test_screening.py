@@ -228,16 +228,22 @@ def test_distinct_points_count_pixels_either_way(n):
 
 @pytest.mark.parametrize("link", [0.5, 3.0, 12.0])
 def test_groups_match_connected_components(monkeypatch, link):
-    """The direct single-linkage of a cluster's inliers labels the groups as the k-d
-    tree and sparse-graph path does (the one taken above a few hundred points)."""
+    """The direct single-linkage of a cluster's inliers (up to a few dozen points) labels
+    the groups as the k-d tree and sparse-graph path does (the one taken above that):
+    scattered points, repeated points and a chain that links end to end only through
+    every one of its points."""
     rng = np.random.default_rng(int(link * 10))
+    chain = np.c_[np.arange(20) * 0.9 * link, np.full(20, 300.0)]
     points = np.concatenate([rng.uniform(0, 40, (30, 2)), rng.uniform(60, 200, (50, 2)),
-                             np.repeat(rng.uniform(0, 200, (5, 2)), 2, axis=0)])
+                             np.repeat(rng.uniform(0, 200, (5, 2)), 2, axis=0), chain])
+    points = points[rng.permutation(len(points))]
+    monkeypatch.setattr(screening, "_GROUPS_DENSE_MAX", len(points))
     direct = _groups(points, link)
     monkeypatch.setattr(screening, "_GROUPS_DENSE_MAX", 0)
     through_tree = _groups(points, link)
     np.testing.assert_array_equal(direct, through_tree)
     assert 1 < len(np.unique(direct)) < len(points)
+    assert len(np.unique(direct[points[:, 1] == 300.0])) == 1  # the chain is one group
 
 
 def test_dense_field_adds_no_second_copy_of_a_copy_found_whole():

@@ -1154,7 +1154,7 @@ def _count_distinct(keys: np.ndarray) -> int:
 
 def _distinct_points(points: np.ndarray) -> int:
     """Number of distinct points, rounded to whole pixels."""
-    return len(points) if len(points) < 2 else _count_distinct(_pixel_keys(points))
+    return _count_distinct(_pixel_keys(points))
 
 
 def _support(m: _Matches, idx: np.ndarray) -> int:

@@ -166,6 +166,20 @@ def test_dense_field_matches_a_copy_under_its_transform(transform):
         assert np.array_equal(_linear_of(bool(m.mirror[k]), quarter), expected)
 
 
+def _field_inputs(work: np.ndarray, params: dict):
+    """What :func:`_patch_match` takes for ``work`` as :func:`_dense_matches` makes it:
+    the (H * W, D) features, phases, the textured points on a grid of 2 px and the
+    pool of every textured pixel (flat indices)."""
+    feats, std, angle, inv = _pct_features(work, params["dense_radius"])
+    h, w = work.shape
+    grid = np.zeros((h, w), bool)
+    grid[::2, ::2] = True
+    textured_px = std >= params["flat_std"]
+    pts = np.flatnonzero((textured_px & grid).ravel())
+    pool = np.flatnonzero(textured_px.ravel())
+    return feats.reshape(h * w, -1), angle, inv, pts, pool
+
+
 def test_dense_field_compares_whole_numbers():
     """The same feature values give the same field whatever their float type: float
     sums change with precision and with the memory alignment of the arrays, and the
@@ -175,14 +189,8 @@ def test_dense_field_compares_whole_numbers():
     params = _merge_tuning({})
     work = cv2.resize(jpeg(image, 85).astype(np.float32), None, fx=0.8, fy=0.8,
                       interpolation=cv2.INTER_AREA)
-    feats, std, angle, inv = _pct_features(work, params["dense_radius"])
+    feats, angle, inv, pts, pool = _field_inputs(work, params)
     h, w = work.shape
-    grid = np.zeros((h, w), bool)
-    grid[::2, ::2] = True
-    textured_px = std >= params["flat_std"]
-    pts = np.flatnonzero((textured_px & grid).ravel())
-    pool = np.flatnonzero(textured_px.ravel())
-    feats = feats.reshape(h * w, -1)
     single = _patch_match(feats, angle, inv, (h, w), pts, pool, params)
     double = _patch_match(feats.astype(np.float64), angle, inv, (h, w), pts, pool, params)
     assert (single[0] >= 0).sum() > 100
@@ -198,14 +206,9 @@ def test_dense_field_is_the_same_in_32_and_64_bits():
     image, _ = paste(textured(3), "flip_v", gain=0.9, offset=6)
     params = _merge_tuning({})
     work = jpeg(image, 80).astype(np.float32)
-    feats, std, angle, inv = _pct_features(work, params["dense_radius"])
+    feats, angle, inv, pts, pool = _field_inputs(work, params)
     h, w = work.shape
-    grid = np.zeros((h, w), bool)
-    grid[::2, ::2] = True
-    textured_px = std >= params["flat_std"]
-    pts = np.flatnonzero((textured_px & grid).ravel())
-    pool = np.flatnonzero(textured_px.ravel())
-    whole = np.round(feats.reshape(h * w, -1) * _FEATURE_SCALE) / _FEATURE_SCALE
+    whole = np.round(feats * _FEATURE_SCALE) / _FEATURE_SCALE
     top = np.round(whole[pool] * _FEATURE_SCALE).max()
     assert 9 * top**2 < 2**31 <= 9 * (64 * top) ** 2  # one path each
     narrow = _patch_match(whole, angle, inv, (h, w), pts, pool, params)

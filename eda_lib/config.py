@@ -224,7 +224,11 @@ def make_config(values: Mapping[str, Any]) -> Config:
         )
     for key in _PATH_KEYS:
         if checked[key]:
-            checked[key] = Path(checked[key]).expanduser().resolve()
+            try:
+                checked[key] = Path(checked[key]).expanduser().resolve()
+            except (ValueError, OSError, RuntimeError) as exc:  # a NUL byte, a symlink loop
+                raise ConfigError(f"parameter {key!r} is not a usable path "
+                                  f"({checked[key]!r}): {exc}", key=key) from exc
     return Config(**checked)
 
 

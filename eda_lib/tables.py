@@ -31,7 +31,7 @@ from .files import atomic_write
 #: 11: the screen's dense field runs at the image's own size on small images and is
 #: seeded by 5 random projections (3 before), and a dense copy larger than a keypoint
 #: copy is no longer dropped as a part of it.
-ANALYSIS_VERSION = "11"
+ANALYSIS_VERSION = "12"
 #: Parameters whose value changes what the data pass measures.
 PASS_PARAMS = ("max_image_pixels", "copy_move", "copy_move_max_side", "screening",
                "screening_max_side", "allow_pickle")

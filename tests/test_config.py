@@ -91,3 +91,18 @@ def test_figures_are_never_asked_larger_than_the_views_they_draw_from():
 
     sizes = {p.name: p.maximum for p in PARAMS if p.name in ("display_size", "grid_size")}
     assert sizes == {"display_size": VIEW_SIDE, "grid_size": VIEW_SIDE}
+
+
+@pytest.mark.parametrize("path", ["bad\x00name", "\x00"])
+def test_unusable_path_is_a_config_error_naming_the_key(path):
+    with pytest.raises(ConfigError) as err:
+        make_config({"data_dir": path})
+    assert err.value.key == "data_dir" and "data_dir" in str(err.value)
+
+
+def test_symlink_loop_is_a_config_error(tmp_path):
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    with pytest.raises(ConfigError) as err:
+        make_config({"data_dir": str(tmp_path), "out_dir": str(tmp_path / "a" / "report")})
+    assert err.value.key == "out_dir"

@@ -141,6 +141,47 @@ def test_large_image_is_screened_at_reduced_resolution_with_full_resolution_boxe
     assert pair.transform == "flip_v"
 
 
+def _recall_precision(mask: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
+    hit = (mask & truth).sum()
+    return hit / truth.sum(), hit / mask.sum()
+
+
+@pytest.mark.parametrize("transform", ["identity", "rot90", "flip_v"])
+def test_reported_regions_reach_the_copys_edge(transform):
+    """The agreement map's blur keeps the region about 2 px inside the copy; the
+    reported regions are grown back, and no further."""
+    image, target = paste(textured(3), transform)
+    image = jpeg(image, 80)
+    truth = np.zeros(image.shape, bool)
+    for x1, y1, x2, y2 in (SOURCE, target):
+        truth[y1 : y2 + 1, x1 : x2 + 1] = True
+    core = _recall_precision(screen_image(image, region_grow=0).instances()[0], truth)
+    recall, precision = _recall_precision(screen_image(image).instances()[0], truth)
+    assert core[0] < 0.95 and core[1] > 0.99
+    assert recall > 0.98 and precision > 0.95
+
+
+@pytest.mark.parametrize("scale", [1.0, 1.2])
+def test_grown_source_box_follows_transform_and_scale_at_reduced_resolution(scale):
+    big = cv2.resize(textured(4), None, fx=4, fy=4, interpolation=cv2.INTER_LINEAR)
+    rng = np.random.default_rng(4)
+    big = np.clip(big + rng.normal(0, 3, big.shape), 0, 255).astype(np.uint8)
+    x1, y1, x2, y2 = (80, 40, 399, 279)
+    patch = cv2.resize(np.rot90(big[y1 : y2 + 1, x1 : x2 + 1]), None, fx=scale, fy=scale,
+                       interpolation=cv2.INTER_LINEAR)
+    ph, pw = patch.shape
+    big[560 : 560 + ph, 640 : 640 + pw] = patch
+    truth = np.zeros(big.shape, bool)
+    truth[y1 : y2 + 1, x1 : x2 + 1] = truth[560 : 560 + ph, 640 : 640 + pw] = True
+    found = screen_image(big, max_side=400)
+    (pair,) = found.copies
+    recall, precision = _recall_precision(found.instances()[0], truth)
+    assert recall > 0.98 and precision > 0.97
+    boxes = sorted([pair.source_box, pair.target_box])
+    assert box_iou(boxes[0], (x1, y1, x2, y2)) > 0.9
+    assert box_iou(boxes[1], (640, 560, 640 + pw - 1, 560 + ph - 1)) > 0.9
+
+
 def _inside(points: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
     x1, y1, x2, y2 = box
     return ((points[:, 0] >= x1) & (points[:, 0] <= x2)

@@ -129,8 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="dataset folder whose training images the submission names")
     score.add_argument("--fold", type=int, metavar="K",
                        help="score the images of fold K only (each must be in the submission)")
-    score.add_argument("--folds", type=Path, metavar="FOLDS.csv",
-                       help="a run's tables/folds.csv (default: folds of twins computed here)")
+    score.add_argument("--folds", type=_folds_arg, metavar="F|FOLDS.csv",
+                       help="a run's tables/folds.csv, or the number of folds F to compute "
+                            "here (twins grouped, not duplicates; default: 5 computed here)")
     score.add_argument("--details", type=Path, metavar="OUT.csv",
                        help="also write the per-image scores to this CSV")
     score.set_defaults(command=cmd_score)
@@ -147,8 +148,10 @@ def build_parser() -> argparse.ArgumentParser:
                                "authentic/<case_id>, as score reads them (default: %(default)s)")
     baseline.add_argument("--fold", type=int, metavar="K",
                           help="with --split train: only the images of fold K")
-    baseline.add_argument("--folds", type=Path, metavar="FOLDS.csv",
-                          help="the folds to take fold K from (default: the run's tables/folds.csv)")
+    baseline.add_argument("--folds", type=_folds_arg, metavar="F|FOLDS.csv",
+                          help="with --fold: the number of grouped folds F of the run (its "
+                               "parameter folds, default 5) or a folds CSV to take fold K from "
+                               "(default: the run's tables/folds.csv)")
     baseline.add_argument("--out-dir", type=Path, default=Path("reports/baseline"), metavar="RUN",
                           help="where the data pass keeps its tables and cache; a report's "
                                "out_dir is reused when its tables match (default: %(default)s)")
@@ -171,6 +174,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _folds_arg(text: str) -> int | Path:
+    """``--folds``: a number of folds (at least 2), or the path of a folds CSV."""
+    if text.strip().isdigit():
+        n = int(text)
+        if n < 2:
+            raise argparse.ArgumentTypeError(
+                f"{text!r}: at least 2 folds, or the path of a folds CSV (a run's "
+                "tables/folds.csv)")
+        return n
+    return Path(text)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """``run``: validate the parameters, run the suite, print where the report is."""
     from .report import runner
@@ -190,7 +205,12 @@ def cmd_score(args: argparse.Namespace) -> int:
     """``score``: the mean oF1 of a submission over training images."""
     from .analysis import scoring
 
-    value, details = scoring.score_file(args.submission, args.data_dir, args.fold, args.folds)
+    if args.folds is not None and args.fold is None:
+        raise ConfigError("--folds needs --fold K: without it every image the submission "
+                          "names is scored", key="folds")
+    folds_csv = args.folds if isinstance(args.folds, Path) else None
+    k = args.folds if isinstance(args.folds, int) else 5
+    value, details = scoring.score_file(args.submission, args.data_dir, args.fold, folds_csv, k)
     if args.details is not None:
         atomic_write(Path(args.details), lambda path: details.to_csv(path, index=False))
     where = f"fold {args.fold}" if args.fold is not None else "the images it names"
@@ -207,23 +227,27 @@ def cmd_baseline(args: argparse.Namespace) -> int:
     if args.fold is not None and args.split != "train":
         raise ConfigError("--fold needs --split train: the test images have no folds",
                                  key="fold")
-    cfg = config.make_config({"data_dir": args.data_dir, "out_dir": args.out_dir,
-                              "workers": args.workers})
+    if args.folds is not None and args.fold is None:
+        raise ConfigError("--folds needs --fold K: without it every image of the split is "
+                          "predicted", key="folds")
+    values = {"data_dir": args.data_dir, "out_dir": args.out_dir, "workers": args.workers}
+    if isinstance(args.folds, int):
+        values["folds"] = args.folds  # the run's own grouped folds, that many
+    cfg = config.make_config(values)
     refuse_inside(args.out, cfg.data_dir, f"--out {args.out}",
                   "Write the submission outside the data folder", "out")
     datapass.ensure_tables(cfg)
     tables = datapass.load_tables(cfg, build=False)
     ids = None
+    folds_csv = args.folds if isinstance(args.folds, Path) else tables_dir(cfg) / "folds.csv"
     if args.fold is not None:
-        ids = scoring.fold_ids(cfg.data_dir, args.fold,
-                               args.folds or tables_dir(cfg) / "folds.csv")
+        ids = scoring.fold_ids(cfg.data_dir, args.fold, folds_csv)
     sub = scoring.baseline_submission(tables, args.split, ids)
     atomic_write(Path(args.out), lambda path: sub.to_csv(path, index=False))
     flagged = int((sub["annotation"] != "authentic").sum())
     _say(f"wrote {args.out}: {len(sub)} image(s), {flagged} with a duplicated region found")
     if args.split == "train":
-        fold = f" --fold {args.fold} --folds {args.folds or tables_dir(cfg) / 'folds.csv'}" \
-            if args.fold is not None else ""
+        fold = f" --fold {args.fold} --folds {folds_csv}" if args.fold is not None else ""
         _say(f"score it with: python -m eda_lib score {args.out} --data-dir {args.data_dir}{fold}")
     return EXIT_OK
 

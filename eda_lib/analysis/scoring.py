@@ -80,6 +80,26 @@ def solution(data_dir: Path, ids: Iterable[str], allow_pickle: bool = False) -> 
     return pd.DataFrame(rows, columns=["case_id", "annotation", "shape"])
 
 
+FOLDS_COLUMNS = ("split", "label", "case_id", "fold")
+
+
+def read_folds(path: Path) -> pd.DataFrame:
+    """A folds CSV (a run's ``tables/folds.csv``), checked: a file that cannot be read or
+    lacks a column of :data:`FOLDS_COLUMNS` is a ConfigError naming it."""
+    hint = "give a run's tables/folds.csv, or a number of folds"
+    try:
+        folds = pd.read_csv(path, dtype={"case_id": str})
+    except (OSError, ValueError, pd.errors.ParserError) as exc:  # EmptyDataError: ValueError
+        raise ConfigError(f"folds file {path} cannot be read ({str(exc).strip()}); {hint}",
+                          key="folds") from exc
+    missing = [c for c in FOLDS_COLUMNS if c not in folds.columns]
+    if missing:
+        raise ConfigError(f"folds file {path} has no column {', '.join(missing)} (it needs "
+                          f"{', '.join(FOLDS_COLUMNS)}); {hint}", key="folds")
+    folds["fold"] = pd.to_numeric(folds["fold"], errors="coerce")
+    return folds
+
+
 def fold_ids(data_dir: Path, fold: int, folds_csv: Path | None = None, k: int = 5,
              seed: int = 42) -> list[str]:
     """Training ids of one fold, from a run's ``tables/folds.csv`` or computed here.
@@ -88,7 +108,7 @@ def fold_ids(data_dir: Path, fold: int, folds_csv: Path | None = None, k: int = 
     folds table of a run for those).
     """
     if folds_csv is not None:
-        folds = pd.read_csv(folds_csv, dtype={"case_id": str})
+        folds = read_folds(folds_csv)
     else:
         index = scan(data_dir)
         imgs = pd.DataFrame([e.__dict__ for e in index.images])
@@ -100,20 +120,22 @@ def fold_ids(data_dir: Path, fold: int, folds_csv: Path | None = None, k: int = 
                               leakage_groups(imgs), k=k, seed=seed)
     chosen = folds[(folds["fold"] == fold) & (folds["split"] == "train")]
     if chosen.empty:
-        raise ConfigError(f"fold {fold} holds no training image (folds are 0 .. "
-                          f"{int(folds['fold'].max())})", key="fold")
+        known = folds.loc[folds["split"] == "train", "fold"].dropna()
+        span = f"folds are 0 .. {int(known.max())}" if len(known) else "the folds name none"
+        raise ConfigError(f"fold {fold} holds no training image ({span})", key="fold")
     return [f"{r.label}/{r.case_id}" for r in chosen.itertuples()]
 
 
 def score_file(submission: Path, data_dir: Path, fold: int | None = None,
-               folds_csv: Path | None = None) -> tuple[float, pd.DataFrame]:
+               folds_csv: Path | None = None, k: int = 5) -> tuple[float, pd.DataFrame]:
     """Score a submission file; returns the mean oF1 and the per-image details.
 
     Without ``fold`` every image the submission names is scored; with it, the
-    images of that fold (each must be in the submission).
+    images of that fold (each must be in the submission), from ``folds_csv`` or, without
+    it, from ``k`` folds computed here (:func:`fold_ids`).
     """
     sub = metric.read_submission(submission)
-    ids = fold_ids(data_dir, fold, folds_csv) if fold is not None else list(sub["case_id"])
+    ids = fold_ids(data_dir, fold, folds_csv, k) if fold is not None else list(sub["case_id"])
     truth = solution(data_dir, ids)
     details = metric.score_details(truth, sub)
     return float(details["score"].mean()) if len(details) else float("nan"), details

@@ -89,6 +89,50 @@ def test_cli_exit_codes(data, tmp_path, capsys):
     assert cli.main(["score", str(bad), "--data-dir", str(data)]) == 2
 
 
+def test_score_takes_a_number_of_folds_or_a_folds_file(data, tmp_path, capsys):
+    good = _submission(tmp_path / "s.csv", _perfect_rows(data))
+    n3 = len(scoring.fold_ids(data, 1, k=3))
+    assert cli.main(["score", str(good), "--data-dir", str(data), "--fold", "1",
+                     "--folds", "3"]) == 0
+    assert f"over {n3} images (fold 1)" in capsys.readouterr().out
+    ids = scoring.fold_ids(data, 1, k=3)
+    folds = pd.DataFrame({"split": "train", "label": [i.split("/")[0] for i in ids],
+                          "case_id": [i.split("/")[1] for i in ids], "fold": 1})
+    folds.to_csv(tmp_path / "folds.csv", index=False)
+    assert cli.main(["score", str(good), "--data-dir", str(data), "--fold", "1",
+                     "--folds", str(tmp_path / "folds.csv")]) == 0
+    assert f"over {n3} images (fold 1)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("content, words", [
+    (None, "cannot be read"),
+    ("", "cannot be read"),
+    ("case_id,fold\n1,0\n", "no column split, label"),
+    ("split,label,case_id,fold\ntrain,forged,1,x\n", "fold 0 holds no training image"),
+])
+def test_a_bad_folds_file_is_named_with_the_fix(data, tmp_path, capsys, content, words):
+    good = _submission(tmp_path / "s.csv", _perfect_rows(data))
+    path = tmp_path / "folds.csv"
+    if content is not None:
+        path.write_text(content)
+    code = cli.main(["score", str(good), "--data-dir", str(data), "--fold", "0",
+                     "--folds", str(path)])
+    err = capsys.readouterr().err
+    assert code == 2 and words in err
+    if content is None or "column" in words:
+        assert str(path) in err and "tables/folds.csv" in err
+
+
+@pytest.mark.parametrize("argv, code, words", [
+    (["--folds", "3"], 2, "--folds needs --fold K"),
+    (["--fold", "0", "--folds", "1"], 2, "at least 2 folds"),
+])
+def test_score_refuses_folds_it_cannot_use(data, tmp_path, capsys, argv, code, words):
+    good = _submission(tmp_path / "s.csv", _perfect_rows(data))
+    assert cli.main(["score", str(good), "--data-dir", str(data), *argv]) == code
+    assert words in capsys.readouterr().err
+
+
 # ------------------------------------------------------------------ the blind screen's baseline
 
 
@@ -165,6 +209,20 @@ def test_baseline_refuses_bad_requests(screened, tmp_path, capsys):
     code = cli.main(["baseline", "--data-dir", str(data), "--out", str(inside)])
     assert code == 2 and not inside.exists()
     assert "never written" in capsys.readouterr().err
+
+
+def test_baseline_takes_the_number_of_folds_of_its_run(screened, tmp_path, capsys):
+    data, run_dir = screened
+    code, out = _baseline(screened, tmp_path, "--split", "train", "--fold", "1", "--folds", "3")
+    assert code == 0
+    folds = pd.read_csv(run_dir / "tables/folds.csv", dtype={"case_id": str})
+    assert sorted(folds["fold"].unique()) == [0, 1, 2]  # the run's folds, three of them
+    chosen = folds[(folds["fold"] == 1) & (folds["split"] == "train")]
+    assert sorted(metric.read_submission(out)["case_id"]) == sorted(
+        chosen["label"] + "/" + chosen["case_id"])
+    assert f"--folds {run_dir / 'tables/folds.csv'}" in capsys.readouterr().out
+    code, _ = _baseline(screened, tmp_path, "--split", "train", "--folds", "3")
+    assert code == 2 and "--folds needs --fold K" in capsys.readouterr().err
 
 
 def test_baseline_submission_joins_the_copies_of_an_image(tables):

@@ -174,6 +174,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _output_file(path: Path, what: str, key: str, example: str) -> Path:
+    """Ready the path of a file a command writes: a folder there is a ConfigError, missing
+    parent folders are made."""
+    if path.is_dir():
+        raise ConfigError(f"{what} is a folder; name the file to write, e.g. {path / example}",
+                          key=key)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"{what}: cannot make its folder {path.parent} ({exc.strerror}); "
+                          "choose a writable place", key=key) from exc
+    return path
+
+
 def _folds_arg(text: str) -> int | Path:
     """``--folds``: a number of folds (at least 2), or the path of a folds CSV."""
     if text.strip().isdigit():
@@ -210,9 +224,13 @@ def cmd_score(args: argparse.Namespace) -> int:
                           "names is scored", key="folds")
     folds_csv = args.folds if isinstance(args.folds, Path) else None
     k = args.folds if isinstance(args.folds, int) else 5
+    if args.details is not None:
+        refuse_inside(args.details, args.data_dir, f"--details {args.details}",
+                      "Write the details outside the data folder", "details")
+        _output_file(args.details, f"--details {args.details}", "details", "details.csv")
     value, details = scoring.score_file(args.submission, args.data_dir, args.fold, folds_csv, k)
     if args.details is not None:
-        atomic_write(Path(args.details), lambda path: details.to_csv(path, index=False))
+        atomic_write(args.details, lambda path: details.to_csv(path, index=False))
     where = f"fold {args.fold}" if args.fold is not None else "the images it names"
     _say(f"oF1 {value:.6f} over {len(details)} images ({where})")
     return EXIT_OK
@@ -236,6 +254,7 @@ def cmd_baseline(args: argparse.Namespace) -> int:
     cfg = config.make_config(values)
     refuse_inside(args.out, cfg.data_dir, f"--out {args.out}",
                   "Write the submission outside the data folder", "out")
+    _output_file(args.out, f"--out {args.out}", "out", "sub.csv")
     datapass.ensure_tables(cfg)
     tables = datapass.load_tables(cfg, build=False)
     ids = None

@@ -225,6 +225,30 @@ def test_baseline_takes_the_number_of_folds_of_its_run(screened, tmp_path, capsy
     assert code == 2 and "--folds needs --fold K" in capsys.readouterr().err
 
 
+def test_baseline_writes_into_a_new_folder_and_refuses_a_folder_as_its_file(screened, tmp_path,
+                                                                          capsys):
+    data, run_dir = screened
+    out = tmp_path / "new" / "deeper" / "sub.csv"
+    code = cli.main(["baseline", "--data-dir", str(data), "--out", str(out),
+                     "--out-dir", str(run_dir), "--workers", "1"])
+    assert code == 0 and scoring.validate_file(out, data, split="test").empty
+    code = cli.main(["baseline", "--data-dir", str(data), "--out", str(tmp_path),
+                     "--out-dir", str(run_dir), "--workers", "1"])
+    assert code == 2 and "is a folder; name the file to write" in capsys.readouterr().err
+
+
+def test_score_details_are_never_written_into_the_data_folder(data, tmp_path, capsys):
+    good = _submission(tmp_path / "s.csv", _perfect_rows(data))
+    inside = data / "details.csv"
+    code = cli.main(["score", str(good), "--data-dir", str(data), "--details", str(inside)])
+    assert code == 2 and not inside.exists() and "never written" in capsys.readouterr().err
+    code = cli.main(["score", str(good), "--data-dir", str(data), "--details", str(tmp_path)])
+    assert code == 2 and "details.csv" in capsys.readouterr().err
+    deeper = tmp_path / "a" / "details.csv"
+    assert cli.main(["score", str(good), "--data-dir", str(data), "--details", str(deeper)]) == 0
+    assert len(pd.read_csv(deeper)) == len(_perfect_rows(data))
+
+
 def test_baseline_submission_joins_the_copies_of_an_image(tables):
     screening = frame("screening", [
         {"split": "train", "label": "forged", "case_id": "10", "pair": 1, "verdict": "copy",

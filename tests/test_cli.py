@@ -149,6 +149,12 @@ def test_demo_data_into_a_non_empty_folder_is_a_usage_error(tmp_path, capsys):
     assert [p.name for p in tmp_path.iterdir()] == ["keep.txt"]
 
 
+def test_demo_data_where_no_folder_can_be_made_is_a_usage_error(tmp_path, capsys):
+    (tmp_path / "a_file").write_text("mine", encoding="utf-8")
+    assert run("demo-data", tmp_path / "a_file" / "demo") == cli.EXIT_USAGE
+    assert_usage_error(capsys, str(tmp_path / "a_file" / "demo"), "place you can write to")
+
+
 def test_demo_data_refuses_a_png_level_zlib_has_not(tmp_path, capsys):
     assert run("demo-data", tmp_path / "d", "--png-level", "10") == cli.EXIT_USAGE
     assert_usage_error(capsys, "png_level", "0 to 9")

@@ -219,7 +219,12 @@ def _prepare_root(root: Path) -> Path:
         raise DataError(f"Cannot write the demo dataset to {root}: it is {found}. Pick a new "
                         "or empty folder; the generator never deletes or overwrites files.",
                         path=root, kind="root_not_empty")
-    root.mkdir(parents=True, exist_ok=True)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataError(f"Cannot write the demo dataset to {root}: {exc.strerror}. Pick a "
+                        "new or empty folder in a place you can write to.", path=root,
+                        kind="root_not_writable") from exc
     return root
 
 

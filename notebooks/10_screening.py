@@ -18,9 +18,10 @@
 # authentic images (which may hide a duplication nobody labelled), supplemental images,
 # an analyst's folder of figures. The data pass looked at every image by itself
 # (`eda_lib.measure.screening`): SIFT keypoints matched within the image and against its
-# mirror, a similarity fitted per cluster of matches (flips, 90-degree rotations, scale),
-# a dense block fallback for smooth images, then the dense scores of section 6 (`ncc`,
-# `residual_ncc`, `margin`, ...) on each candidate pair. Nothing of a mask or a twin is
+# mirror, a dense nearest-neighbour field of patch features for copies too small or too
+# faint for keypoints (blocks instead of keypoints on smooth images), a similarity fitted
+# per cluster of matches (flips, 90-degree rotations, scale), then the dense scores of
+# section 6 (`ncc`, `residual_ncc`, `margin`, ...) on each candidate pair. Nothing of a mask or a twin is
 # read; the labels are used only afterwards, to say how well the screen did.
 #
 # Each candidate pair ends as `copy`, `unsure` or `rejected`, with the reason: a

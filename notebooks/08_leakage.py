@@ -49,7 +49,7 @@ from pathlib import Path
 sys.path.append(str(Path.cwd().parent))  # finds eda_lib next to notebooks/ when not installed
 import eda_lib
 from eda_lib.analysis import stats
-from eda_lib.analysis.folds import fold_balance
+from eda_lib.analysis.folds import empty_folds_note, fold_balance
 from eda_lib.report import plots
 
 s = eda_lib.start(globals(), "08")
@@ -78,6 +78,9 @@ stats.cross_case_images(t.groups, n=20)
 #
 # Images per fold and stratum (label : instances per image). No group is split: the
 # check below counts groups found in more than one fold.
+
+# %%
+print(empty_folds_note(t.folds, folds))
 
 # %%
 fold_balance(t.folds)

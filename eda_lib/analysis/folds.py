@@ -225,3 +225,23 @@ def _deal_run(vectors: np.ndarray, run: np.ndarray, table: np.ndarray, kind: np.
 def fold_balance(folds: pd.DataFrame) -> pd.DataFrame:
     """Images per fold and stratum, with totals."""
     return pd.crosstab(folds["fold"], folds["stratum"], margins=True, margins_name="total")
+
+
+def empty_folds_note(folds: pd.DataFrame, k: int) -> str:
+    """One line on how many of the ``k`` folds asked for hold images; when some are
+    empty (more folds than groups), which ones and the fix."""
+    held = set(folds["fold"].dropna().astype(int))
+    empty = [f for f in range(k) if f not in held]
+    if not empty:
+        return f"{k} folds, each holding images."
+    runs: list[list[int]] = []
+    for f in empty:
+        if runs and f == runs[-1][-1] + 1:
+            runs[-1].append(f)
+        else:
+            runs.append([f])
+    span = ", ".join(f"{r[0]}" if len(r) == 1 else f"{r[0]} .. {r[-1]}" for r in runs)
+    n_groups = folds["group"].nunique()
+    return (f"{k} folds asked for, {k - len(empty)} hold images: there are {n_groups} "
+            f"groups to deal and a group is never split. Empty: fold(s) {span}; set the "
+            f"parameter folds to at most {max(2, n_groups)}.")

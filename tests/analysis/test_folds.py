@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
 
-from eda_lib.analysis.folds import fold_balance, grouped_folds, leakage_groups
+from eda_lib.analysis.folds import empty_folds_note, fold_balance, grouped_folds, leakage_groups
 
 
 def _images(rows):
@@ -62,3 +62,12 @@ def test_k_must_be_at_least_two(data):
     images, masks, _ = data
     with pytest.raises(ValueError):
         grouped_folds(images, masks, leakage_groups(images), k=1)
+
+
+def test_empty_folds_are_named_with_the_fix():
+    folds = pd.DataFrame({"split": ["train"] * 4 + ["supplemental"], "group": [0, 0, 1, 2, 3],
+                          "fold": [0, 0, 1, 2, 4]})
+    assert empty_folds_note(folds, 3) == "3 folds, each holding images."
+    note = empty_folds_note(folds, 8)
+    assert "8 folds asked for, 4 hold images" in note and "4 groups" in note
+    assert "Empty: fold(s) 3, 5 .. 7;" in note and "at most 4" in note

@@ -46,7 +46,7 @@ class Param:
 #: Every parameter the suite knows, in the order the notebooks list them.
 #: ``None`` as a default marks a required parameter.
 PARAMS: tuple[Param, ...] = (
-    Param("data_dir", str, None, "competition layout or flat folder of PNG images (read only)"),
+    Param("data_dir", str, None, "competition layout or flat folder of images (read only)"),
     Param("out_dir", str, "reports/demo", "where tables, figures, notebooks and HTML are written"),
     Param("seed", int, 42, "seed of every random sample shown", minimum=0, maximum=2**32 - 1),
     Param("workers", int, 0, "processes for the data pass; 0 means all cores", minimum=0),

@@ -18,7 +18,7 @@
 # appears only when its trigger holds, and says which number triggered it.
 
 # %% tags=["parameters"]
-data_dir: str = "../data/demo"  # competition layout or flat folder of PNG images (read only)
+data_dir: str = "../data/demo"  # competition layout or flat folder of images (read only)
 out_dir: str = "../reports/demo"  # where tables, figures, notebooks and HTML are written
 seed: int = 42  # seed of every random sample shown
 workers: int = 0  # processes for the data pass; 0 means all cores

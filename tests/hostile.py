@@ -193,7 +193,11 @@ def add_hostile_flat_files(root: Path) -> dict[str, str | None]:
     good.write_bytes(good.read_bytes()[:-400])
     expected["cut.png"] = "truncated_image"
     put("panels/fig1.PNG", "duplicate_case_id", array=_texture(40, 50, 5))
-    put("scan.jpg", "stray_file", data=b"\xff\xd8\xff")
+    put("scan.jpg", "not_an_image", data=b"\xff\xd8\xff")
+    put("panels/gel.tif", None, array=_texture(48, 64, 6))  # a TIFF: analysed
+    put("blot.jpeg", None, array=_texture(40, 56, 7))  # a JPEG: analysed
+    Image.fromarray(_texture(30, 40, 8)).save(sub / "fake.tif", format="PNG")
+    expected["panels/fake.tif"] = "wrong_format"
     put("README.txt", "stray_file", data=b"figures of paper 12\n")
     put(".DS_Store", "stray_file", data=b"\0\1stray")
     put("panels/._fig1.png", "stray_file", data=b"\0\5\26\7")

@@ -51,7 +51,7 @@ def image_sizes(index: Index) -> dict[str, tuple[int, int]]:
     named = {e.case_id: e.path for e in index.images if e.split in ("test", FLAT_SPLIT)}
     named.update({k: path for k, (path, _) in training_ids(index).items()})
     for key, rel in named.items():
-        size = images.png_size(index.root / rel)
+        size = images.image_size(index.root / rel)
         if size is not None:
             out[key] = (size[1], size[0])
     return out

@@ -137,6 +137,13 @@ def _pixels(img: Image.Image) -> np.ndarray:
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
+#: The format a file's suffix promises (Pillow's name for it). The competition's images
+#: are PNG; a flat folder of images may also hold JPEG, TIFF, BMP and WebP files. A
+#: suffix not listed promises PNG. Pixels are taken as stored: a JPEG's EXIF orientation
+#: is not applied, and of a TIFF of several pages the first is read.
+FORMAT_OF_SUFFIX = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF",
+                    ".tiff": "TIFF", ".bmp": "BMP", ".webp": "WEBP"}
+
 
 def png_size(path: Path) -> tuple[int, int] | None:
     """(width, height) from a PNG's IHDR chunk, or None if the file is not a PNG.
@@ -191,13 +198,29 @@ def open_checked(path: Path, max_pixels: int) -> Image.Image:
     except ImageError:
         img.close()
         raise
-    if img.format != "PNG":
+    expected = FORMAT_OF_SUFFIX.get(path.suffix.lower(), "PNG")
+    if img.format != expected:
         img.close()
         raise ImageError(
-            f"{path}: file is {img.format or 'an unknown format'}, not PNG as its name says",
-            path, "wrong_format",
+            f"{path}: file is {img.format or 'an unknown format'}, not {expected} as its name "
+            "says", path, "wrong_format",
         )
     return img
+
+
+def image_size(path: Path) -> tuple[int, int] | None:
+    """(width, height) of an image file from its header, or None when it cannot be read:
+    a PNG's first 24 bytes, another format's header through Pillow (no pixel decoded)."""
+    size = png_size(path)
+    if size is not None or Path(path).suffix.lower() in ("", ".png"):
+        return size
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                return img.size
+    except Exception:  # any file Pillow cannot identify: no size, as for a broken PNG
+        return None
 
 
 def decode(path: str | Path, max_pixels: int = 100_000_000) -> Decoded:

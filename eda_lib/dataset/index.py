@@ -16,13 +16,16 @@ Expected layout (``DATASET.md``)::
     sample_submission.csv                                   (optional)
 
 A folder with none of the competition's folders is read as a *flat* folder of images
-(the usual folder of figures an analyst has): every ``.png`` in it and in its
+(the usual folder of figures an analyst has): every image in it and in its
 subfolders, walked recursively, is one image of the split ``"unlabelled"`` with label
 ``""`` (as test images have) and no mask; its case_id is its path relative to the data
 folder without the suffix, with ``/`` separators (``fig1``, ``paper2/fig1``), so that
-files of one name in different subfolders stay apart. Only PNG is accepted:
-:func:`eda_lib.dataset.images.decode` refuses any other format, so a ``.jpg`` or
-``.tif`` is a ``stray_file`` whose detail says to convert it. Hidden files and folders
+files of one name in different subfolders stay apart. An image there is a PNG, JPEG,
+TIFF, BMP or WebP file (:data:`FLAT_IMAGE_SUFFIXES`; figures come out of papers and
+microscopes in all of them); ``fig1.png`` and ``fig1.jpg`` in one folder are one
+case_id, the PNG analysed and the other a ``duplicate_case_id``. The competition's
+folders hold PNG files only, as the competition does: there a ``.jpg`` or ``.tif`` is a
+``stray_file`` whose detail says to convert it. Hidden files and folders
 (``.DS_Store``, ``._fig1.png``, ``.git``) are stray, never walked or opened. When the
 top of the folder holds any competition folder, the competition layout wins and an image
 beside those folders is a ``stray_file`` (see :func:`layout_of`).
@@ -53,8 +56,12 @@ SUBMISSION_SPLITS = ("test", "train", FLAT_SPLIT)
 #: Folders that make a data folder one in the competition layout (see :func:`layout_of`).
 COMPETITION_FOLDERS = ("train_images", "train_masks", "test_images", "supplemental_images",
                        "supplemental_masks")
-#: Suffixes of images the decoder refuses (PNG only): named in the detail of their
-#: ``stray_file`` problem and in the layout error, so the fix (convert to PNG) is plain.
+#: Suffixes of the images of a flat folder, in order of preference when two files share
+#: a stem (:data:`eda_lib.dataset.images.FORMAT_OF_SUFFIX` says the format of each).
+FLAT_IMAGE_SUFFIXES = (".png", ".tif", ".tiff", ".bmp", ".webp", ".jpg", ".jpeg")
+#: Suffixes of images named in the detail of a ``stray_file`` problem and in the layout
+#: error, with the fix: other formats in the competition's folders (PNG only there), GIF
+#: anywhere.
 OTHER_IMAGE_SUFFIXES = (".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".webp")
 #: Top-level entries a dataset folder may hold; anything else is reported as stray.
 KNOWN_TOP = {
@@ -195,48 +202,61 @@ def _split_files(
     by name (lower-case suffix first) is kept, the others are ``duplicate_case_id``.
     """
     files, folders = _entries(root, folder, problems)
-    found = _by_stem(root, files, suffix, problems, f"not a {suffix} file in the {what} folder")
+    found = _by_stem(root, files, (suffix,), problems, f"not a {suffix} file in the {what} folder")
     for p in folders:
         if not (what == "image" and p.name in LABELS):
             problems.append(Problem(_rel(root, p), "", "stray_folder", f"unexpected folder in {what}s"))
     return found
 
 
-def _by_stem(root: Path, files: list[Path], suffix: str, problems: list[Problem],
+def _by_stem(root: Path, files: list[Path], suffixes: tuple[str, ...], problems: list[Problem],
              stray: str) -> dict[str, Path]:
-    """The files of one folder with ``suffix`` (any case), keyed by stem, sorted by name.
+    """The files of one folder with one of ``suffixes`` (any case), keyed by stem, sorted
+    by name.
 
     A file with another suffix is a ``stray_file`` whose detail is ``stray`` (for an image
-    in a format the decoder refuses, :func:`_stray_detail` names the fix instead); of two
-    files with one stem, the second is a ``duplicate_case_id``.
+    in a format not read there, :func:`_stray_detail` names the fix instead); of two files
+    with one stem, the one whose suffix comes first in ``suffixes`` (then a lower-case
+    suffix, then by name) is kept and the other is a ``duplicate_case_id``.
     """
+    def rank(f: Path) -> tuple:
+        lower = f.suffix.lower()
+        return (f.stem, suffixes.index(lower) if lower in suffixes else len(suffixes),
+                f.suffix != lower, f.name)
+
     found: dict[str, Path] = {}
-    for p in sorted(files, key=lambda f: (f.stem, f.suffix != suffix, f.name)):
-        if p.suffix.lower() != suffix:
-            problems.append(Problem(_rel(root, p), p.stem, "stray_file", _stray_detail(p, stray)))
+    for p in sorted(files, key=rank):
+        if p.suffix.lower() not in suffixes:
+            problems.append(Problem(_rel(root, p), p.stem, "stray_file",
+                                    _stray_detail(p, stray, suffixes)))
             continue
         if p.stem in found:
             problems.append(Problem(
                 _rel(root, p), p.stem, "duplicate_case_id",
                 f"same case_id as {found[p.stem].name} in this folder (names that differ only "
-                f"in the extension's case); {found[p.stem].name} is analysed, this file is not"))
+                f"in the extension); {found[p.stem].name} is analysed, this file is not"))
             continue
         found[p.stem] = p
     return dict(sorted(found.items(), key=lambda item: item[1].name))
 
 
-def _stray_detail(path: Path, detail: str) -> str:
-    """``detail``, or for an image in a format the decoder refuses, what to do with it."""
+def _stray_detail(path: Path, detail: str, read: tuple[str, ...] = (IMAGE_SUFFIX,)) -> str:
+    """``detail``, or for an image in a format not read where it is (``read``: the
+    suffixes read there), what to do with it."""
     suffix = path.suffix.lower()
-    if suffix in OTHER_IMAGE_SUFFIXES and not path.name.startswith("."):
-        return (f"a {suffix} image: only PNG is decoded, so it is ignored; convert it to PNG "
-                "to analyse it")
+    if suffix in OTHER_IMAGE_SUFFIXES and suffix not in read and not path.name.startswith("."):
+        if read == FLAT_IMAGE_SUFFIXES:
+            return (f"a {suffix} image: a flat folder's images are PNG, JPEG, TIFF, BMP or "
+                    "WebP, so it is ignored; convert it to PNG to analyse it")
+        return (f"a {suffix} image: the competition's folders hold PNG images only, so it is "
+                "ignored; convert it to PNG to analyse it")
     return detail
 
 
 #: What a data folder may be, said in every layout error.
 _ACCEPTED = ("expected the competition layout (train_images/ with authentic/ and forged/, "
-             "train_masks/, test_images/) or a flat folder of PNG images (subfolders walked)")
+             "train_masks/, test_images/) or a flat folder of images (PNG, JPEG, TIFF, BMP or "
+             "WebP; subfolders walked)")
 
 
 def layout_of(root: Path) -> str:
@@ -256,8 +276,8 @@ def check_layout(root: Path) -> None:
 
     A dataset folder is in the competition layout (one of ``train_images/``,
     ``test_images/``, ``supplemental_images/`` at least) or a flat folder of images: no
-    competition folder and at least one ``.png`` in it or in a subfolder that is not
-    hidden (see :func:`layout_of`). Only names are read; no file is opened.
+    competition folder and at least one image (:data:`FLAT_IMAGE_SUFFIXES`) in it or in
+    a subfolder that is not hidden (see :func:`layout_of`). Only names are read; no file is opened.
 
     Raises
     ------
@@ -270,7 +290,7 @@ def check_layout(root: Path) -> None:
     if not root.exists():
         raise LayoutError(
             f"data_dir {root} does not exist; point data_dir at the dataset folder, in the "
-            "competition layout or a flat folder of PNG images "
+            "competition layout or a flat folder of images (PNG, JPEG, TIFF, BMP or WebP) "
             "(make a demo one with: python -m eda_lib demo-data DIR)",
             path=root,
             kind="missing_data_dir",
@@ -303,14 +323,14 @@ def check_layout(root: Path) -> None:
                 kind="nested_dataset",
             )
     counts = _suffix_counts(root)
-    if counts.get(IMAGE_SUFFIX):
+    if any(counts.get(suffix) for suffix in FLAT_IMAGE_SUFFIXES):
         return
     others = ", ".join(f"{n:,} {suffix}" for suffix, n in sorted(counts.items())
                        if suffix in OTHER_IMAGE_SUFFIXES)
-    hint = (f" It holds {others} images: only PNG is decoded, convert them to PNG."
+    hint = (f" It holds {others} images, a format not read: convert them to PNG."
             if others else " If the dataset sits one level deeper, point data_dir at that folder.")
     raise LayoutError(
-        f"data_dir {root} holds no PNG image: {_ACCEPTED}, found: {found}.{hint}",
+        f"data_dir {root} holds no image: {_ACCEPTED}, found: {found}.{hint}",
         path=root,
         kind="unexpected_layout",
     )
@@ -318,7 +338,8 @@ def check_layout(root: Path) -> None:
 
 def _suffix_counts(root: Path) -> dict[str, int]:
     """Files per lower-case suffix under ``root``, hidden files and folders left out,
-    no link followed; stops early once a ``.png`` is found (names only, nothing opened)."""
+    no link followed; stops early once an image of a flat folder is found (names only,
+    nothing opened)."""
     counts: dict[str, int] = {}
     for _, dirnames, filenames in os.walk(root):
         dirnames[:] = [d for d in dirnames if not d.startswith(".")]
@@ -326,7 +347,7 @@ def _suffix_counts(root: Path) -> dict[str, int]:
             if not name.startswith("."):
                 suffix = Path(name).suffix.lower()
                 counts[suffix] = counts.get(suffix, 0) + 1
-        if counts.get(IMAGE_SUFFIX):
+        if any(counts.get(suffix) for suffix in FLAT_IMAGE_SUFFIXES):
             break
     return counts
 
@@ -403,7 +424,8 @@ def _ordered(index: Index) -> Index:
 
 
 def _flat_images(root: Path, problems: list[Problem]) -> dict[str, Path]:
-    """{case_id: path} of every ``.png`` under ``root``, a flat folder of images.
+    """{case_id: path} of every image (:data:`FLAT_IMAGE_SUFFIXES`) under ``root``, a flat
+    folder of images.
 
     Subfolders are walked recursively; a case_id is the path relative to ``root`` without
     its suffix. A link to a folder is a ``stray_folder``, never walked: it can only lead
@@ -423,8 +445,8 @@ def _flat_images(root: Path, problems: list[Problem]) -> dict[str, Path]:
                 problems.append(Problem(_rel(root, p), "", "stray_file",
                                         "a hidden file (.DS_Store, ._name from macOS...); ignored"))
         visible = [p for p in files if not p.name.startswith(".")]
-        stray = f"not a {IMAGE_SUFFIX} file in a flat folder of images; ignored"
-        for p in _by_stem(root, visible, IMAGE_SUFFIX, problems, stray).values():
+        stray = "not an image file (PNG, JPEG, TIFF, BMP or WebP) in a flat folder; ignored"
+        for p in _by_stem(root, visible, FLAT_IMAGE_SUFFIXES, problems, stray).values():
             found[PurePosixPath(_rel(root, p)).with_suffix("").as_posix()] = p
         for p in folders:
             if p.name.startswith("."):

@@ -51,7 +51,9 @@ def test_every_hostile_rule_holds_in_a_flat_folder(tmp_path):
     root = flat_folder(tmp_path / "figs")
     sub = root / "paper"
     (root / "notes.txt").write_text("hi")
-    (root / "photo.JPG").write_bytes(b"\xff\xd8")
+    (root / "photo.JPG").write_bytes(b"\xff\xd8")  # an image by its name: the index opens nothing
+    (root / "fig1.jpg").write_bytes(b"\xff\xd8")  # one stem twice: the PNG is analysed
+    (root / "anim.gif").write_bytes(b"GIF89a")
     (root / ".DS_Store").write_bytes(b"\0")
     (sub / "._fig1.png").write_bytes(b"\0\1")  # macOS resource fork: never opened
     (root / ".git").mkdir()
@@ -67,7 +69,8 @@ def test_every_hostile_rule_holds_in_a_flat_folder(tmp_path):
     idx = scan(root)
     problems = {(q.path, q.kind) for q in idx.problems}
     assert problems == {
-        ("notes.txt", "stray_file"), ("photo.JPG", "stray_file"), (".DS_Store", "stray_file"),
+        ("notes.txt", "stray_file"), ("anim.gif", "stray_file"), (".DS_Store", "stray_file"),
+        ("fig1.jpg", "duplicate_case_id"),
         ("paper/._fig1.png", "stray_file"), (".git", "stray_folder"),
         ("paper/fig1.PNG", "duplicate_case_id"), ("\\xff.png", "bad_file_name"),
         ("gone.png", "broken_link"), ("paper/out.png", "link_outside_data"),
@@ -75,10 +78,12 @@ def test_every_hostile_rule_holds_in_a_flat_folder(tmp_path):
         ("paper/up", "stray_folder"),
     }
     by_path = {q.path: q for q in idx.problems}
-    assert "convert it to PNG" in by_path["photo.JPG"].detail
+    assert "convert it to PNG" in by_path["anim.gif"].detail
+    assert "fig1.png is analysed" in by_path["fig1.jpg"].detail
     assert by_path["paper/fig1.PNG"].case_id == "paper/fig1"  # as the image's case_id
     assert {e.case_id for e in idx.images} == {"2", "10", "fig1", "paper/fig1", "paper/inside",
-                                               "paper/panels/a"}
+                                               "paper/panels/a", "photo"}
+    assert next(e.path for e in idx.images if e.case_id == "fig1") == "fig1.png"
     assert not any(e.path.startswith(".git") for e in idx.images)
 
 
@@ -111,17 +116,27 @@ def test_every_layout_error_says_a_flat_folder_of_images_is_accepted(tmp_path, m
     make(root)
     error = _raises(root)
     assert error.kind == kind
-    assert "flat folder of PNG images" in str(error)
+    assert "flat folder of images (PNG, JPEG, TIFF, BMP or WebP" in str(error)
 
 
-def test_a_folder_of_jpegs_is_told_to_convert_them(tmp_path):
+def test_a_folder_of_jpegs_and_tiffs_is_a_flat_folder_of_images(tmp_path):
     root = tmp_path / "d"
     (root / "sub").mkdir(parents=True)
     for name in ("a.jpg", "b.JPEG", "sub/c.tif"):
         (root / name).write_bytes(b"x")
+    check_layout(root)
+    assert [(e.case_id, e.path) for e in scan(root).images] == [
+        ("a", "a.jpg"), ("b", "b.JPEG"), ("sub/c", "sub/c.tif")]
+
+
+def test_a_folder_of_gifs_is_told_to_convert_them(tmp_path):
+    root = tmp_path / "d"
+    (root / "sub").mkdir(parents=True)
+    for name in ("a.gif", "sub/b.GIF"):
+        (root / name).write_bytes(b"x")
     error = _raises(root)
     assert error.kind == "unexpected_layout"
-    assert "1 .jpeg, 1 .jpg, 1 .tif images: only PNG is decoded, convert them to PNG" in str(error)
+    assert "2 .gif images, a format not read: convert them to PNG" in str(error)
 
 
 def test_a_dataset_one_level_deeper_is_pointed_at(tmp_path):

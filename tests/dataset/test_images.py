@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from eda_lib.dataset.images import decode, to_rgb
+from eda_lib.dataset.images import decode, image_size, to_rgb
 from eda_lib.errors import ImageError
 
 
@@ -68,6 +68,40 @@ def test_jpeg_named_png(tmp_path):
     with pytest.raises(ImageError) as info:
         decode(p)
     assert info.value.kind == "wrong_format"
+
+
+@pytest.mark.parametrize("suffix, fmt", [(".jpg", "JPEG"), (".JPEG", "JPEG"), (".tif", "TIFF"),
+                                         (".tiff", "TIFF"), (".bmp", "BMP"), (".webp", "WEBP")])
+def test_other_formats_decode_when_the_name_says_them(tmp_path, suffix, fmt):
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 256, (30, 40, 3), dtype=np.uint8)
+    p = tmp_path / f"fig{suffix}"
+    Image.fromarray(pixels).save(p, format=fmt)
+    d = decode(p)
+    assert (d.width, d.height) == (40, 30) and d.pixels.shape == (30, 40, 3)
+    assert image_size(p) == (40, 30)
+    if fmt in ("TIFF", "BMP"):  # lossless
+        assert np.array_equal(d.pixels, pixels)
+    lied = tmp_path / f"png_inside{suffix}"
+    Image.fromarray(pixels).save(lied, format="PNG")
+    with pytest.raises(ImageError) as info:
+        decode(lied)
+    assert info.value.kind == "wrong_format" and f"not {fmt} as its name says" in str(info.value)
+
+
+def test_image_size_of_a_file_that_is_no_image_is_none(tmp_path):
+    for name in ("x.png", "x.jpg"):
+        (tmp_path / name).write_bytes(b"not an image")
+        assert image_size(tmp_path / name) is None
+
+
+def test_a_16_bit_tiff_keeps_its_top_8_bits(tmp_path):
+    values = (np.arange(12, dtype=np.uint16).reshape(3, 4) * 5000).astype(np.uint16)
+    p = tmp_path / "scan.tif"
+    Image.fromarray(values).save(p, format="TIFF")
+    d = decode(p)
+    assert d.pixels.dtype == np.uint16 and np.array_equal(to_rgb(d.pixels)[..., 0],
+                                                           (values >> 8).astype(np.uint8))
 
 
 def test_to_rgb_drops_alpha_and_replicates_gray():

@@ -5,7 +5,7 @@
 # failure, save and render this notebook with the error, and go on with the next one.
 
 # %% tags=["parameters"]
-data_dir = None  # competition layout or flat folder of PNG images (read only)
+data_dir = None  # competition layout or flat folder of images (read only)
 out_dir = "reports/demo"  # where tables, figures, notebooks and HTML are written
 seed = 42  # seed of every random sample shown
 workers = 0  # processes for the data pass; 0 means all cores

@@ -102,8 +102,12 @@ s.show(fig, "modes")
 
 # %% [markdown]
 # ## File size
+#
+# Bytes on disk per image: PNG in the competition's folders; a flat folder of images may
+# mix PNG with JPEG or TIFF, whose sizes are not comparable with a PNG's (the `path`
+# column of `tables/images.csv` says each file's format).
 
 # %%
 fig = plots.hist_by_label(labelled.assign(file_kb=labelled["file_bytes"] / 1024), "file_kb",
-                          log_x=True, title="PNG file size", xlabel="file size (KiB)")
+                          log_x=True, title="File size", xlabel="file size (KiB)")
 s.show(fig, "file_size")

@@ -53,7 +53,9 @@ PROBLEM_KINDS: dict[str, str] = {
     "missing_mask": "a forged image without its mask: image measured, no mask or instance rows",
     "orphan_mask": "a mask without a forged image: loaded and listed with status orphan, not measured",
     "duplicate_case_id": "a second file of one folder with the same case_id (names differing only in "
-                         "the extension's case): the first by name is analysed, this one is not",
+                         "the extension's case, or in a flat folder in the extension, fig1.png and "
+                         "fig1.jpg): PNG first, then TIFF, BMP, WebP, JPEG, a lower-case extension "
+                         "before an upper-case one, is analysed, this one is not",
     "bad_file_name": "a name that is not valid UTF-8 (shown with \\x escapes): skipped, never opened",
     "broken_link": "a symbolic link to a missing file: skipped",
     "link_outside_data": "a symbolic link that leads out of the data folder: never followed, skipped",
@@ -61,9 +63,10 @@ PROBLEM_KINDS: dict[str, str] = {
     # images (eda_lib.dataset.images): the image is rejected, its row keeps the kind as status
     "empty_file": "a 0-byte image: rejected",
     "not_an_image": "Pillow cannot identify the file (e.g. text named .png): rejected",
-    "wrong_format": "a readable image that is not PNG (e.g. JPEG named .png): rejected",
+    "wrong_format": "a readable image in another format than its name says (e.g. JPEG named .png): "
+                    "rejected",
     "too_many_pixels": "the header claims more than max_image_pixels: rejected before decoding",
-    "truncated_image": "the PNG ends early: rejected",
+    "truncated_image": "the file ends early: rejected",
     "unreadable_image": "decoding failed for another reason: rejected",
     # masks (eda_lib.dataset.masks): refusals, then accepted files that needed a rule
     "unreadable_mask": "not a readable .npy file: rejected",

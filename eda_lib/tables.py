@@ -68,6 +68,8 @@ PROBLEM_KINDS: dict[str, str] = {
     "too_many_pixels": "the header claims more than max_image_pixels: rejected before decoding",
     "truncated_image": "the file ends early: rejected",
     "unreadable_image": "decoding failed for another reason: rejected",
+    "exif_orientation": "the file asks viewers to turn or flip it (EXIF orientation): accepted and "
+                        "analysed as stored, so boxes and masks are in the stored pixels",
     # masks (eda_lib.dataset.masks): refusals, then accepted files that needed a rule
     "unreadable_mask": "not a readable .npy file: rejected",
     "pickled_mask": "an object array (pickle): rejected unless allow_pickle is on; never unpickled",

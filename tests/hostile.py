@@ -198,6 +198,10 @@ def add_hostile_flat_files(root: Path) -> dict[str, str | None]:
     put("blot.jpeg", None, array=_texture(40, 56, 7))  # a JPEG: analysed
     Image.fromarray(_texture(30, 40, 8)).save(sub / "fake.tif", format="PNG")
     expected["panels/fake.tif"] = "wrong_format"
+    turned = Image.Exif()
+    turned[0x0112] = 8  # viewers turn it; it is analysed as stored, with a note
+    Image.fromarray(_texture(36, 52, 9)).save(root / "phone.jpg", format="JPEG", exif=turned)
+    expected["phone.jpg"] = "exif_orientation"
     put("README.txt", "stray_file", data=b"figures of paper 12\n")
     put(".DS_Store", "stray_file", data=b"\0\1stray")
     put("panels/._fig1.png", "stray_file", data=b"\0\5\26\7")

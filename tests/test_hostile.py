@@ -482,9 +482,12 @@ def test_every_bad_file_of_a_flat_folder_is_reported_and_the_rest_analysed(hosti
     assert not problems["detail"].str.contains("b'|root:", regex=True).any()
     images = got["images"].set_index("case_id")
     assert set(images["split"]) == {"unlabelled"} and set(images["label"]) == {""}
-    for case in ("12 (copy)", "éèñ-ü", "$x$", "panels/fig1", "panels/gel", "blot"):
+    for case in ("12 (copy)", "éèñ-ü", "$x$", "panels/fig1", "panels/gel", "blot", "phone"):
         assert images.loc[case, "status"] == "ok"
     assert (images.loc["panels/gel", "width"], images.loc["blot", "height"]) == (64, 40)
+    assert (images.loc["phone", "width"], images.loc["phone", "height"]) == (52, 36)
+    turned = problems.set_index("path").loc["phone.jpg", "detail"]
+    assert "orientation 8" in turned and "analysed as stored" in turned
     assert got["screening"].empty or set(got["screening"]["split"]) == {"unlabelled"}
     keys = ["split", "label", "case_id"]
     for name in ("images", "image_scores"):

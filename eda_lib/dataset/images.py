@@ -30,6 +30,7 @@ class Decoded:
     mode: str  # Pillow mode of the file: "RGB", "RGBA", "L", "P", "I;16", ...
     width: int
     height: int
+    orientation: int = 1  # EXIF orientation (1: as stored); never applied to the pixels
 
     @property
     def rgb(self) -> np.ndarray:
@@ -139,8 +140,9 @@ _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 #: The format a file's suffix promises (Pillow's name for it). The competition's images
 #: are PNG; a flat folder of images may also hold JPEG, TIFF, BMP and WebP files. A
-#: suffix not listed promises PNG. Pixels are taken as stored: a JPEG's EXIF orientation
-#: is not applied, and of a TIFF of several pages the first is read.
+#: suffix not listed promises PNG. Pixels are taken as stored: an EXIF orientation tag is
+#: kept in :attr:`Decoded.orientation`, never applied (a TIFF whose tag swaps width and
+#: height is refused, see :func:`decode`), and of a TIFF of several pages the first is read.
 FORMAT_OF_SUFFIX = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF",
                     ".tiff": "TIFF", ".bmp": "BMP", ".webp": "WEBP"}
 
@@ -230,13 +232,27 @@ def decode(path: str | Path, max_pixels: int = 100_000_000) -> Decoded:
     ------
     ImageError
         ``kind`` is one of ``empty_file``, ``not_an_image``, ``wrong_format``,
-        ``too_many_pixels``, ``truncated_image`` or ``unreadable_image``.
+        ``too_many_pixels``, ``truncated_image`` or ``unreadable_image`` (among them a
+        TIFF whose orientation tag swaps width and height, which Pillow cannot read as
+        stored).
+
+    The pixels are those stored in the file, whatever orientation its EXIF tag asks a
+    viewer for; :attr:`Decoded.orientation` keeps the tag.
     """
     path = Path(path)
     trace.record("image", path)
     img = open_checked(path, max_pixels)
     try:
         with img:
+            # read before loading: Pillow turns a TIFF by its tag while loading, then
+            # drops the tag (the other formats are loaded as stored, tag kept)
+            orientation = _orientation(img)
+            if img.format == "TIFF" and orientation in _SWAPS:
+                raise ImageError(
+                    f"{path}: a TIFF whose orientation tag ({orientation}) asks viewers to "
+                    f"{ORIENTATIONS[orientation]}; the decoder turns such a TIFF while reading "
+                    "it and misplaces its pixels. Save it again without the tag, or as PNG",
+                    path, "unreadable_image")
             img.load()
             mode = img.mode
             pixels = _pixels(img)
@@ -244,5 +260,29 @@ def decode(path: str | Path, max_pixels: int = 100_000_000) -> Decoded:
         text = str(exc)
         kind = "truncated_image" if "truncat" in text.lower() else "unreadable_image"
         raise ImageError(f"{path}: cannot decode ({text})", path, kind) from exc
+    if img.format == "TIFF" and orientation in _MIRRORS:  # turned while loading: undone
+        pixels = np.ascontiguousarray(_MIRRORS[orientation](pixels))
     h, w = pixels.shape[:2]
-    return Decoded(pixels=pixels, mode=mode, width=w, height=h)
+    return Decoded(pixels=pixels, mode=mode, width=w, height=h, orientation=orientation)
+
+
+#: What each EXIF orientation asks a viewer to do with the stored pixels (TIFF 6.0's
+#: Orientation tag, which EXIF uses).
+ORIENTATIONS = {2: "flip it left-right", 3: "turn it 180 degrees", 4: "flip it upside down",
+                5: "transpose it", 6: "turn it 90 degrees clockwise", 7: "transverse it",
+                8: "turn it 90 degrees counter-clockwise"}
+
+
+#: Orientations that swap width and height, and those that only mirror (each its own
+#: inverse, as a function on the stored array).
+_SWAPS = (5, 6, 7, 8)
+_MIRRORS = {2: lambda a: a[:, ::-1], 3: lambda a: a[::-1, ::-1], 4: lambda a: a[::-1]}
+
+
+def _orientation(img: Image.Image) -> int:
+    """The EXIF orientation a file declares, 1 when none (or one out of range)."""
+    try:
+        value = img.getexif().get(0x0112, 1)
+    except Exception:  # a damaged EXIF block says nothing about the pixels
+        return 1
+    return value if isinstance(value, int) and value in ORIENTATIONS else 1

@@ -170,6 +170,11 @@ def _decode_image(root: Path, e: ImageEntry, cfg: Config, rows: Rows
     row.update(width=decoded.width, height=decoded.height,
                aspect=decoded.width / decoded.height, mode=decoded.mode)
     rows.add("images", row)
+    if decoded.orientation != 1:
+        _problem(rows, e.path, e.case_id, "exif_orientation",
+                 f"EXIF orientation {decoded.orientation} asks viewers to "
+                 f"{images.ORIENTATIONS[decoded.orientation]}; it is analysed as stored, so "
+                 "its boxes and masks are in the stored pixels, not as a viewer shows it")
     return decoded, row
 
 

@@ -89,6 +89,29 @@ def test_other_formats_decode_when_the_name_says_them(tmp_path, suffix, fmt):
     assert info.value.kind == "wrong_format" and f"not {fmt} as its name says" in str(info.value)
 
 
+@pytest.mark.parametrize("suffix, fmt", [(".jpg", "JPEG"), (".png", "PNG"), (".webp", "WEBP"),
+                                         (".tif", "TIFF")])
+@pytest.mark.parametrize("orientation", [2, 3, 4, 6])
+def test_exif_orientation_is_kept_and_the_pixels_are_as_stored(tmp_path, suffix, fmt,
+                                                                orientation):
+    rng = np.random.default_rng(orientation)
+    pixels = rng.integers(0, 256, (4, 6), dtype=np.uint8)
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    p = tmp_path / f"phone{suffix}"
+    options = {"lossless": True} if fmt == "WEBP" else {"quality": 100} if fmt == "JPEG" else {}
+    Image.fromarray(pixels).save(p, format=fmt, exif=exif, **options)
+    if fmt == "TIFF" and orientation == 6:  # Pillow turns and garbles it: refused, said why
+        with pytest.raises(ImageError) as info:
+            decode(p)
+        assert info.value.kind == "unreadable_image" and "orientation tag (6)" in str(info.value)
+        return
+    d = decode(p)
+    assert d.orientation == orientation and (d.width, d.height) == (6, 4)
+    if fmt != "JPEG":  # lossless: exactly the stored pixels
+        assert np.array_equal(to_rgb(d.pixels)[..., 0], pixels)
+
+
 def test_image_size_of_a_file_that_is_no_image_is_none(tmp_path):
     for name in ("x.png", "x.jpg"):
         (tmp_path / name).write_bytes(b"not an image")

@@ -20,6 +20,7 @@ from PIL import Image
 
 from .. import trace
 from ..errors import ImageError
+from .index import IMAGE_FORMATS
 
 
 @dataclass(frozen=True)
@@ -138,13 +139,15 @@ def _pixels(img: Image.Image) -> np.ndarray:
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
-#: The format a file's suffix promises (Pillow's name for it). The competition's images
-#: are PNG; a flat folder of images may also hold JPEG, TIFF, BMP and WebP files. A
-#: suffix not listed promises PNG. Pixels are taken as stored: an EXIF orientation tag is
-#: kept in :attr:`Decoded.orientation`, never applied (a TIFF whose tag swaps width and
-#: height is refused, see :func:`decode`), and of a TIFF of several pages the first is read.
-FORMAT_OF_SUFFIX = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF",
-                    ".tiff": "TIFF", ".bmp": "BMP", ".webp": "WEBP"}
+#: What each EXIF orientation asks a viewer to do with the stored pixels (TIFF 6.0's
+#: Orientation tag, which EXIF uses).
+ORIENTATIONS = {2: "flip it left-right", 3: "turn it 180 degrees", 4: "flip it upside down",
+                5: "transpose it", 6: "turn it 90 degrees clockwise", 7: "transverse it",
+                8: "turn it 90 degrees counter-clockwise"}
+#: Orientations that swap width and height, and those that only mirror (each its own
+#: inverse, as a function on the stored array).
+_SWAPS = (5, 6, 7, 8)
+_MIRRORS = {2: lambda a: a[:, ::-1], 3: lambda a: a[::-1, ::-1], 4: lambda a: a[::-1]}
 
 
 def png_size(path: Path) -> tuple[int, int] | None:
@@ -200,7 +203,8 @@ def open_checked(path: Path, max_pixels: int) -> Image.Image:
     except ImageError:
         img.close()
         raise
-    expected = FORMAT_OF_SUFFIX.get(path.suffix.lower(), "PNG")
+    # the format the name promises (index.IMAGE_FORMATS); any other suffix promises PNG
+    expected = IMAGE_FORMATS.get(path.suffix.lower(), "PNG")
     if img.format != expected:
         img.close()
         raise ImageError(
@@ -237,7 +241,8 @@ def decode(path: str | Path, max_pixels: int = 100_000_000) -> Decoded:
         stored).
 
     The pixels are those stored in the file, whatever orientation its EXIF tag asks a
-    viewer for; :attr:`Decoded.orientation` keeps the tag.
+    viewer for (:attr:`Decoded.orientation` keeps the tag); of a TIFF of several pages,
+    the first.
     """
     path = Path(path)
     trace.record("image", path)
@@ -264,19 +269,6 @@ def decode(path: str | Path, max_pixels: int = 100_000_000) -> Decoded:
         pixels = np.ascontiguousarray(_MIRRORS[orientation](pixels))
     h, w = pixels.shape[:2]
     return Decoded(pixels=pixels, mode=mode, width=w, height=h, orientation=orientation)
-
-
-#: What each EXIF orientation asks a viewer to do with the stored pixels (TIFF 6.0's
-#: Orientation tag, which EXIF uses).
-ORIENTATIONS = {2: "flip it left-right", 3: "turn it 180 degrees", 4: "flip it upside down",
-                5: "transpose it", 6: "turn it 90 degrees clockwise", 7: "transverse it",
-                8: "turn it 90 degrees counter-clockwise"}
-
-
-#: Orientations that swap width and height, and those that only mirror (each its own
-#: inverse, as a function on the stored array).
-_SWAPS = (5, 6, 7, 8)
-_MIRRORS = {2: lambda a: a[:, ::-1], 3: lambda a: a[::-1, ::-1], 4: lambda a: a[::-1]}
 
 
 def _orientation(img: Image.Image) -> int:

@@ -56,9 +56,12 @@ SUBMISSION_SPLITS = ("test", "train", FLAT_SPLIT)
 #: Folders that make a data folder one in the competition layout (see :func:`layout_of`).
 COMPETITION_FOLDERS = ("train_images", "train_masks", "test_images", "supplemental_images",
                        "supplemental_masks")
-#: Suffixes of the images of a flat folder, in order of preference when two files share
-#: a stem (:data:`eda_lib.dataset.images.FORMAT_OF_SUFFIX` says the format of each).
-FLAT_IMAGE_SUFFIXES = (".png", ".tif", ".tiff", ".bmp", ".webp", ".jpg", ".jpeg")
+#: The image files of a flat folder: each suffix with the format it promises (Pillow's
+#: name, which :func:`eda_lib.dataset.images.decode` checks), in order of preference when
+#: two files share a stem. The competition's folders hold ``.png`` files only.
+IMAGE_FORMATS = {".png": "PNG", ".tif": "TIFF", ".tiff": "TIFF", ".bmp": "BMP",
+                 ".webp": "WEBP", ".jpg": "JPEG", ".jpeg": "JPEG"}
+FLAT_IMAGE_SUFFIXES = tuple(IMAGE_FORMATS)
 #: Suffixes of images named in the detail of a ``stray_file`` problem and in the layout
 #: error, with the fix: other formats in the competition's folders (PNG only there), GIF
 #: anywhere.
@@ -245,11 +248,9 @@ def _stray_detail(path: Path, detail: str, read: tuple[str, ...] = (IMAGE_SUFFIX
     suffixes read there), what to do with it."""
     suffix = path.suffix.lower()
     if suffix in OTHER_IMAGE_SUFFIXES and suffix not in read and not path.name.startswith("."):
-        if read == FLAT_IMAGE_SUFFIXES:
-            return (f"a {suffix} image: a flat folder's images are PNG, JPEG, TIFF, BMP or "
-                    "WebP, so it is ignored; convert it to PNG to analyse it")
-        return (f"a {suffix} image: the competition's folders hold PNG images only, so it is "
-                "ignored; convert it to PNG to analyse it")
+        formats = ", ".join(dict.fromkeys(IMAGE_FORMATS[s] for s in read))
+        return (f"a {suffix} image: images here are read as {formats} only, so it is ignored; "
+                "convert it to PNG to analyse it")
     return detail
 
 

@@ -31,7 +31,9 @@ from .files import atomic_write
 #: 11: the screen's dense field runs at the image's own size on small images and is
 #: seeded by 5 random projections (3 before), and a dense copy larger than a keypoint
 #: copy is no longer dropped as a part of it.
-ANALYSIS_VERSION = "12"
+#: 12: a verified screen pair's regions grow by ``region_grow`` to the copy's edge.
+#: 13: a screen region holding a label needs a rest NCC of 0.8 (was 0.5) to be a copy.
+ANALYSIS_VERSION = "13"
 #: Parameters whose value changes what the data pass measures.
 PASS_PARAMS = ("max_image_pixels", "copy_move", "copy_move_max_side", "screening",
                "screening_max_side", "allow_pickle")

@@ -138,11 +138,15 @@ s.show_all(drawn, empty="No authentic image was flagged copy.")
 # %% [markdown]
 # ## Test, supplemental and unlabelled images
 #
-# What the screen finds where there is no label to check it against.
+# What the screen finds outside the training split: on test and unlabelled images
+# there is no label to check it against; supplemental images are labelled, and their
+# labelled copies already count in the recovery above. The 20 strongest `copy` pairs
+# (the full list is in `tables/screening.csv`; each pair's instance, as the baseline
+# writes it, is its `annotation`):
 
 # %%
 unscored = stats.screen_flagged(t.screening, None, ("test", "supplemental", "unlabelled"))
-unscored.head(20)
+unscored.drop(columns="annotation").head(20)
 
 # %%
 drawn = figures.screening_pairs(cfg, t, unscored, "unscored")

@@ -413,6 +413,19 @@ def test_labels_on_a_dark_micrograph_are_not_copies_despite_jpeg_ringing(seed):
     assert "text" in {p.reason for p in found.pairs}
 
 
+@pytest.mark.parametrize("seed", [0, 3])
+def test_a_copy_carrying_a_label_is_still_a_copy(seed):
+    # the other side of the rule above: a region copied with the label drawn on it
+    # brings its surroundings along, so the rest of the region agrees as a copy does
+    image = textured(seed, (260, 420))
+    cv2.putText(image, "DAPI", (40, 80), cv2.FONT_HERSHEY_SIMPLEX, 1.1, 255, 2, cv2.LINE_AA)
+    source, target = (30, 40, 150, 100), (260, 150, 380, 210)
+    image[150:211, 260:381] = image[40:101, 30:151]
+    copies = screen_image(jpeg(image, 85)).copies
+    assert any(min(box_iou(p.source_box, a), box_iou(p.target_box, b)) >= 0.5
+               for p in copies for a, b in ((source, target), (target, source)))
+
+
 def test_scale_bar_rule_names_a_lone_bar():
     work = np.full((60, 120), 250, np.uint8)
     work[28:33, 20:100] = 10

@@ -32,7 +32,8 @@ from .files import atomic_write
 #: seeded by 5 random projections (3 before), and a dense copy larger than a keypoint
 #: copy is no longer dropped as a part of it.
 #: 12: a verified screen pair's regions grow by ``region_grow`` to the copy's edge.
-#: 13: a screen region holding a label needs a rest NCC of 0.8 (was 0.5) to be a copy.
+#: 13: a screen region holding a label needs a rest NCC of 0.8 (was 0.5) to be a copy,
+#: and a screen pair drawn as chart elements is rejected as text.
 ANALYSIS_VERSION = "13"
 #: Parameters whose value changes what the data pass measures.
 PASS_PARAMS = ("max_image_pixels", "copy_move", "copy_move_max_side", "screening",
@@ -209,8 +210,9 @@ SCHEMAS: dict[str, list[Column]] = {
            "(the dense field)"),
         _c("verdict", "str", "copy, unsure or rejected"),
         _c("reason", "str", "why not copy: a false-positive control (periodic, too_close, "
-           "scale_bar, text: also labels drawn on a picture, flat; a rejected pair is not "
-           "verified, its scores are empty) or a doubt (weak_match, free_rotation)"),
+           "scale_bar, text: also labels drawn on a picture and chart elements, flat; a "
+           "pair rejected before verification has empty scores, one drawn as chart "
+           "elements is rejected after it) or a doubt (weak_match, free_rotation)"),
         _c("annotation", "str", "copy pairs: source and target as one instance in the "
            "competition's run-length encoding (what the baseline submits)"),
     ],

@@ -27,8 +27,8 @@
 # Each candidate pair ends as `copy`, `unsure` or `rejected`, with the reason: a
 # false-positive control (`periodic`: gel lanes, grids and regular textures repeat
 # beyond the region; `too_close`: a region matching its own shifted self; `scale_bar`;
-# `text`: repeated letters and labels; `flat`: backgrounds and gutters) or a doubt
-# (`free_rotation`, `weak_match`). Without a twin, which end of a pair was pasted is
+# `text`: repeated letters, labels and chart elements; `flat`: backgrounds and
+# gutters) or a doubt (`free_rotation`, `weak_match`). Without a twin, which end of a pair was pasted is
 # unknown: `roles` is `undecided`. The table is `tables/screening.csv`; the screen's
 # submission, scored on grouped folds in section 9, is
 # `python -m eda_lib baseline --data-dir D --out SUB.csv [--split train --fold K]`.

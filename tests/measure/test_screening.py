@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
+from eda_lib.dataset.demo import PAINTERS
 from eda_lib.errors import ConfigError, ImageError
 from eda_lib.geometry import SWAPS_AXES, TRANSFORMS, box_iou
 from eda_lib.measure import screening
@@ -17,6 +18,7 @@ from eda_lib.measure.screening import (
     _clusters,
     _dense_matches,
     _distinct_points,
+    _drawn,
     _drop_parts,
     _glyph_kind,
     _groups,
@@ -424,6 +426,40 @@ def test_a_copy_carrying_a_label_is_still_a_copy(seed):
     copies = screen_image(jpeg(image, 85)).copies
     assert any(min(box_iou(p.source_box, a), box_iou(p.target_box, b)) >= 0.5
                for p in copies for a, b in ((source, target), (target, source)))
+
+
+def _bars(shape: tuple[int, int], levels: tuple[int, ...]) -> np.ndarray:
+    """Flat bars of the given gray levels on white, each with a 2 px black error bar."""
+    image = np.full(shape, 255, np.uint8)
+    width = shape[1] // (2 * len(levels))
+    for k, level in enumerate(levels):
+        x = width // 2 + 2 * k * width
+        image[shape[0] // 3 :, x : x + width] = level
+        image[shape[0] // 6 : shape[0] // 2, x + width // 2 - 1 : x + width // 2 + 1] = 0
+    return image
+
+
+def test_drawn_rule_tells_chart_elements_from_imaged_content():
+    params = dict(DEFAULT_TUNING)
+    chart = jpeg(_bars((120, 160), (90, 160)), 85)
+    region = np.ones(chart.shape, bool)
+    assert _drawn(chart, (0, 0, 159, 119), region, params)
+    # a micrograph, and the same bars over a textured picture, are imaged content
+    texture = jpeg(textured(21, (120, 160)), 85)
+    assert not _drawn(texture, (0, 0, 159, 119), region, params)
+    mixed = np.where(_bars((120, 160), (90, 160)) == 255, textured(22, (120, 160)), 90)
+    assert not _drawn(jpeg(mixed.astype(np.uint8), 85), (0, 0, 159, 119), region, params)
+
+
+def test_two_bars_of_a_chart_are_not_a_copy():
+    # a bar chart of the demo generator, JPEG 85: two bars with their error bars match
+    # as well as a copy (ncc 0.96); the pair is verified, then rejected as text
+    image = jpeg(PAINTERS["chart"](np.random.default_rng(18), 420, 560), 85)
+    without = screen_image(image, drawn_share=1.01)  # no region holds more than all
+    found = screen_image(image)
+    assert len(found.copies) == len(without.copies) - 1
+    drawn = [p for p in found.pairs if p.reason == "text" and p.ncc is not None]
+    assert drawn and drawn[0].ncc >= DEFAULT_TUNING["copy_ncc"]
 
 
 def test_scale_bar_rule_names_a_lone_bar():

@@ -148,9 +148,10 @@ thresholds are tuning keys):
     their pixels on 4 levels and lost at most 0.77 of their texture to the erosion;
     the 63 such candidates on 40 figures with a duplicated blot band (not in the
     benchmark) at most 0.99 and 0.80, never both over the thresholds; the two clean
-    charts still flagged before had 0.96 / 0.89 and 0.97 / 0.86. It misses bars
-    with wide error bars: of seven false copies on 80 charts of the demo generator
-    (JPEG 85), it removes one.
+    charts still flagged before had 0.96 / 0.89 and 0.97 / 0.86. It misses most
+    bar pairs whose texture is more than lines (two orange bars with error bars:
+    0.95 / 0.73): of seven false copies on 80 charts of the demo generator (JPEG
+    85), it removes one.
 ``flat``
     Less than ``textured_share`` (0.3) of the region has local contrast (standard
     deviation over 5x5 of at least ``flat_std``, 2.5 gray levels): white gutters,

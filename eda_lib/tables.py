@@ -33,7 +33,8 @@ from .files import atomic_write
 #: copy is no longer dropped as a part of it.
 #: 12: a verified screen pair's regions grow by ``region_grow`` to the copy's edge.
 #: 13: a screen region holding a label needs a rest NCC of 0.8 (was 0.5) to be a copy,
-#: and a screen pair drawn as chart elements is rejected as text.
+#: a screen pair drawn as chart elements is rejected as text, and a weak match whose noise
+#: residual matches at its source far better than elsewhere is a copy.
 ANALYSIS_VERSION = "13"
 #: Parameters whose value changes what the data pass measures.
 PASS_PARAMS = ("max_image_pixels", "copy_move", "copy_move_max_side", "screening",

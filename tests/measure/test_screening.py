@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import cv2
 import numpy as np
 import pytest
@@ -320,6 +322,17 @@ def test_a_dense_copy_larger_than_a_keypoint_copy_is_not_a_part_of_it():
     assert _drop_parts([part, inner]) == [part]
 
 
+def test_a_part_made_a_copy_by_its_location_alone_is_dropped():
+    # a keypoint part of a copy, found under a wrong transform (margin 0.19), is a copy
+    # by its location margin only: inside a larger copy it repeats it; with a margin
+    # of its own it stays, as any keypoint part does
+    whole = _copy_pair("dense", (0, 0, 119, 87), (200, 0, 319, 87))
+    weak = replace(_copy_pair("sift", (20, 20, 49, 49), (220, 20, 249, 49)), margin=0.19)
+    assert _drop_parts([whole, weak]) == [whole]
+    strong = replace(weak, margin=0.4)
+    assert _drop_parts([whole, strong]) == [whole, strong]
+
+
 def test_vote_keeps_apart_flips_moved_past_the_image_size():
     # two mirrored copies near the right edge of a 200 x 200 image: q = (-x, y) + t with
     # t = (290, 0) and (330, 10), both past the image's own size (a flip's translation
@@ -460,6 +473,62 @@ def test_two_bars_of_a_chart_are_not_a_copy():
     assert len(found.copies) == len(without.copies) - 1
     drawn = [p for p in found.pairs if p.reason == "text" and p.ncc is not None]
     assert drawn and drawn[0].ncc >= DEFAULT_TUNING["copy_ncc"]
+
+
+def _duplicated_band(seed: int) -> tuple[np.ndarray, tuple[int, ...], tuple[int, ...]]:
+    """A blot figure whose most textured region is pasted unmoved elsewhere, then
+    JPEG-compressed or noisy; the figure and the two boxes."""
+    rng = np.random.default_rng(seed)
+    h, w = int(rng.integers(300, 500)), int(rng.integers(400, 800))
+    image = PAINTERS["blot"](rng, h, w)
+    image = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image
+    bh, bw = int(h * rng.uniform(0.12, 0.25)), int(w * rng.uniform(0.1, 0.2))
+    spots = [(int(rng.integers(0, h - bh)), int(rng.integers(0, w - bw))) for _ in range(60)]
+    y, x = max(spots, key=lambda s: image[s[0] : s[0] + bh, s[1] : s[1] + bw].std())
+    for _ in range(100):
+        ty, tx = int(rng.integers(0, h - bh)), int(rng.integers(0, w - bw))
+        if abs(tx - x) > bw or abs(ty - y) > bh:
+            break
+    image[ty : ty + bh, tx : tx + bw] = image[y : y + bh, x : x + bw].copy()
+    if rng.random() < 0.7:
+        image = jpeg(image, int(rng.integers(75, 95)))
+    else:
+        image = np.clip(image + rng.normal(0, 2, image.shape), 0, 255).astype(np.uint8)
+    return image, (x, y, x + bw - 1, y + bh - 1), (tx, ty, tx + bw - 1, ty + bh - 1)
+
+
+@pytest.mark.parametrize("seed", [33, 38])
+def test_a_duplicated_blot_band_is_a_copy_by_its_location(seed):
+    # a band looks the same under flip_h, so no transform wins at the source (margin
+    # under copy_margin); its grain, carried to one place only, makes it a copy
+    image, source, target = _duplicated_band(seed)
+
+    def found(pairs):
+        return [p for p in pairs for a, b in ((source, target), (target, source))
+                if min(box_iou(p.source_box, a), box_iou(p.target_box, b)) >= 0.5]
+
+    assert not found(screen_image(image, copy_location_margin=9.0).copies)
+    copies = found(screen_image(image).copies)
+    assert copies and copies[0].margin < DEFAULT_TUNING["copy_margin"]
+
+
+def test_location_margin_tells_a_copy_from_look_alikes():
+    # three blobs of one shape, each with its own grain; the first pasted over a fourth
+    # place carries its grain there: its location margin is high, the look-alikes' low
+    rng = np.random.default_rng(4)
+    yy, xx = np.mgrid[:40, :40]
+    blob = 120 * np.exp(-((yy - 20) ** 2 + (xx - 20) ** 2) / 150.0)
+    image = np.full((200, 300), 60.0)
+    for x, y in ((20, 20), (130, 20), (20, 130)):
+        image[y : y + 40, x : x + 40] += blob + rng.normal(0, 3, (40, 40))
+    image[130:170, 200:240] = image[20:60, 20:60]
+    gray = np.clip(image, 0, 255).astype(np.uint8)
+    residual = screening._Residual(gray)
+    copied = screening._location_margin(residual, (200, 130, 239, 169), (20, 20, 59, 59),
+                                        "identity", 1.0)
+    alike = screening._location_margin(residual, (130, 20, 169, 59), (20, 130, 59, 169),
+                                       "identity", 1.0)
+    assert copied >= DEFAULT_TUNING["copy_location_margin"] > alike
 
 
 def test_scale_bar_rule_names_a_lone_bar():

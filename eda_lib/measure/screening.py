@@ -530,7 +530,7 @@ def screen_image(rgb: np.ndarray, max_side: int = 512, **tuning: Any) -> Screene
         more = _candidates(work, local_std, _dense_clusters(work, params), params)
         pairs += _verify(gray, work, local_std, _distinct(cands + more)[len(cands) :], f,
                          params)
-    pairs = _drop_parts(pairs, params["dense"] != "off", params["copy_margin"])
+    pairs = _drop_parts(pairs, params["copy_margin"])
     pairs.sort(key=lambda p: (VERDICTS.index(p.verdict), -p.inliers))
     pairs = [replace(p, pair=i + 1, method=p.method or method) for i, p in enumerate(pairs)]
     return Screened("screened", "", (h, w), method, n_points, pairs)
@@ -1634,20 +1634,16 @@ def _verify(gray: np.ndarray, work: np.ndarray, local_std: np.ndarray,
 
 class _Residual:
     """The gray image's noise residual (minus its Gaussian blur, sigma 2), made on first
-    use at a longest side of at most :data:`RESIDUAL_SIDE` px, with its factor."""
+    use at a longest side of at most :data:`RESIDUAL_SIDE` px (``f``: that factor)."""
 
     def __init__(self, gray: np.ndarray) -> None:
         self.gray = gray
-        self._image: np.ndarray | None = None
         self.f = min(1.0, RESIDUAL_SIDE / max(gray.shape))
 
-    @property
+    @functools.cached_property
     def image(self) -> np.ndarray:
-        if self._image is None:
-            g, _ = _shrunk(self.gray, RESIDUAL_SIDE)
-            g = g.astype(np.float32)
-            self._image = g - cv2.GaussianBlur(g, (0, 0), 2.0)
-        return self._image
+        g = _shrunk(self.gray, RESIDUAL_SIDE)[0].astype(np.float32)
+        return g - cv2.GaussianBlur(g, (0, 0), 2.0)
 
 
 #: Longest side of the residual image that :func:`_location_margin` searches.
@@ -1683,11 +1679,10 @@ def _location_margin(residual: _Residual, tbox: Box, sbox: Box, transform: str |
     return -1.0 if elsewhere <= -2 else at - elsewhere
 
 
-def _drop_parts(pairs: list[ScreenPair], dense: bool = True,
-                copy_margin: float = 0.25) -> list[ScreenPair]:
-    """Drop the copies that are a part of another copy: those of method ``"dense"``
-    (when ``dense``) and those made copies by their location margin alone (``margin``
-    under ``copy_margin``).
+def _drop_parts(pairs: list[ScreenPair],
+                copy_margin: float = DEFAULT_TUNING["copy_margin"]) -> list[ScreenPair]:
+    """Drop the copies that are a part of another copy: those of method ``"dense"`` and
+    those made copies by their location margin alone (``margin`` under ``copy_margin``).
 
     The dense field often finds a part of a copy that the keypoints found whole; a
     ``copy`` pair of method ``"dense"`` whose two boxes lie at least half inside the
@@ -1711,7 +1706,7 @@ def _drop_parts(pairs: list[ScreenPair], dense: bool = True,
             or (inside(p.source_box, k.target_box) and inside(p.target_box, k.source_box)))
 
     def droppable(p: ScreenPair) -> bool:
-        return p.verdict == "copy" and ((dense and p.method == "dense") or (
+        return p.verdict == "copy" and (p.method == "dense" or (
             p.margin is not None and p.margin < copy_margin))
 
     copies = [p for p in pairs if p.verdict == "copy"]

@@ -58,12 +58,14 @@ PROBLEM_KINDS: dict[str, str] = {
     "orphan_mask": "a mask without a forged image: loaded and listed with status orphan, not measured",
     "duplicate_case_id": "a second file of one folder with the same case_id (names differing only in "
                          "the extension's case, or in a flat folder in the extension, fig1.png and "
-                         "fig1.jpg): PNG first, then TIFF, BMP, WebP, JPEG, a lower-case extension "
-                         "before an upper-case one, is analysed, this one is not",
+                         "fig1.jpg): a file that is not empty before a 0-byte one, then PNG, TIFF, "
+                         "BMP, WebP, JPEG, a lower-case extension before an upper-case one, is "
+                         "analysed, this one is not",
     "bad_file_name": "a name that is not valid UTF-8 (shown with \\x escapes): skipped, never opened",
-    "broken_link": "a symbolic link to a missing file: skipped",
+    "broken_link": "a symbolic link to a missing file, or a loop of links: skipped",
     "link_outside_data": "a symbolic link that leads out of the data folder: never followed, skipped",
     "not_a_regular_file": "a FIFO, device or socket: never opened, skipped",
+    "unreadable_folder": "a folder that cannot be listed (permissions): its files are not analysed",
     # images (eda_lib.dataset.images): the image is rejected, its row keeps the kind as status
     "empty_file": "a 0-byte image: rejected",
     "not_an_image": "Pillow cannot identify the file (e.g. text named .png): rejected",

@@ -153,15 +153,24 @@ def _entries(root: Path, folder: Path, problems: list[Problem]) -> tuple[list[Pa
 
     Nothing is opened and no link is followed out of the data folder. Every other entry
     becomes a problem: a name that is not valid UTF-8 (``bad_file_name``), a link whose
-    target is missing (``broken_link``) or lies outside the data folder
-    (``link_outside_data``), and a FIFO, device or socket (``not_a_regular_file``).
-    Links that stay inside the data folder are taken for what they point to.
+    target is missing or that never ends (a loop) (``broken_link``) or lies outside the
+    data folder (``link_outside_data``), a FIFO, device or socket (``not_a_regular_file``),
+    and ``folder`` itself when it cannot be listed (``unreadable_folder``). Links that stay
+    inside the data folder are taken for what they point to.
     """
     if not folder.is_dir():
         return [], []
     files, folders = [], []
     data = root.resolve()
-    for p in sorted(folder.iterdir()):
+    try:
+        entries = sorted(folder.iterdir())
+    except OSError as exc:
+        problems.append(Problem(_rel(root, folder) if folder != root else ".", "",
+                                "unreadable_folder",
+                                f"cannot be listed ({exc.strerror}); the files in it are not "
+                                "analysed: make it readable (chmod a+rx)"))
+        return [], []
+    for p in entries:
         rel = shown(_rel(root, p))
         stem = shown(p.stem)
         if not _readable_name(p.name):
@@ -170,10 +179,12 @@ def _entries(root: Path, folder: Path, problems: list[Problem]) -> tuple[list[Pa
                                     "skipped: rename the file"))
             continue
         if p.is_symlink():
-            target = p.resolve()
-            if not target.exists():
+            target = _link_target(p)
+            if target is None or not target.exists():
                 problems.append(Problem(rel, stem, "broken_link",
-                                        "a symbolic link to a missing file; skipped"))
+                                        "a symbolic link to a missing file; skipped"
+                                        if target else
+                                        "a symbolic link that never ends (a loop); skipped"))
                 continue
             if target != data and data not in target.parents:
                 problems.append(Problem(rel, stem, "link_outside_data",
@@ -194,6 +205,14 @@ def _entries(root: Path, folder: Path, problems: list[Problem]) -> tuple[list[Pa
             problems.append(Problem(rel, stem, "not_a_regular_file",
                                     "a FIFO, device or socket; never opened, skipped"))
     return files, folders
+
+
+def _link_target(link: Path) -> Path | None:
+    """Where the symbolic link ``link`` leads (links followed), or None for a loop."""
+    try:
+        return link.resolve()
+    except (OSError, RuntimeError):  # RuntimeError up to Python 3.12, OSError after
+        return None
 
 
 def _split_files(
@@ -219,12 +238,13 @@ def _by_stem(root: Path, files: list[Path], suffixes: tuple[str, ...], problems:
 
     A file with another suffix is a ``stray_file`` whose detail is ``stray`` (for an image
     in a format not read there, :func:`_stray_detail` names the fix instead); of two files
-    with one stem, the one whose suffix comes first in ``suffixes`` (then a lower-case
-    suffix, then by name) is kept and the other is a ``duplicate_case_id``.
+    with one stem, a file that is not empty before a 0-byte one, then the one whose suffix
+    comes first in ``suffixes`` (then a lower-case suffix, then by name) is kept and the
+    other is a ``duplicate_case_id``.
     """
     def rank(f: Path) -> tuple:
         lower = f.suffix.lower()
-        return (f.stem, suffixes.index(lower) if lower in suffixes else len(suffixes),
+        return (f.stem, _empty(f), suffixes.index(lower) if lower in suffixes else len(suffixes),
                 f.suffix != lower, f.name)
 
     found: dict[str, Path] = {}
@@ -241,6 +261,14 @@ def _by_stem(root: Path, files: list[Path], suffixes: tuple[str, ...], problems:
             continue
         found[p.stem] = p
     return dict(sorted(found.items(), key=lambda item: item[1].name))
+
+
+def _empty(path: Path) -> bool:
+    """Whether ``path`` holds 0 bytes (its size, from the folder; nothing is opened)."""
+    try:
+        return path.stat().st_size == 0
+    except OSError:
+        return False
 
 
 def _stray_detail(path: Path, detail: str, read: tuple[str, ...] = (IMAGE_SUFFIX,)) -> str:
@@ -269,7 +297,10 @@ def layout_of(root: Path) -> str:
     Any other folder is read as a flat folder of images. Nothing is opened.
     """
     root = Path(root)
-    return "competition" if any((root / d).is_dir() for d in COMPETITION_FOLDERS) else "flat"
+    try:
+        return "competition" if any((root / d).is_dir() for d in COMPETITION_FOLDERS) else "flat"
+    except OSError:  # a folder that cannot be looked into: a flat folder, listed unreadable
+        return "flat"
 
 
 def check_layout(root: Path) -> None:
@@ -283,7 +314,8 @@ def check_layout(root: Path) -> None:
     Raises
     ------
     LayoutError
-        ``kind`` ``missing_data_dir``, ``not_a_folder``, ``empty_data_dir``, ``nested_dataset``
+        ``kind`` ``missing_data_dir``, ``not_a_folder``, ``unreadable_data_dir``,
+        ``empty_data_dir``, ``nested_dataset``
         (the dataset sits one level deeper) or ``unexpected_layout``; every message
         says what is accepted and how to fix the folder.
     """
@@ -299,7 +331,12 @@ def check_layout(root: Path) -> None:
     if not root.is_dir():
         raise LayoutError(f"data_dir {root} is a file, not a folder; point data_dir at the "
                           "folder that holds the images", path=root, kind="not_a_folder")
-    entries = sorted(p.name for p in root.iterdir())
+    try:
+        entries = sorted(p.name for p in root.iterdir())
+    except OSError as exc:
+        raise LayoutError(f"data_dir {root} cannot be listed ({exc.strerror}); make it readable "
+                          "(chmod a+rx) or point data_dir at a folder you can read",
+                          path=root, kind="unreadable_data_dir") from exc
     if not entries:
         raise LayoutError(f"data_dir {root} is empty; {_ACCEPTED} inside it",
                           path=root, kind="empty_data_dir")
@@ -520,8 +557,8 @@ def fingerprint(data_dir: str | Path) -> dict:
             p = Path(dirpath) / name
             st = p.lstat()
             if p.is_symlink():  # followed only to a file inside the data folder
-                target = p.resolve()
-                if target.is_file() and data in target.parents:
+                target = _link_target(p)
+                if target is not None and target.is_file() and data in target.parents:
                     st = target.stat()
             entries.append((p.relative_to(root).as_posix(), st.st_size, st.st_mtime_ns))
     for rel, size, mtime in sorted(entries):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from eda_lib.dataset.index import FLAT_SPLIT, SPLITS, check_layout, layout_of, scan
+from eda_lib.dataset.index import FLAT_SPLIT, SPLITS, check_layout, fingerprint, layout_of, scan
 from eda_lib.errors import LayoutError
 
 
@@ -153,3 +153,68 @@ def test_check_layout_accepts_a_png_deep_down_and_opens_nothing(tmp_path):
     os.mkfifo(root / "a" / "fifo.png")  # opening it would block
     check_layout(root)
     assert layout_of(root) == "flat"
+
+
+def test_a_loop_of_links_is_a_broken_link_and_the_rest_is_read(tmp_path):
+    root = flat_folder(tmp_path / "figs")
+    (root / "a.png").symlink_to("b.png")
+    (root / "b.png").symlink_to("a.png")
+    (root / "self.png").symlink_to("self.png")
+    check_layout(root)
+    idx = scan(root)
+    loops = {q.path: q for q in idx.problems}
+    assert set(loops) == {"a.png", "b.png", "self.png"}
+    assert {q.kind for q in loops.values()} == {"broken_link"}
+    assert all("loop" in q.detail for q in loops.values())
+    assert len(idx.images) == 5
+    assert fingerprint(root)["files"] == 8  # the links are described by themselves
+
+
+def test_a_folder_that_cannot_be_listed_is_a_problem_and_the_rest_is_read(tmp_path, monkeypatch):
+    root = flat_folder(tmp_path / "figs")
+    locked = root / "paper" / "panels"
+    listed = Path.iterdir
+
+    def iterdir(self):
+        if self == locked:
+            raise PermissionError(13, "Permission denied", str(self))
+        return listed(self)
+
+    monkeypatch.setattr(Path, "iterdir", iterdir)
+    check_layout(root)
+    idx = scan(root)
+    assert [(q.path, q.kind) for q in idx.problems] == [("paper/panels", "unreadable_folder")]
+    assert "Permission denied" in idx.problems[0].detail and "chmod" in idx.problems[0].detail
+    assert [e.case_id for e in idx.images] == ["2", "10", "fig1", "paper/fig1"]
+
+
+def test_a_data_folder_that_cannot_be_listed_is_a_layout_error(tmp_path, monkeypatch):
+    root = flat_folder(tmp_path / "figs")
+    listed = Path.iterdir
+    monkeypatch.setattr(Path, "iterdir", lambda self: (_ for _ in ()).throw(
+        PermissionError(13, "Permission denied")) if self == root else listed(self))
+    assert _raises(root).kind == "unreadable_data_dir"
+
+
+def test_a_subfolder_that_cannot_be_looked_into_is_not_taken_for_a_dataset(tmp_path, monkeypatch):
+    root = flat_folder(tmp_path / "figs")
+    is_dir = Path.is_dir
+
+    def guarded(self):
+        if self.parent == root / "paper":
+            raise PermissionError(13, "Permission denied", str(self))
+        return is_dir(self)
+
+    monkeypatch.setattr(Path, "is_dir", guarded)
+    assert layout_of(root / "paper") == "flat"
+    check_layout(root)
+
+
+def test_an_empty_file_never_takes_the_place_of_its_twin_of_another_format(tmp_path):
+    root = flat_folder(tmp_path / "figs")
+    (root / "fig1.png").write_bytes(b"")
+    (root / "fig1.jpg").write_bytes(b"\xff\xd8")
+    idx = scan(root)
+    assert next(e.path for e in idx.images if e.case_id == "fig1") == "fig1.jpg"
+    (dup,) = [q for q in idx.problems if q.kind == "duplicate_case_id"]
+    assert dup.path == "fig1.png" and "fig1.jpg is analysed" in dup.detail

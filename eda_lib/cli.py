@@ -24,7 +24,7 @@ from pathlib import Path
 from . import config
 from .dataset.index import SUBMISSION_SPLITS
 from .errors import ConfigError, EdaError
-from .files import atomic_write, refuse_inside
+from .files import atomic_write, check_paths, refuse_inside
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -243,8 +243,8 @@ def cmd_baseline(args: argparse.Namespace) -> int:
     from .tables import tables_dir
 
     if args.fold is not None and args.split != "train":
-        raise ConfigError("--fold needs --split train: the test images have no folds",
-                                 key="fold")
+        raise ConfigError(f"--fold needs --split train: the {args.split} images have no folds",
+                          key="fold")
     if args.folds is not None and args.fold is None:
         raise ConfigError("--folds needs --fold K: without it every image of the split is "
                           "predicted", key="folds")
@@ -252,6 +252,7 @@ def cmd_baseline(args: argparse.Namespace) -> int:
     if isinstance(args.folds, int):
         values["folds"] = args.folds  # the run's own grouped folds, that many
     cfg = config.make_config(values)
+    check_paths(cfg, {"out_dir": "--out-dir PATH", "cache_dir": "--out-dir PATH"})
     refuse_inside(args.out, cfg.data_dir, f"--out {args.out}",
                   "Write the submission outside the data folder", "out")
     _output_file(args.out, f"--out {args.out}", "out", "sub.csv")
@@ -265,6 +266,14 @@ def cmd_baseline(args: argparse.Namespace) -> int:
     atomic_write(Path(args.out), lambda path: sub.to_csv(path, index=False))
     flagged = int((sub["annotation"] != "authentic").sum())
     _say(f"wrote {args.out}: {len(sub)} image(s), {flagged} with a duplicated region found")
+    blind = scoring.unscreened(tables, args.split)
+    blind = blind[blind["case_id"].isin(set(sub["case_id"]))]
+    if len(blind):
+        counts = ", ".join(f"{n} {why}" for why, n in blind["why"].value_counts().items())
+        _say(f"{len(blind)} of them were not screened ({counts}) and are written as authentic "
+             f"without evidence, e.g. {', '.join(blind['case_id'].head(3))}: see "
+             f"{tables_dir(cfg) / 'problems.csv'} and screen_status in "
+             f"{tables_dir(cfg) / 'images.csv'}")
     if args.split == "train":
         fold = f" --fold {args.fold} --folds {folds_csv}" if args.fold is not None else ""
         _say(f"score it with: python -m eda_lib score {args.out} --data-dir {args.data_dir}{fold}")

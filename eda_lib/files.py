@@ -16,8 +16,9 @@ import errno
 import os
 import secrets
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from types import MappingProxyType
 
 from .config import Config
 from .errors import ConfigError
@@ -87,12 +88,19 @@ def write_bytes_atomic(path: Path, data: bytes) -> Path:
 OUT_FOLDERS = ("notebooks", "html", "figures", "tables")
 
 
-def check_paths(cfg: Config) -> None:
+#: How the parameters :func:`check_paths` names are set with ``run``.
+RUN_OPTIONS = MappingProxyType({"out_dir": "-p out_dir PATH", "cache_dir": "-p cache_dir PATH"})
+
+
+def check_paths(cfg: Config, options: Mapping[str, str] = RUN_OPTIONS) -> None:
     """Refuse any place the suite would write that lies in the data folder.
 
     ``out_dir``, ``cache_dir``, the report's folders and any symbolic link already inside
     ``out_dir`` are resolved (links followed) and compared with the resolved data folder,
     which is only ever read. Nothing is created or written here.
+
+    ``options`` says, for the message, how the command at hand sets ``out_dir`` and
+    ``cache_dir`` (:data:`RUN_OPTIONS`: as ``run`` does).
 
     Raises
     ------
@@ -107,7 +115,7 @@ def check_paths(cfg: Config) -> None:
     for what, path, key in places:
         link = what.startswith("the link")
         refuse_inside(path, data, what if link else f"{what} {path}",
-                      f"Choose a {key} outside the data folder (-p {key} PATH)"
+                      f"Choose a {key} outside the data folder ({options[key]})"
                       + (", or remove the link" if link else ""), key)
 
 

@@ -202,4 +202,37 @@ def test_baseline_and_validate_take_the_unlabelled_split(tmp_path, capsys):
     assert scoring.validate_file(out, tmp_path / "figs", split="unlabelled").empty
     assert cli.main(["validate", str(out), "--data-dir", str(tmp_path / "figs"),
                      "--split", "unlabelled"]) == 0
-    assert cli.main(["validate", str(out), "--data-dir", str(tmp_path / "figs")]) == 1
+    capsys.readouterr()
+    assert cli.main(["validate", str(out), "--data-dir", str(tmp_path / "figs")]) == 2
+    assert "has no test images to check the submission against: its images are unlabelled; " \
+        "pass --split unlabelled" in capsys.readouterr().err
+
+
+def test_a_baseline_says_which_images_it_calls_authentic_without_screening_them(tmp_path, capsys):
+    from eda_lib import cli
+    from eda_lib.analysis import scoring
+
+    names = make_flat_folder(tmp_path / "figs")
+    (tmp_path / "figs" / "zero.png").write_bytes(b"")
+    (tmp_path / "figs" / "cut.png").write_bytes((tmp_path / "figs" / f"{names[0]}.png")
+                                                .read_bytes()[:60])
+    out = tmp_path / "sub.csv"
+    assert cli.main(["baseline", "--data-dir", str(tmp_path / "figs"), "--out", str(out),
+                     "--out-dir", str(tmp_path / "run"), "--workers", "1",
+                     "--split", "unlabelled"]) == 0
+    said = capsys.readouterr().out
+    assert "2 of them were not screened (" in said and "empty_file" in said
+    assert "written as authentic without evidence, e.g. cut, zero" in said
+    # the ids the baseline writes are the ids validate knows, readable or not
+    assert scoring.validate_file(out, tmp_path / "figs", split="unlabelled").empty
+
+
+def test_scoring_a_flat_folder_says_it_has_no_labels(tmp_path, capsys):
+    from eda_lib import cli
+
+    make_flat_folder(tmp_path / "figs")
+    sub = tmp_path / "sub.csv"
+    sub.write_text("case_id,annotation\nforged/a,authentic\n", encoding="utf-8")
+    assert cli.main(["score", str(sub), "--data-dir", str(tmp_path / "figs")]) == 2
+    err = capsys.readouterr().err
+    assert "has no labelled training images" in err and "validate --split unlabelled" in err

@@ -44,16 +44,16 @@ def _check_split(split: str) -> None:
                           key="split")
 
 
-def image_sizes(index: Index) -> dict[str, tuple[int, int]]:
-    """(H, W) of every image a submission may name: test and unlabelled case_ids, and
-    training ids."""
-    out = {}
+def image_sizes(index: Index) -> dict[str, tuple[int, int] | None]:
+    """(H, W) of every image a submission may name (test and unlabelled case_ids, and
+    training ids), None for a file whose header cannot be read: its id is still one a
+    submission must name."""
+    out: dict[str, tuple[int, int] | None] = {}
     named = {e.case_id: e.path for e in index.images if e.split in ("test", FLAT_SPLIT)}
     named.update({k: path for k, (path, _) in training_ids(index).items()})
     for key, rel in named.items():
         size = images.image_size(index.root / rel)
-        if size is not None:
-            out[key] = (size[1], size[0])
+        out[key] = None if size is None else (size[1], size[0])
     return out
 
 
@@ -61,6 +61,11 @@ def solution(data_dir: Path, ids: Iterable[str], allow_pickle: bool = False) -> 
     """Ground truth rows (case_id, annotation, shape) for training images named by ``ids``."""
     index = scan(data_dir)
     known = training_ids(index)
+    if not known:
+        raise ConfigError(f"{data_dir} has no labelled training images (train_images/authentic "
+                          "and train_images/forged) to score against; the images of a flat "
+                          "folder have no labels: check a submission's form with validate "
+                          "--split unlabelled", key="data_dir")
     ids = list(ids)
     unknown = [i for i in ids if i not in known]
     if unknown:
@@ -70,7 +75,12 @@ def solution(data_dir: Path, ids: Iterable[str], allow_pickle: bool = False) -> 
     rows = []
     for key in ids:
         image_path, mask_path = known[key]
-        w, h = images.png_size(index.root / image_path) or (0, 0)
+        size = images.image_size(index.root / image_path)
+        if size is None:
+            raise ConfigError(f"{index.root / image_path}: cannot read the size of this training "
+                              f"image, so {key} cannot be scored; make the file readable, or "
+                              "leave its id out of the submission", key="case_id")
+        w, h = size
         if mask_path is None:
             annotation = "authentic"
         else:
@@ -160,7 +170,41 @@ def validate_file(submission: Path, data_dir: Path | None = None,
         wanted = {k for k in training_ids(index) if "/" in k}
     else:
         wanted = {e.case_id for e in index.images if e.split == split}
-    return metric.validate_submission(submission, {k: sizes[k] for k in wanted if k in sizes})
+    if not wanted:
+        raise ConfigError(f"{data_dir} has no {split} images to check the submission against"
+                          f"{_split_hint(index)}", key="split")
+    return metric.validate_submission(submission, {k: sizes[k] for k in wanted})
+
+
+def _split_hint(found: Index | Iterable[str]) -> str:
+    """': its images are test and train; pass --split test' for the splits of an index
+    (or the split column of a table) that a submission can name, '' when none."""
+    splits = {e.split for e in found.images} if isinstance(found, Index) else set(found)
+    present = [x for x in SUBMISSION_SPLITS if x in splits]
+    return f": its images are {' and '.join(present)}; pass --split {present[0]}" if present else ""
+
+
+def _split_images(tables: Tables, split: str) -> tuple[pd.DataFrame, list[str]]:
+    """The image rows a submission for ``split`` names, and their names in it."""
+    _check_split(split)
+    imgs = tables.images[tables.images["split"] == split]
+    if split == "train":
+        imgs = imgs[imgs["label"].isin(["authentic", "forged"])]
+        return imgs, (imgs["label"] + "/" + imgs["case_id"]).tolist()
+    return imgs, imgs["case_id"].tolist()
+
+
+def unscreened(tables: Tables, split: str = "test") -> pd.DataFrame:
+    """The images of ``split`` the blind screen did not look at, which a baseline
+    submission calls ``authentic`` without evidence: ``case_id`` (named as in the
+    submission) and ``why`` (the image's status when it could not be decoded, else its
+    screen status: ``too_small``, ``too_flat``, ``failed`` or ``off``)."""
+    imgs, names = _split_images(tables, split)
+    status = imgs["status"].astype("string")
+    screen = imgs["screen_status"].astype("string").fillna("off")
+    why = status.where(status != "ok", screen)
+    out = pd.DataFrame({"case_id": names, "why": why.to_numpy()})
+    return out[out["why"] != "screened"].reset_index(drop=True)
 
 
 def baseline_submission(tables: Tables, split: str = "test",
@@ -193,18 +237,10 @@ def baseline_submission(tables: Tables, split: str = "test",
     ConfigError
         An unknown split, an id that names no training image, or no image at all.
     """
-    _check_split(split)
-    imgs = tables.images[tables.images["split"] == split]
-    if split == "train":
-        imgs = imgs[imgs["label"].isin(["authentic", "forged"])]
-        names = (imgs["label"] + "/" + imgs["case_id"]).tolist()
-    else:
-        names = imgs["case_id"].tolist()
+    imgs, names = _split_images(tables, split)
     if imgs.empty:
-        present = [x for x in SUBMISSION_SPLITS if x in set(tables.images["split"])]
-        hint = (f": its images are {' and '.join(present)}; pass --split {present[0]}"
-                if present else "")
-        raise ConfigError(f"the dataset has no {split} images to predict{hint}", key="split")
+        raise ConfigError(f"the dataset has no {split} images to predict"
+                          f"{_split_hint(tables.images['split'])}", key="split")
     screen = tables.screening
     copies = screen[(screen["split"] == split) & (screen["verdict"] == "copy")]
     joined = copies.groupby(["label", "case_id"], sort=False)["annotation"].agg(";".join)

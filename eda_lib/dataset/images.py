@@ -215,9 +215,13 @@ def open_checked(path: Path, max_pixels: int) -> Image.Image:
 
 
 def image_size(path: Path) -> tuple[int, int] | None:
-    """(width, height) of an image file from its header, or None when it cannot be read:
-    a PNG's first 24 bytes, another format's header through Pillow (no pixel decoded)."""
-    size = png_size(path)
+    """(width, height) of an image file from its header, or None when it cannot be read
+    (permissions included): a PNG's first 24 bytes, another format's header through
+    Pillow (no pixel decoded)."""
+    try:
+        size = png_size(path)
+    except OSError:
+        return None
     if size is not None or Path(path).suffix.lower() in ("", ".png"):
         return size
     try:

@@ -500,7 +500,8 @@ def read_submission(path: Path | str) -> pd.DataFrame:
 
 
 def validate_submission(path: Path | str,
-                        known: Mapping[str, tuple[int, int]] | None = None) -> pd.DataFrame:
+                        known: Mapping[str, tuple[int, int] | None] | None = None
+                        ) -> pd.DataFrame:
     """Every problem of a submission file, one row each (columns :data:`PROBLEM_COLUMNS`).
 
     The file is read as text: no value is converted or evaluated. Each instance
@@ -509,9 +510,10 @@ def validate_submission(path: Path | str,
     Parameters
     ----------
     path : Path
-    known : dict case_id -> (H, W), optional
+    known : dict case_id -> (H, W) or None, optional
         The cases of the solution. With it, unknown and missing case_ids are
-        reported and runs are checked against the image size.
+        reported and runs are checked against the image size (of a case whose size
+        is None, an image that cannot be read, only their form is checked).
 
     Returns
     -------
@@ -841,7 +843,7 @@ def _field_count(line: int, fields: list[str], header: list[str], at: Mapping[st
 
 
 def _rows_problems(records: list[tuple[int, list[str]]], header: list[str],
-                   shapes: Mapping[str, tuple[int, int]] | None) -> list[dict]:
+                   shapes: Mapping[str, tuple[int, int] | None] | None) -> list[dict]:
     """Problems of every row, then (with ``shapes``) of every case without a row."""
     at = _positions(header)
     problems: list[dict] = []

@@ -12,7 +12,7 @@ from eda_lib import cli
 from eda_lib.analysis import scoring, stats
 from eda_lib.config import make_config
 from eda_lib.datapass import load_tables
-from eda_lib.dataset import demo, metric
+from eda_lib.dataset import demo, images, metric
 from eda_lib.dataset.index import scan
 from eda_lib.errors import ConfigError
 from eda_lib.tables import frame
@@ -204,11 +204,42 @@ def test_baseline_for_the_test_split_names_every_test_image(screened, tmp_path):
 def test_baseline_refuses_bad_requests(screened, tmp_path, capsys):
     data, _ = screened
     code, _ = _baseline(screened, tmp_path, "--fold", "1")
-    assert code == 2 and "--fold needs --split train" in capsys.readouterr().err
+    assert code == 2 and "--fold needs --split train: the test images have no folds" \
+        in capsys.readouterr().err
+    code, _ = _baseline(screened, tmp_path, "--fold", "1", "--split", "unlabelled")
+    assert code == 2 and "the unlabelled images have no folds" in capsys.readouterr().err
     inside = data / "sub.csv"
     code = cli.main(["baseline", "--data-dir", str(data), "--out", str(inside)])
     assert code == 2 and not inside.exists()
     assert "never written" in capsys.readouterr().err
+    code = cli.main(["baseline", "--data-dir", str(data), "--out", str(tmp_path / "s.csv"),
+                     "--out-dir", str(data / "run")])
+    err = capsys.readouterr().err
+    assert code == 2 and not (data / "run").exists() and not (tmp_path / "s.csv").exists()
+    assert "Choose a out_dir outside the data folder (--out-dir PATH)" in err and "-p" not in err
+
+
+def test_validate_and_score_take_an_image_whose_header_cannot_be_read(data, tmp_path,
+                                                                      monkeypatch):
+    test_ids = sorted(e.case_id for e in scan(data).images if e.split == "test")
+    sub = _submission(tmp_path / "s.csv", [(case, "authentic") for case in test_ids])
+    locked = next(e.path for e in scan(data).images if e.split == "test")
+    png_size = images.png_size
+
+    def guarded(path):
+        if str(path).endswith(locked):
+            raise PermissionError(13, "Permission denied", str(path))
+        return png_size(path)
+
+    monkeypatch.setattr(images, "png_size", guarded)
+    assert scoring.validate_file(sub, data, split="test").empty  # its id is still known
+    rows = _perfect_rows(data)
+    forged = next(e for e in scan(data).images if e.split == "train" and e.label == "forged")
+    monkeypatch.setattr(images, "png_size", lambda path: (_ for _ in ()).throw(
+        PermissionError(13, "Permission denied")) if str(path).endswith(forged.path)
+        else png_size(path))
+    with pytest.raises(ConfigError, match="cannot read the size of this training image"):
+        scoring.score_file(_submission(tmp_path / "p.csv", rows), data)
 
 
 def test_baseline_takes_the_number_of_folds_of_its_run(screened, tmp_path, capsys):

@@ -14,6 +14,8 @@ that needs them, so ``params`` and ``--help`` do not pay for them.
 from __future__ import annotations
 
 import argparse
+import os
+import stat
 import sys
 import time
 import unicodedata
@@ -24,7 +26,7 @@ from pathlib import Path
 from . import config
 from .dataset.index import SUBMISSION_SPLITS
 from .errors import ConfigError, EdaError
-from .files import atomic_write, check_paths, refuse_inside
+from .files import OUT_FOLDERS, atomic_write, check_paths, refuse_inside
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -58,6 +60,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         _say("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # the reader of the output went away (| head): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAILED
+    except OSError as exc:  # a place the command writes: not writable, not a folder...
+        where = exc.filename if exc.filename is not None else "a path it uses"
+        _say(f"error: {exc.strerror or exc}: {where}; check that the path is right and that "
+             "you can write there", file=sys.stderr)
+        return EXIT_USAGE
 
 
 def printable(text: object) -> str:
@@ -174,18 +184,42 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _output_file(path: Path, what: str, key: str, example: str) -> Path:
-    """Ready the path of a file a command writes: a folder there is a ConfigError, missing
-    parent folders are made."""
-    if path.is_dir():
+def _output_file(path: Path, what: str, key: str, example: str,
+                 keep: Sequence[tuple[Path, str]] = ()) -> Path:
+    """Ready the path of a file a command writes, and return where to write it.
+
+    The file is replaced whole (written under a temporary name, then renamed), so a
+    link there is followed and the file it leads to is written; a folder, a device, a
+    FIFO or a socket there is a ConfigError, as is a file of ``keep`` (pairs of a path
+    the command reads or owns and what it is: ``(submission, "the submission scored")``;
+    a folder there covers the files in it). Missing parent folders are made.
+    """
+    target = path.resolve() if path.is_symlink() else path
+    try:
+        mode = target.stat().st_mode
+    except FileNotFoundError:
+        mode = None
+    except OSError as exc:
+        raise ConfigError(f"{what}: cannot look at it ({exc.strerror}); choose another file",
+                          key=key) from exc
+    if mode is not None and stat.S_ISDIR(mode):
         raise ConfigError(f"{what} is a folder; name the file to write, e.g. {path / example}",
                           key=key)
+    if mode is not None and not stat.S_ISREG(mode):
+        raise ConfigError(f"{what} is a device, FIFO or socket, not a file: the command writes "
+                          f"a whole file in its place; name a file, e.g. {example}", key=key)
+    resolved = target.resolve()
+    for other, name in keep:
+        other = other.resolve()
+        if resolved == other or other in resolved.parents:
+            raise ConfigError(f"{what} would overwrite {name} ({other}); name another file",
+                              key=key)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise ConfigError(f"{what}: cannot make its folder {path.parent} ({exc.strerror}); "
+        raise ConfigError(f"{what}: cannot make its folder {target.parent} ({exc.strerror}); "
                           "choose a writable place", key=key) from exc
-    return path
+    return target
 
 
 def _folds_arg(text: str) -> int | Path:
@@ -227,10 +261,11 @@ def cmd_score(args: argparse.Namespace) -> int:
     if args.details is not None:
         refuse_inside(args.details, args.data_dir, f"--details {args.details}",
                       "Write the details outside the data folder", "details")
-        _output_file(args.details, f"--details {args.details}", "details", "details.csv")
+        details_path = _output_file(args.details, f"--details {args.details}", "details",
+                                    "details.csv", [(args.submission, "the submission scored")])
     value, details = scoring.score_file(args.submission, args.data_dir, args.fold, folds_csv, k)
     if args.details is not None:
-        atomic_write(args.details, lambda path: details.to_csv(path, index=False))
+        atomic_write(details_path, lambda path: details.to_csv(path, index=False))
     where = f"fold {args.fold}" if args.fold is not None else "the images it names"
     _say(f"oF1 {value:.6f} over {len(details)} images ({where})")
     return EXIT_OK
@@ -255,7 +290,9 @@ def cmd_baseline(args: argparse.Namespace) -> int:
     check_paths(cfg, {"out_dir": "--out-dir PATH", "cache_dir": "--out-dir PATH"})
     refuse_inside(args.out, cfg.data_dir, f"--out {args.out}",
                   "Write the submission outside the data folder", "out")
-    _output_file(args.out, f"--out {args.out}", "out", "sub.csv")
+    owned = [(cfg.out_dir / name, f"the run's {name} folder") for name in OUT_FOLDERS]
+    out = _output_file(args.out, f"--out {args.out}", "out", "sub.csv",
+                       [*owned, (cfg.cache_path, "the run's cache")])
     datapass.ensure_tables(cfg)
     tables = datapass.load_tables(cfg, build=False)
     ids = None
@@ -263,7 +300,7 @@ def cmd_baseline(args: argparse.Namespace) -> int:
     if args.fold is not None:
         ids = scoring.fold_ids(cfg.data_dir, args.fold, folds_csv)
     sub = scoring.baseline_submission(tables, args.split, ids)
-    atomic_write(Path(args.out), lambda path: sub.to_csv(path, index=False))
+    atomic_write(out, lambda path: sub.to_csv(path, index=False))
     flagged = int((sub["annotation"] != "authentic").sum())
     _say(f"wrote {args.out}: {len(sub)} image(s), {flagged} with a duplicated region found")
     blind = scoring.unscreened(tables, args.split)

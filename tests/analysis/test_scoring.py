@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import stat
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -307,3 +311,54 @@ def test_baseline_submission_joins_the_copies_of_an_image(tables):
         scoring.baseline_submission(t, "train", ["forged/99"])
     with pytest.raises(ConfigError, match="split"):
         scoring.baseline_submission(t, "val")
+
+
+def test_outputs_never_replace_what_the_command_reads_or_a_special_file(screened, data,
+                                                                        tmp_path, capsys):
+    _, run_dir = screened
+    good = _submission(tmp_path / "s.csv", _perfect_rows(data))
+    before = good.read_bytes()
+    code = cli.main(["score", str(good), "--data-dir", str(data), "--details", str(good)])
+    assert code == 2 and good.read_bytes() == before
+    assert "would overwrite the submission scored" in capsys.readouterr().err
+    table = run_dir / "tables" / "images.csv"
+    kept = table.read_bytes()
+    code, _ = _baseline(screened, tmp_path, "--out", str(table))
+    assert code == 2 and table.read_bytes() == kept
+    assert "would overwrite the run's tables folder" in capsys.readouterr().err
+    fifo = tmp_path / "fifo.csv"
+    os.mkfifo(fifo)
+    code = cli.main(["score", str(good), "--data-dir", str(data), "--details", str(fifo)])
+    assert code == 2 and stat.S_ISFIFO(fifo.lstat().st_mode)
+    assert "is a device, FIFO or socket, not a file" in capsys.readouterr().err
+
+
+def test_an_output_through_a_link_writes_the_file_the_link_leads_to(data, tmp_path):
+    good = _submission(tmp_path / "s.csv", _perfect_rows(data))
+    (tmp_path / "real").mkdir()
+    link = tmp_path / "details.csv"
+    link.symlink_to(tmp_path / "real" / "details.csv")
+    assert cli.main(["score", str(good), "--data-dir", str(data), "--details", str(link)]) == 0
+    assert link.is_symlink() and len(pd.read_csv(tmp_path / "real" / "details.csv")) > 0
+
+
+def test_a_place_that_cannot_be_written_is_one_error_line(data, tmp_path, capsys):
+    good = _submission(tmp_path / "s.csv", _perfect_rows(data))
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    code = cli.main(["baseline", "--data-dir", str(data), "--out", str(tmp_path / "o.csv"),
+                     "--out-dir", str(blocker / "run"), "--workers", "1"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("error: ") and err.count("\n") == 1
+    assert "Traceback" not in err and str(blocker) in err
+    long = tmp_path / ("x" * 300 + ".csv")
+    code = cli.main(["score", str(good), "--data-dir", str(data), "--details", str(long)])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("error: ") and "Traceback" not in err
+
+
+def test_output_piped_into_a_reader_that_stops_early_ends_quietly():
+    # the reader is gone before the command writes its first line
+    run = subprocess.run(f"{sys.executable} -m eda_lib params | true", shell=True,
+                         capture_output=True, text=True, timeout=120)
+    assert run.stderr == ""

@@ -13,9 +13,11 @@ the runner hands notebooks absolute paths.
 
 from __future__ import annotations
 
+import math
+import numbers
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -296,14 +298,20 @@ def from_namespace(namespace: Mapping[str, Any]) -> Config:
     return make_config({k: v for k, v in namespace.items() if k in _BY_NAME})
 
 
-def merge_tuning(defaults: Mapping[str, Any], overrides: Mapping[str, Any],
-                 what: str) -> dict[str, Any]:
+def merge_tuning(defaults: Mapping[str, Any], overrides: Mapping[str, Any], what: str,
+                 positive: Collection[str] = ()) -> dict[str, Any]:
     """An algorithm's tuning: ``defaults`` with ``overrides`` over them (a new dict).
+
+    An override takes the kind of its default: a whole number for an ``int`` (never a
+    bool), a finite number for a ``float``, a string for a ``str``, a list or tuple of
+    finite numbers for a tuple. Numbers are at least 0, and above 0 for the keys of
+    ``positive`` (sizes, steps and counts that an algorithm divides by or loops over).
 
     Raises
     ------
     ConfigError
-        For a key ``defaults`` does not have; ``what`` names the algorithm.
+        For a key ``defaults`` does not have, or a value of the wrong kind or range;
+        ``what`` names the algorithm.
     """
     unknown = sorted(set(overrides) - set(defaults))
     if unknown:
@@ -311,7 +319,35 @@ def merge_tuning(defaults: Mapping[str, Any], overrides: Mapping[str, Any],
             f"unknown {what} tuning key(s) {unknown}: known keys are {', '.join(defaults)}",
             key=unknown[0],
         )
+    for key, value in overrides.items():
+        _check_tuning_value(key, value, defaults[key], what, key in positive)
     return {**defaults, **overrides}
+
+
+def _check_tuning_value(key: str, value: Any, default: Any, what: str, positive: bool) -> None:
+    def number(v: Any, whole: bool) -> bool:
+        if isinstance(v, bool) or not isinstance(v, numbers.Real):
+            return False
+        if whole and not isinstance(v, numbers.Integral):
+            return False
+        return math.isfinite(v) and (v > 0 if positive else v >= 0)
+
+    least = "above 0" if positive else "at least 0"
+    if isinstance(default, bool):
+        ok, kind = isinstance(value, bool), "true or false"
+    elif isinstance(default, int):
+        ok, kind = number(value, True), f"a whole number {least}"
+    elif isinstance(default, float):
+        ok, kind = number(value, False), f"a number {least}"
+    elif isinstance(default, str):
+        ok, kind = isinstance(value, str), "a string"
+    elif isinstance(default, tuple):
+        ok = isinstance(value, list | tuple) and all(number(v, False) for v in value)
+        kind = f"a list of numbers {least}"
+    else:
+        return
+    if not ok:
+        raise ConfigError(f"{what} tuning key {key} must be {kind}, got {value!r}", key=key)
 
 
 def describe() -> list[dict[str, Any]]:

@@ -35,7 +35,9 @@ from .files import atomic_write
 #: 13: a screen region holding a label needs a rest NCC of 0.8 (was 0.5) to be a copy,
 #: a screen pair drawn as chart elements is rejected as text, and a weak match whose noise
 #: residual matches at its source far better than elsewhere is a copy.
-ANALYSIS_VERSION = "13"
+#: 14: 16-bit images keep the top 8 of the bits they use (12-bit data was nearly black),
+#: float TIFFs in 0..1 are scaled by 255, and the screen shrinks a strip less.
+ANALYSIS_VERSION = "14"
 #: Parameters whose value changes what the data pass measures.
 PASS_PARAMS = ("max_image_pixels", "copy_move", "copy_move_max_side", "screening",
                "screening_max_side", "allow_pickle")

@@ -32,11 +32,18 @@ class Decoded:
     width: int
     height: int
     orientation: int = 1  # EXIF orientation (1: as stored); never applied to the pixels
+    bits: int = 8  # bits the values use (see used_bits); 8 bits of them are analysed
 
     @property
     def rgb(self) -> np.ndarray:
-        """The image as (H, W, 3) uint8 RGB: alpha dropped, gray replicated."""
-        return to_rgb(self.pixels)
+        """The image as (H, W, 3) uint8 RGB: alpha dropped, gray replicated, 16-bit values
+        reduced to the top 8 of the :attr:`bits` they use."""
+        return to_rgb(to_uint8(self.pixels, self.bits))
+
+    @property
+    def uint8(self) -> np.ndarray:
+        """The pixels as stored, 16-bit values reduced as in :attr:`rgb`."""
+        return to_uint8(self.pixels, self.bits)
 
 
 #: The array layouts of an 8-bit image, by number of bands.
@@ -79,8 +86,11 @@ def check_pixels(pixels, what: str = "pixels", bands: Collection[int] = (1, 2, 3
     found = f"found a {a.dtype} array of shape {a.shape}"
     if a.dtype != np.uint8:
         raise ImageError(
-            f"{what} must be an {expected}, {found}: reduce 16-bit images to 8 bits first "
-            "(eda_lib.dataset.images.to_uint8 keeps the top 8 bits)", kind="image_dtype")
+            f"{what} must be an {expected}, {found}: "
+            + ("reduce 16-bit images to 8 bits first (eda_lib.dataset.images.to_uint8)"
+               if a.dtype == np.uint16 else
+               "convert it to uint8 first (a float image in 0..1 times 255, rounded)"),
+            kind="image_dtype")
     n = 1 if a.ndim == 2 else a.shape[2] if a.ndim == 3 else 0
     if n not in bands or 0 in a.shape:
         fix = ("convert it with eda_lib.measure.health.to_gray" if tuple(bands) == (1,) else
@@ -90,11 +100,35 @@ def check_pixels(pixels, what: str = "pixels", bands: Collection[int] = (1, 2, 3
     return np.ascontiguousarray(a)
 
 
-def to_uint8(pixels: np.ndarray) -> np.ndarray:
-    """``pixels`` with 16-bit values reduced to their top 8 bits; uint8 kept as is."""
+def used_bits(pixels: np.ndarray) -> int:
+    """How many bits the values of 16-bit ``pixels`` use, at least 8 (8 for uint8).
+
+    Cameras and microscopes store 10-, 12- or 14-bit data in 16-bit files: their values
+    use the low bits only, and their top 8 of 16 bits would be nearly black.
+
+    Examples
+    --------
+    >>> used_bits(np.array([[0, 4095]], np.uint16))
+    12
+    """
+    a = np.asarray(pixels)
+    if a.dtype != np.uint16 or a.size == 0:
+        return 8
+    return max(8, int(a.max()).bit_length())
+
+
+def to_uint8(pixels: np.ndarray, bits: int = 16) -> np.ndarray:
+    """``pixels`` with 16-bit values reduced to the top 8 of the ``bits`` they use (16:
+    of all 16 bits; values beyond ``bits`` bits are clipped); uint8 kept as is.
+
+    Examples
+    --------
+    >>> to_uint8(np.array([[4095, 16]], np.uint16), bits=12).tolist()
+    [[255, 1]]
+    """
     a = np.asarray(pixels)
     if a.dtype == np.uint16:
-        return (a >> 8).astype(np.uint8)
+        return np.minimum(a >> max(0, bits - 8), 255).astype(np.uint8)
     return a
 
 
@@ -102,7 +136,8 @@ def to_rgb(pixels: np.ndarray) -> np.ndarray:
     """Return ``pixels`` as (H, W, 3) uint8.
 
     Alpha is dropped (not composited: copy-move analysis compares stored colour
-    values), single channels are replicated, and 16-bit values keep their top 8 bits.
+    values), single channels are replicated, and 16-bit values keep their top 8 bits
+    (:attr:`Decoded.rgb` keeps the top 8 of the bits they use).
 
     Examples
     --------
@@ -124,12 +159,22 @@ def to_rgb(pixels: np.ndarray) -> np.ndarray:
 
 
 def _pixels(img: Image.Image) -> np.ndarray:
-    """Array of a loaded Pillow image (palette expanded, 16-bit kept as uint16)."""
+    """Array of a loaded Pillow image (palette expanded, 16-bit kept as uint16).
+
+    32-bit whole numbers (mode ``I``) are clipped to 0..65535 and kept as uint16; 32-bit
+    floats (mode ``F``) in 0..1 are scaled to 0..255 (uint8), others rounded and clipped
+    to 0..65535 (uint16), NaN read as 0.
+    """
     if img.mode == "P" or img.mode == "PA":
         img = img.convert("RGBA" if "transparency" in img.info or img.mode == "PA" else "RGB")
     elif img.mode in ("1", "CMYK", "YCbCr", "LAB", "HSV", "F", "I"):
         if img.mode == "I":
             return np.clip(np.asarray(img), 0, 65535).astype(np.uint16)
+        if img.mode == "F":
+            f = np.nan_to_num(np.asarray(img, np.float64), nan=0.0, posinf=65535, neginf=0)
+            if f.size and f.min() >= 0 and f.max() <= 1:
+                return np.round(f * 255).astype(np.uint8)
+            return np.round(np.clip(f, 0, 65535)).astype(np.uint16)
         img = img.convert("RGB" if img.mode in ("CMYK", "YCbCr", "LAB", "HSV") else "L")
     a = np.asarray(img)
     if img.mode.startswith("I;16"):
@@ -272,7 +317,8 @@ def decode(path: str | Path, max_pixels: int = 100_000_000) -> Decoded:
     if img.format == "TIFF" and orientation in _MIRRORS:  # turned while loading: undone
         pixels = np.ascontiguousarray(_MIRRORS[orientation](pixels))
     h, w = pixels.shape[:2]
-    return Decoded(pixels=pixels, mode=mode, width=w, height=h, orientation=orientation)
+    return Decoded(pixels=pixels, mode=mode, width=w, height=h, orientation=orientation,
+                   bits=used_bits(pixels))
 
 
 def _orientation(img: Image.Image) -> int:

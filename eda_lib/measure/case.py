@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import cv2
@@ -181,7 +181,7 @@ def _decode_image(root: Path, e: ImageEntry, cfg: Config, rows: Rows
 def _score_images(entries: list[ImageEntry], decoded: list[images.Decoded], rows: Rows) -> None:
     """Add the health rows of a case's decoded images: :func:`health.score_pair` for a
     forged image and its twin, :func:`health.image_scores` for a lone image."""
-    pixels = [images.to_uint8(d.pixels) for d in decoded]
+    pixels = [d.uint8 for d in decoded]
     scores = health.score_pair(*pixels) if len(pixels) == 2 else map(health.image_scores, pixels)
     for e, values in zip(entries, scores):
         rows.add("image_scores", {"case_id": e.case_id, "split": e.split, "label": e.label,
@@ -279,6 +279,10 @@ def measure_case(root: Path, case: Case, cfg: Config, views: bool = True) -> Row
     for e in case.images:
         decoded[e.label], image_rows[e.label] = _decode_image(root, e, cfg, rows)
     readable = [e for e in case.images if decoded[e.label] is not None]
+    # an image and its twin are reduced to 8 bits alike, so they compare as stored
+    bits = max((decoded[e.label].bits for e in readable), default=8)
+    for e in readable:
+        decoded[e.label] = replace(decoded[e.label], bits=bits)
     if views:
         for e in readable:
             _keep_view(rows, e.label, decoded[e.label])

@@ -10,7 +10,11 @@ Algorithm (all of it on the gray image):
 
 1. *Working resolution.* The image is shrunk (``INTER_AREA``) so that its longest side
    is at most ``max_side`` (512 by default); keypoints, clustering, region growing and
-   the false-positive controls run there, so the cost is bounded per image. SIFT
+   the false-positive controls run there, so the cost is bounded per image. A strip
+   (a long, narrow figure) is shrunk less: its shorter side keeps ``strip_side`` px (64)
+   or its own, else a copy across its width is a few pixels wide (on strips 40-120 px by
+   1440-3000 px with a flipped square copy across their width, 1 of 6 copies was found
+   with the working size alone, 6 with 48 or 64 px kept). SIFT
    doubles its input internally, so its finest scale is still that of a 1024 px image.
 2. *Keypoints.* SIFT (``cv2.SIFT_create``, at most ``max_keypoints``, 1000), its
    positions corrected by the quarter pixel OpenCV's doubled first octave leaves (else
@@ -301,6 +305,8 @@ DEFAULT_TUNING: Mapping[str, Any] = MappingProxyType(
         # flat_image_share of the working pixels with local contrast is "too_flat"
         "min_side": 24,
         "flat_image_share": 0.002,
+        # a strip (a long, narrow figure) is shrunk no further than this shorter side (px)
+        "strip_side": 64,
         # keypoints
         "max_keypoints": 1000,
         "contrast_threshold": 0.02,   # SIFT's; OpenCV's default 0.04 misses faint texture
@@ -473,7 +479,7 @@ def screen_image(rgb: np.ndarray, max_side: int = 512, **tuning: Any) -> Screene
     Parameters
     ----------
     rgb : numpy.ndarray
-        (H, W, 3) uint8 RGB or (H, W) uint8 gray.
+        (H, W, 3) uint8 RGB, or (H, W) or (H, W, 1) uint8 gray.
     max_side : int
         Keypoints, clustering and regions run with the longest side at most this.
     **tuning
@@ -489,7 +495,8 @@ def screen_image(rgb: np.ndarray, max_side: int = 512, **tuning: Any) -> Screene
     ImageError
         ``rgb`` is not a uint8 (H, W) or (H, W, 3) array.
     ConfigError
-        A tuning key is unknown, or ``max_side`` is below 32.
+        A tuning key is unknown or its value of the wrong kind or range (see
+        :func:`eda_lib.config.merge_tuning`), or ``max_side`` is below 32.
 
     Examples
     --------
@@ -505,13 +512,15 @@ def screen_image(rgb: np.ndarray, max_side: int = 512, **tuning: Any) -> Screene
     if not isinstance(max_side, int | np.integer) or max_side < 32:
         raise ConfigError(f"max_side must be an integer of at least 32, got {max_side!r}",
                           key="max_side")
+    if isinstance(rgb, np.ndarray) and rgb.ndim == 3 and rgb.shape[2] == 1:
+        rgb = rgb[:, :, 0]  # one band: gray
     pixels = images.check_pixels(rgb, "rgb", bands=(1, 3))
     gray = pixels if pixels.ndim == 2 else cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY)
     h, w = gray.shape
     if min(h, w) < params["min_side"]:
         return Screened("too_small", f"shorter side {min(h, w)} px < {params['min_side']}",
                         (h, w), "none", 0, [])
-    work, f = _shrunk(gray, max_side)
+    work, f = _shrunk(gray, max_side, params["strip_side"])
     local_std = _local_std(work)
     share = float((local_std >= params["flat_std"]).mean())
     if share < params["flat_image_share"]:
@@ -539,23 +548,31 @@ def screen_image(rgb: np.ndarray, max_side: int = 512, **tuning: Any) -> Screene
 # --------------------------------------------------------------------------- inputs
 
 
+#: Tuning keys that must be above 0: sizes, steps and counts the screen divides by or
+#: loops over.
+_POSITIVE = frozenset({
+    "min_side", "strip_side", "max_keypoints", "octave_layers", "sift_sigma", "neighbours",
+    "inlier_px", "min_inliers", "max_clusters", "max_peaks", "hough_bin", "max_scale",
+    "block_side", "max_block_matches", "block_max_side", "dense_max_side", "dense_radius",
+    "dense_stride", "dense_projections", "dense_window", "dense_min_points",
+    "dense_group_points", "stroke_px", "ring_frac", "drawn_levels",
+})
+
+
 def _merge_tuning(overrides: Mapping[str, Any]) -> dict[str, Any]:
-    params = merge_tuning(DEFAULT_TUNING, overrides, "screening")
+    params = merge_tuning(DEFAULT_TUNING, overrides, "screening", _POSITIVE)
     if params["dense"] not in ("always", "fallback", "off"):
         raise ConfigError(f"dense must be 'always', 'fallback' or 'off', got {params['dense']!r}",
                           key="dense")
-    native = params["dense_native_side"]
-    if isinstance(native, bool) or not isinstance(native, int | np.integer) or native < 0:
-        raise ConfigError(f"dense_native_side must be an integer of at least 0 (0: never), "
-                          f"got {native!r}", key="dense_native_side")
     return params
 
 
-def _shrunk(image: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
+def _shrunk(image: np.ndarray, max_side: int, min_short: int = 0) -> tuple[np.ndarray, float]:
     """``image`` shrunk (``INTER_AREA``) to a longest side of at most ``max_side``, and
-    the factor applied (1.0: the image itself)."""
+    the factor applied (1.0: the image itself); a strip is shrunk less, so that its
+    shorter side keeps at least ``min_short`` px (its own, when shorter)."""
     h, w = image.shape[:2]
-    f = min(1.0, max_side / max(h, w))
+    f = min(1.0, max(max_side / max(h, w), min_short / min(h, w)))
     if f == 1.0:
         return image, f
     return cv2.resize(image, (max(1, round(w * f)), max(1, round(h * f))),

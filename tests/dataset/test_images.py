@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from eda_lib.dataset.images import decode, image_size, to_rgb
+from eda_lib.dataset.images import decode, image_size, to_rgb, to_uint8, used_bits
 from eda_lib.errors import ImageError
 
 
@@ -132,3 +132,37 @@ def test_to_rgb_drops_alpha_and_replicates_gray():
     rgba[0, 0] = (1, 2, 3, 4)
     assert to_rgb(rgba)[0, 0].tolist() == [1, 2, 3]
     assert to_rgb(np.full((1, 1), 9, np.uint8))[0, 0].tolist() == [9, 9, 9]
+
+
+def test_12_bit_data_in_a_16_bit_file_keeps_the_top_8_of_its_12_bits(tmp_path):
+    values = (np.arange(12, dtype=np.uint16).reshape(3, 4) * 372).astype(np.uint16)  # < 4096
+    p = tmp_path / "scan.png"
+    Image.fromarray(values).save(p)
+    d = decode(p)
+    assert d.pixels.dtype == np.uint16 and d.bits == 12
+    assert np.array_equal(d.rgb[..., 0], (values >> 4).astype(np.uint8))
+    assert int(d.rgb.max()) == 255  # not the near-black top 8 of 16 bits (values >> 8)
+    assert np.array_equal(d.uint8, (values >> 4).astype(np.uint8))
+    assert used_bits(values) == 12 and used_bits(values.astype(np.uint8)) == 8
+    assert to_uint8(values, bits=10).max() == 255  # values beyond the bits are clipped
+
+
+@pytest.mark.parametrize("values, expected", [
+    (np.linspace(0, 1, 12, dtype=np.float32).reshape(3, 4),  # floats in 0..1: times 255
+     np.round(np.linspace(0, 1, 12) * 255).astype(np.uint8).reshape(3, 4)),
+    (np.linspace(0, 255, 12, dtype=np.float32).reshape(3, 4),  # 0..255: as they are
+     np.round(np.linspace(0, 255, 12)).astype(np.uint8).reshape(3, 4)),
+    (np.linspace(0, 4095, 12, dtype=np.float32).reshape(3, 4),  # 12-bit floats
+     (np.round(np.linspace(0, 4095, 12)).astype(np.uint16) >> 4).astype(np.uint8).reshape(3, 4)),
+])
+def test_float_tiffs_are_read_by_their_range(tmp_path, values, expected):
+    p = tmp_path / "f.tif"
+    Image.fromarray(values, mode="F").save(p, format="TIFF")
+    assert np.array_equal(decode(p).rgb[..., 0], expected)
+
+
+def test_32_bit_whole_numbers_of_8_bit_range_are_read_as_they_are(tmp_path):
+    values = np.arange(0, 240, 20, dtype=np.int32).reshape(3, 4)
+    p = tmp_path / "i.tif"
+    Image.fromarray(values, mode="I").save(p, format="TIFF")
+    assert np.array_equal(decode(p).rgb[..., 0], values.astype(np.uint8))

@@ -300,3 +300,43 @@ def test_a_large_case_keeps_views_at_display_size(tmp_path):
     assert np.array_equal(six["rgb_none"], np.dstack([_micrograph(4, 100, 60)] * 3))
     rows = measure_case(index.root, group_cases(index)[0], cfg, views=False)
     assert rows.views == {} and rows.tables["images"]
+
+
+def _write_16_bit_case(root: Path, case_id: str, authentic: np.ndarray,
+                       forged: np.ndarray) -> None:
+    for label, values in (("authentic", authentic), ("forged", forged)):
+        path = root / f"train_images/{label}/{case_id}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(values).save(path)
+    mask = np.zeros((1, *forged.shape), np.uint8)
+    mask[0][SOURCE] = mask[0][TARGET] = 1
+    write_mask(root / f"train_masks/{case_id}.npy", mask)
+
+
+def test_12_bit_scans_are_screened_and_compared_with_their_twin_alike(tmp_path):
+    """Forged 12-bit scans and their twins, stored in 16-bit files: the copy is found
+    (the top 8 of 16 bits would be nearly black), and where one image of a case uses a
+    13th bit both are reduced alike, so they still differ only where the copy is."""
+    root = tmp_path / "data"
+    authentic = _micrograph(0).astype(np.uint16) * 16  # 12-bit values
+    forged = authentic.copy()
+    forged[TARGET] = np.fliplr(forged[SOURCE])
+    _write_16_bit_case(root, "7", authentic, forged)
+    wider = authentic.copy()
+    wider[0, 0] = 4096  # one value past 12 bits: this twin uses 13
+    _write_16_bit_case(root, "8", wider, forged)
+    tables = measure_all(root)
+    images = _by_key(tables["images"])
+    assert images[("train", "forged", "7")]["screen_copies"] >= 1
+    assert images[("train", "authentic", "7")]["screen_copies"] == 0
+    (cm,) = [r for r in tables["copy_move"] if r["case_id"] == "7"]
+    assert cm["screen_found"] is True
+    scores = {(r["case_id"], r["label"]): r for r in tables["image_scores"]}
+    assert scores[("7", "forged")]["dark_score"] > 0.2  # not crushed to near black
+    # reduced alike (13 bits for both), the two look alike; the top 8 of 12 bits for
+    # one and of 13 for the other would differ twofold everywhere
+    forged_8, twin_8 = scores[("8", "forged")], scores[("8", "authentic")]
+    assert forged_8["brightness_perc_99"] == pytest.approx(twin_8["brightness_perc_99"],
+                                                           abs=0.02)
+    (check,) = [r for r in tables["label_check"] if r["case_id"] == "8"]
+    assert check["changed_outside_mask_px"] <= 1  # the one 13-bit pixel at most

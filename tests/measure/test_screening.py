@@ -627,6 +627,44 @@ def test_unknown_tuning_key_is_refused():
         assert err.value.key == "dense_native_side"
 
 
+@pytest.mark.parametrize("key, value", [
+    ("hough_bin", 0), ("dense_stride", 0), ("block_side", 0), ("max_pairs", -1),
+    ("copy_ncc", "0.9"), ("min_side", "x"), ("copy_ncc", float("nan")), ("max_pairs", 2.5),
+    ("neighbours", True), ("dense", 1),
+])
+def test_a_tuning_value_of_the_wrong_kind_or_range_is_refused_by_its_key(key, value):
+    with pytest.raises(ConfigError) as err:
+        screen_image(textured(0), **{key: value})
+    assert err.value.key == key and repr(value) in str(err.value)
+
+
+def test_a_whole_number_is_a_number_and_one_band_is_gray():
+    image, _ = paste(textured(0), "identity")
+    assert screen_image(image, hough_bin=8).rows() == screen_image(image).rows()
+    assert screen_image(image[:, :, None]).rows() == screen_image(image).rows()
+
+
+def _strip(h: int, w: int, seed: int) -> np.ndarray:
+    """A long, narrow texture with a square across its width copied under flip_h."""
+    rng = np.random.default_rng(seed)
+    image = cv2.GaussianBlur(rng.normal(128, 40, (h, w)), (0, 0), 1.5)
+    image = np.clip(image + rng.normal(0, 4, image.shape), 0, 255).astype(np.uint8)
+    k = min(h, w) - 4
+    if h < w:
+        image[2 : 2 + k, w // 2 : w // 2 + k] = np.fliplr(image[2 : 2 + k, 40 : 40 + k])
+    else:
+        image[h // 2 : h // 2 + k, 2 : 2 + k] = np.fliplr(image[40 : 40 + k, 2 : 2 + k])
+    return image
+
+
+@pytest.mark.parametrize("h, w, seed", [(60, 3000, 1), (2000, 40, 2), (99, 1440, 4)])
+def test_a_copy_across_a_strip_is_found(h, w, seed):
+    image = _strip(h, w, seed)
+    assert [p.transform for p in screen_image(image).copies] == ["flip_h"]
+    # shrunk to the working size alone, the copy is a few pixels wide
+    assert screen_image(image, strip_side=1).copies == []
+
+
 def test_tuning_overrides_are_used_and_defaults_read_only():
     image, _ = paste(textured(0), "identity")
     assert screen_image(image).copies

@@ -137,6 +137,42 @@ def _pct(x: float) -> str:
     return f"{100 * x:.1f}%"
 
 
+def _sig(x: float, figures: int = 3) -> str:
+    """``x`` to ``figures`` significant figures, in plain notation, without trailing zeros.
+
+    Extreme ratios keep their digits, where a fixed number of decimals would round
+    them away.
+
+    Examples
+    --------
+    >>> [_sig(x) for x in (1 / 400, 1.3333, 400.0, 1.0, 12345.6)]
+    ['0.0025', '1.33', '400', '1', '12,300']
+    """
+    if not x or not math.isfinite(x):
+        return f"{x:g}"
+    places = figures - 1 - math.floor(math.log10(abs(x)))  # negative: rounds to tens...
+    text = f"{round(x, places):,.{max(0, places)}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+#: Below this many pixels an image's size is given in pixels, not megapixels.
+_PIXELS_BELOW = 10_000
+
+
+def _size(mp: float) -> str:
+    """An image size of ``mp`` megapixels in words: in pixels when it is tiny.
+
+    Examples
+    --------
+    >>> [_size(x) for x in (1e-6, 0.0025, 0.04, 0.2284, 12.0)]
+    ['1 pixel', '2,500 pixels', '0.04 MP', '0.228 MP', '12 MP']
+    """
+    pixels = round(mp * 1e6)
+    if pixels < _PIXELS_BELOW:
+        return f"{pixels:,} {'pixel' if pixels == 1 else 'pixels'}"
+    return f"{_sig(mp)} MP"
+
+
 def _count(n: int, one: str, many: str) -> str:
     """``"1 image has"`` or ``"2 images have"``: ``n`` with the words that agree with it."""
     return f"{n} {one if n == 1 else many}"
@@ -257,9 +293,9 @@ def _findings(t, f: dict) -> list[Finding]:
     if not math.isnan(f["mp_min"]):  # some image was decoded
         out.append(Finding(
             "geometry",
-            f"Sizes span {f['mp_min']:.3f} to {f['mp_max']:.2f} megapixels (median "
-            f"{f['mp_median']:.2f}); aspect W/H from {f['aspect_min']:.2f} to "
-            f"{f['aspect_max']:.2f}."))
+            f"Sizes span {_size(f['mp_min'])} to {_size(f['mp_max'])} (median "
+            f"{_size(f['mp_median'])}); aspect W/H from {_sig(f['aspect_min'])} to "
+            f"{_sig(f['aspect_max'])}."))
     if f["n_masks"]:
         out.append(Finding(
             "instances",
@@ -349,8 +385,8 @@ def _recommendations(f: dict) -> list[Recommendation]:
     if f["mp_max"] / max(f["mp_min"], 1e-9) > 10 or f["aspect_max"] / max(f["aspect_min"], 1e-9) > 4:
         out.append(Recommendation(
             "input size", "Resize keeping the aspect ratio (pad or tile), never to a fixed square.",
-            f"sizes span {f['mp_min']:.3f}-{f['mp_max']:.2f} MP and aspect "
-            f"{f['aspect_min']:.2f}-{f['aspect_max']:.2f}."))
+            f"sizes span {_size(f['mp_min'])} to {_size(f['mp_max'])} and aspect "
+            f"{_sig(f['aspect_min'])} to {_sig(f['aspect_max'])}."))
     if len(f["modes"]) > 1:
         out.append(Recommendation(
             "channels", "Convert every image to 3-channel RGB, dropping alpha, before training.",

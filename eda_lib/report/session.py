@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib as mpl
+import pandas as pd
 from IPython import get_ipython
 from IPython.display import Image, display
 from matplotlib.figure import Figure
@@ -49,6 +50,12 @@ STYLE = {
     "axes.spines.right": False,
     "axes.titleweight": "bold",
     "font.size": 10,
+}
+
+#: pandas options a notebook's tables are shown with: a cell's text is shown whole (pandas
+#: cuts it at 50 characters by default), so a problem's detail keeps the fix it names.
+TABLE_OPTIONS = {
+    "display.max_colwidth": None,
 }
 
 
@@ -176,7 +183,8 @@ def skip_later_cells() -> bool:
 
 
 def start(namespace: Mapping[str, Any], section: str) -> Session:
-    """Validate the notebook's parameters and load the tables (built first when the
+    """Validate the notebook's parameters, set the style of figures and tables
+    (:data:`STYLE`, :data:`TABLE_OPTIONS`) and load the tables (built first when the
     notebook was opened by hand and they are missing).
 
     When the section does not apply to the data it prints :func:`not_applicable`; run
@@ -184,6 +192,8 @@ def start(namespace: Mapping[str, Any], section: str) -> Session:
     """
     cfg = config.from_namespace(namespace)
     mpl.rcParams.update(STYLE)
+    for option, value in TABLE_OPTIONS.items():
+        pd.set_option(option, value)
     by_hand = not os.environ.get(RUNNER_ENV)
     tables = load_tables(cfg, build=by_hand)
     statement = not_applicable(tables, section, skipped=not by_hand)

@@ -88,6 +88,19 @@ def test_the_summary_describes_the_images_and_names_the_sections_that_do_not_app
     assert "Sizes span" in text and "Image modes" in text and "nan" not in text
 
 
+def test_section_7_says_what_duplicates_mean_in_a_folder_without_twins(flat_tables):
+    """No twin sentence and no pointer to section 8 (which does not apply): duplicate
+    sets in a folder of figures are what an integrity check looks for."""
+    note = summary.duplicates_note(flat_tables)
+    assert note.startswith("This is a flat folder of 5 unlabelled images, with no twins")
+    assert "Twins" not in note and "section 8" not in note
+    assert note.endswith("Here 0 images are in exact-duplicate sets and 0 in near-duplicate sets.")
+    twice = flat_tables.health.assign(is_exact_duplicates_issue=[True, True, False, False, False])
+    note = summary.duplicates_note(type(flat_tables)(**{**flat_tables.__dict__, "health": twice}))
+    assert "Here 2 images are in exact-duplicate sets and 0 in near-duplicate sets: look at " \
+        "every set" in note
+
+
 def test_size_and_health_statistics_describe_the_unlabelled_images(flat_tables):
     t = flat_tables
     assert stats.described_images(t.images)["label"].unique().tolist() == ["(unlabelled)"]

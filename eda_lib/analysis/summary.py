@@ -133,6 +133,68 @@ def section_gaps(t) -> dict[str, str]:
     return {section: gap for section, gap in sorted(gaps.items()) if gap}
 
 
+def duplicates_note(t) -> str:
+    """What the duplicate sets of section 7 mean for the data of ``t``, with their counts.
+
+    Twins are near duplicates by construction; a dataset without them (a flat folder of
+    images, test images only) expects no duplicate at all, so there every set is worth a
+    look.
+
+    Parameters
+    ----------
+    t : Tables
+        The run's tables (``images`` and ``health`` are read).
+
+    Returns
+    -------
+    str
+        Markdown: the twins' sentence when some forged image has its twin; on a flat
+        folder, what an exact and a near duplicate set are there; else that no duplicate
+        is expected. Each ends with how many images are in exact and near duplicate sets.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> flat = SimpleNamespace(
+    ...     images=pd.DataFrame({"split": ["unlabelled"] * 3, "label": [""] * 3,
+    ...                          "twin": [False] * 3}),
+    ...     health=pd.DataFrame({"is_exact_duplicates_issue": [True, True, False],
+    ...                          "is_near_duplicates_issue": [True, True, False]}),
+    ...     masks=pd.DataFrame(), instances=pd.DataFrame())
+    >>> duplicates_note(flat)[:66]
+    'This is a flat folder of 3 unlabelled images, with no twins: none '
+    >>> duplicates_note(flat).split(". Here ")[1][:66]
+    '2 images are in exact-duplicate sets and 2 in near-duplicate sets:'
+    """
+    img = t.images
+    flags = flag_totals(t.health)
+    exact, near = int(flags.get("exact_duplicates", 0)), int(flags.get("near_duplicates", 0))
+    found = (f"{_count(exact, 'image is', 'images are')} in exact-duplicate sets and {near} in "
+             "near-duplicate sets.")
+    look = (" look at every set (the worst are drawn below; all are flagged in "
+            "`tables/health.csv`, columns `is_exact_duplicates_issue` and "
+            "`is_near_duplicates_issue`).")
+    twins = int((img["label"].eq("forged") & img["twin"].astype(bool)).sum())
+    if twins:
+        return ("Twins are near duplicates by construction (the forgery changes a few percent "
+                f"of the pixels; {_count(twins, 'forged image has', 'forged images have')} its "
+                "twin here), so near-duplicate sets are expected here; duplicates *across* "
+                "case_ids are the ones that leak between folds (section 8). Here " + found)
+    if len(img) and img["split"].eq(FLAT_SPLIT).all():
+        return (f"This is a flat folder of {_count(len(img), 'unlabelled image', 'unlabelled images')}, "
+                "with no twins: none of its images is expected to repeat another. An "
+                "exact-duplicate set is one picture stored in several files; a near-duplicate "
+                "set is pictures that look the same at a glance (saved again, resized, "
+                "recompressed, or edited in a small region). In a folder of figures either "
+                "can be one image reused where different images belong, which is what an "
+                "integrity check looks for. Here " + (found[:-1] + ":" + look if exact or near
+                                                      else found))
+    leak = ("; every set joins images of different case_ids, which leak between folds unless "
+            "grouped (section 8)" if not _lacks(t, "labels") else "")
+    return ("No forged image here has its authentic twin, so no duplicate set is expected"
+            f"{leak}. Here " + found)
+
+
 def _pct(x: float) -> str:
     return f"{100 * x:.1f}%"
 

@@ -122,3 +122,15 @@ def test_extreme_sizes_and_aspects_keep_their_digits(tables):
                      "to 1.5.")
     advice = {r.topic: r.because for r in summary.recommendations(t)}["input size"]
     assert advice == "sizes span 1 pixel to 0.24 MP and aspect 0.0025 to 1.5."
+
+
+def test_section_7_speaks_of_twins_only_when_there_are_twins(tables):
+    twins = int(tables.images.query("label == 'forged'")["twin"].sum())
+    assert twins
+    note = summary.duplicates_note(tables)
+    assert note.startswith("Twins are near duplicates by construction")
+    assert f"{twins} forged image{' has' if twins == 1 else 's have'} its twin here" in note
+    alone = summary.duplicates_note(_with(tables, images=tables.images.assign(twin=False)))
+    assert alone.startswith("No forged image here has its authentic twin, so no duplicate set "
+                            "is expected; every set joins images of different case_ids")
+    assert "Twins" not in alone

@@ -35,6 +35,11 @@ class Recommendation:
 #: top of its notebook by :func:`eda_lib.report.session.start`).
 NOT_APPLICABLE = "This section does not apply to this dataset"
 
+#: How the statement begins where the rest of a section does not apply to the data, say
+#: the parts of section 10 that judge the screen against the labels (printed by
+#: :meth:`eda_lib.report.session.Session.rest_needs`).
+REST_NOT_APPLICABLE = "The rest of this section does not apply to this dataset"
+
 #: What each section of the report needs from the data, by section number; a section
 #: not listed (1, 2, 7, 11...) applies to every dataset. Sections 6 and 10 also need an
 #: analysis a run can switch off (``copy_move: false``, ``screening: false``).
@@ -55,6 +60,8 @@ NEEDS: dict[str, str] = {
     "copy_moved": "forged regions read from mask files (train_masks/<case_id>.npy) and "
                   "their copy-move analysis (parameter copy_move)",
     "screened": "the blind screen's results (parameter screening)",
+    "screen_labels": "images labelled authentic or forged (train_images/authentic/, "
+                     "train_images/forged/) to judge the screen's findings against",
 }
 
 
@@ -72,8 +79,10 @@ def _lacks(t, need: str) -> str:
         if t.problems["kind"].eq("copy_move_failed").any():
             return "the copy-move analysis failed on every image (tables/problems.csv says why)"
         return "this run had copy_move: false"
+    labelled = img["label"].isin(["authentic", "forged"]).any()
     held = {
-        "labels": lambda: img["label"].isin(["authentic", "forged"]).any(),
+        "labels": lambda: labelled,
+        "screen_labels": lambda: labelled,
         "masks": lambda: len(t.masks) > 0,
         "instances": lambda: len(t.instances) > 0,
         "forged_with_mask": lambda: n_measurable_forged(t) > 0,
@@ -83,7 +92,7 @@ def _lacks(t, need: str) -> str:
     if len(img) and img["split"].eq(FLAT_SPLIT).all():
         return (f"this dataset is a flat folder of {len(img):,} unlabelled "
                 f"{'image' if len(img) == 1 else 'images'}: no label, mask or twin")
-    if need == "labels":
+    if need in ("labels", "screen_labels"):
         return "no image of this dataset is labelled authentic or forged"
     if not img["label"].eq("forged").any() and not len(t.masks):
         return "no image of this dataset is labelled forged and no mask file was found"
@@ -122,7 +131,22 @@ def section_gap(t, section: str) -> str:
     ''
     """
     need = SECTION_NEEDS.get(section)
-    why = _lacks(t, need) if need else ""
+    return need_gap(t, need) if need else ""
+
+
+def need_gap(t, need: str) -> str:
+    """Why the data of ``t`` lacks ``need`` (a key of :data:`NEEDS`) in the words of a
+    statement, ``"it needs <what>, and <why the data has none>"``, or "" when it holds it.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> flat = SimpleNamespace(images=pd.DataFrame({"split": ["unlabelled"], "label": [""]}),
+    ...                        masks=pd.DataFrame(), instances=pd.DataFrame())
+    >>> need_gap(flat, "screen_labels")[-59:]
+    'a flat folder of 1 unlabelled image: no label, mask or twin'
+    """
+    why = _lacks(t, need)
     return f"it needs {NEEDS[need]}, and {why}" if why else ""
 
 

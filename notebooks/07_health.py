@@ -19,11 +19,8 @@
 # grayscale, odd aspect ratio, odd size, exact duplicates (same pixels) and near
 # duplicates (same perceptual hash). Every score is *low = issue*. Scores were
 # measured in the data pass; the flags that depend on the whole dataset (odd size,
-# duplicate sets) are computed on the table. Per image: `tables/health.csv`.
-#
-# Twins are near duplicates by construction (the forgery changes a few percent of the
-# pixels), so near-duplicate sets are expected here; duplicates *across* case_ids are
-# the ones that leak between folds (section 8).
+# duplicate sets) are computed on the table. Per image: `tables/health.csv`. What a
+# duplicate set means depends on the data (twins, or a folder of figures), said next.
 
 # %% tags=["parameters"]
 data_dir: str = "../data/demo"  # competition layout or flat folder of images (read only)
@@ -50,14 +47,19 @@ progress: bool = True  # show progress bars on long work
 import sys
 from pathlib import Path
 
+from IPython.display import Markdown
+
 sys.path.append(str(Path.cwd().parent))  # finds eda_lib next to notebooks/ when not installed
 import eda_lib
-from eda_lib.analysis import stats
+from eda_lib.analysis import stats, summary
 from eda_lib.report import figures, plots
 
 s = eda_lib.start(globals(), "07")
 t, cfg = s.tables, s.cfg
 h = t.health
+
+# %%
+Markdown(summary.duplicates_note(t))
 
 # %% [markdown]
 # ## Flags by label

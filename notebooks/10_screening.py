@@ -96,7 +96,52 @@ stats.screen_status(t.images)
 stats.screen_overview(t.images, t.screening)
 
 # %% [markdown]
-# ## How much of the labelled forgeries a blind screen recovers
+# ## Test, supplemental and unlabelled images
+#
+# What the screen finds outside the training split: on test and unlabelled images
+# there is no label to check it against; supplemental images are labelled, and their
+# labelled copies count in the recovery below (*Against the labels*). The 20 strongest
+# `copy` pairs (the full list is in `tables/screening.csv`; each pair's instance, as the
+# baseline writes it, is its `annotation`):
+
+# %%
+unscored = stats.screen_flagged(t.screening, None, ("test", "supplemental", "unlabelled"))
+unscored.drop(columns="annotation").head(20)
+
+# %%
+drawn = figures.screening_pairs(cfg, t, unscored, "unscored")
+print(f"{len(unscored)} pair(s) flagged copy; the {len(drawn)} strongest drawn")
+
+# %%
+s.show_all(drawn, empty="No test, supplemental or unlabelled image was flagged copy.")
+
+# %% [markdown]
+# ## False-positive controls
+#
+# How many candidate pairs each control (or doubt) kept from `copy`, and in how many
+# images; then its strongest example (each caption says how many pairs it kept and how
+# many are drawn). A control that fires on real copies is too
+# strict; a flagged authentic image below that a control should have caught shows what
+# is missing.
+
+# %%
+stats.screen_controls(t.screening)
+
+# %%
+s.show_groups(figures.screening_controls(cfg, t))
+
+# %% [markdown]
+# ## Against the labels
+#
+# The labels are read only here, to judge the screen: how much of the labelled forgeries
+# it recovers, which authentic images it flags, and what it finds in forged training
+# images.
+
+# %%
+s.rest_needs("screen_labels")
+
+# %% [markdown]
+# ### How much of the labelled forgeries a blind screen recovers
 #
 # A labelled pair (section 6, with its source found) counts as recovered when one of
 # the screen's `copy` pairs has both boxes at IoU >= 0.5 with its source and target,
@@ -113,7 +158,7 @@ stats.screen_recovery(t.copy_move, t.images, "area")
 s.show_all(figures.screening_recovery(t), empty="No labelled copy-move pair to compare with.")
 
 # %% [markdown]
-# ## Authentic images flagged `copy`
+# ### Authentic images flagged `copy`
 #
 # Each is a likely label problem (a duplication the dataset calls authentic) or a
 # natural repetition worth knowing before training. The image outlines both ends of
@@ -136,27 +181,7 @@ flagged.drop(columns="annotation")
 s.show_all(drawn, empty="No authentic image was flagged copy.")
 
 # %% [markdown]
-# ## Test, supplemental and unlabelled images
-#
-# What the screen finds outside the training split: on test and unlabelled images
-# there is no label to check it against; supplemental images are labelled, and their
-# labelled copies already count in the recovery above. The 20 strongest `copy` pairs
-# (the full list is in `tables/screening.csv`; each pair's instance, as the baseline
-# writes it, is its `annotation`):
-
-# %%
-unscored = stats.screen_flagged(t.screening, None, ("test", "supplemental", "unlabelled"))
-unscored.drop(columns="annotation").head(20)
-
-# %%
-drawn = figures.screening_pairs(cfg, t, unscored, "unscored")
-print(f"{len(unscored)} pair(s) flagged copy; the {len(drawn)} strongest drawn")
-
-# %%
-s.show_all(drawn, empty="No test, supplemental or unlabelled image was flagged copy.")
-
-# %% [markdown]
-# ## Forged training images: the screen's copies
+# ### Forged training images: the screen's copies
 #
 # The strongest `copy` pairs found in forged images, drawn the same way (compare with
 # section 6, which starts from the masks).
@@ -169,18 +194,3 @@ print(f"{len(flagged)} pair(s) flagged copy in forged training images; the {len(
 
 # %%
 s.show_all(drawn, empty="No forged training image was flagged copy.")
-
-# %% [markdown]
-# ## False-positive controls
-#
-# How many candidate pairs each control (or doubt) kept from `copy`, and in how many
-# images; then its strongest example (each caption says how many pairs it kept and how
-# many are drawn). A control that fires on real copies is too
-# strict; a flagged authentic image above that a control should have caught shows what
-# is missing.
-
-# %%
-stats.screen_controls(t.screening)
-
-# %%
-s.show_groups(figures.screening_controls(cfg, t))

@@ -88,6 +88,19 @@ def test_the_summary_describes_the_images_and_names_the_sections_that_do_not_app
     assert "Sizes span" in text and "Image modes" in text and "nan" not in text
 
 
+def test_section_7_says_what_duplicates_mean_in_a_folder_without_twins(flat_tables):
+    """No twin sentence and no pointer to section 8 (which does not apply): duplicate
+    sets in a folder of figures are what an integrity check looks for."""
+    note = summary.duplicates_note(flat_tables)
+    assert note.startswith("This is a flat folder of 5 unlabelled images, with no twins")
+    assert "Twins" not in note and "section 8" not in note
+    assert note.endswith("Here 0 images are in exact-duplicate sets and 0 in near-duplicate sets.")
+    twice = flat_tables.health.assign(is_exact_duplicates_issue=[True, True, False, False, False])
+    note = summary.duplicates_note(type(flat_tables)(**{**flat_tables.__dict__, "health": twice}))
+    assert "Here 2 images are in exact-duplicate sets and 0 in near-duplicate sets: look at " \
+        "every set" in note
+
+
 def test_size_and_health_statistics_describe_the_unlabelled_images(flat_tables):
     t = flat_tables
     assert stats.described_images(t.images)["label"].unique().tolist() == ["(unlabelled)"]
@@ -103,6 +116,46 @@ def test_the_statement_is_printed_only_where_a_section_does_not_apply(flat_table
     assert session.not_applicable(flat_tables, "04", skipped=False).endswith(
         "The cells below run on empty tables.")
     assert session.not_applicable(flat_tables, "02") == ""
+
+
+def test_section_10_says_once_that_judging_the_screen_needs_labels(flat_tables, monkeypatch,
+                                                                    capsys):
+    """The parts of section 10 that read the labels are not run on a flat folder; one
+    statement says why, and the page ends at it."""
+    text = session.rest_not_applicable(flat_tables, "screen_labels")
+    assert text == (summary.REST_NOT_APPLICABLE + ": it needs images labelled authentic or "
+                    "forged (train_images/authentic/, train_images/forged/) to judge the "
+                    "screen's findings against, and this dataset is a flat folder of 5 "
+                    "unlabelled images: no label, mask or twin. It is not run.")
+    shell = SimpleNamespace(input_transformers_post=[])
+    monkeypatch.setattr(session, "get_ipython", lambda: shell)
+    by_hand = session.Session(cfg=None, tables=flat_tables, section="10")
+    by_hand.rest_needs("screen_labels")
+    assert capsys.readouterr().out.endswith("The cells below run on empty tables.\n")
+    assert shell.input_transformers_post == []
+    by_runner = session.Session(cfg=None, tables=flat_tables, section="10", by_runner=True)
+    by_runner.rest_needs("screen_labels")
+    assert capsys.readouterr().out == text + "\n"
+    assert len(shell.input_transformers_post) == 1
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("## False-positive controls"),
+        nbformat.v4.new_markdown_cell("## Against the labels"),
+        nbformat.v4.new_code_cell("s.rest_needs('screen_labels')", outputs=[
+            nbformat.v4.new_output("stream", name="stdout", text=text + "\n")]),
+        nbformat.v4.new_markdown_cell("### Authentic images flagged `copy`"),
+    ])
+    assert [c.source for c in pages.applicable_part(nb).cells][-1] == \
+        "s.rest_needs('screen_labels')"
+
+
+def test_section_10_judges_the_screen_on_labelled_images():
+    labelled = SimpleNamespace(images=_frame(split=["train", "test"], label=["authentic", ""]),
+                               masks=_frame(), instances=_frame())
+    assert session.rest_not_applicable(labelled, "screen_labels") == ""
+    test_only = SimpleNamespace(images=_frame(split=["test"], label=[""]), masks=_frame(),
+                                instances=_frame())
+    assert session.rest_not_applicable(test_only, "screen_labels").endswith(
+        "and no image of this dataset is labelled authentic or forged. It is not run.")
 
 
 def test_later_cells_are_skipped_in_the_kernel(monkeypatch):
@@ -179,6 +232,15 @@ def test_the_whole_report_runs_on_a_flat_folder(tmp_path):
             assert said == [], record.name
     shown = {p.name.split("_", 1)[0] for p in (cfg.out_dir / "figures").glob("*.png")}
     assert {"01", "02", "07"} <= shown and not shown & set(gaps)
+    health = (cfg.out_dir / "html" / "07_health.html").read_text(encoding="utf-8")
+    assert "Twins are" not in health and "section 8" not in health
+    assert "This is a flat folder of 6 unlabelled images, with no twins" in health
+    screen = (cfg.out_dir / "html" / "10_screening.html").read_text(encoding="utf-8")
+    assert screen.count(summary.REST_NOT_APPLICABLE) == 1
+    for part in ("Authentic images flagged", "No authentic image", "Forged training images",
+                 "No forged training image", "labelled forgeries a blind screen recovers"):
+        assert part not in screen, part
+    assert "False-positive controls" in screen
 
 
 def _tables(cfg):

@@ -13,6 +13,7 @@ import nbformat
 import pytest
 
 from eda_lib import config
+from eda_lib.analysis.summary import REST_NOT_APPLICABLE
 from eda_lib.dataset import demo
 from eda_lib.report import runner
 
@@ -169,8 +170,11 @@ def test_every_image_is_screened_and_every_pair_fits_its_image(run):
     counts = copies.groupby(["split", "label", "case_id"]).size()
     screened = images[images["screen_status"] == "screened"]
     assert (screened["screen_copies"] == counts.reindex(screened.index, fill_value=0)).all()
-    html = cfg.out_dir / "html" / "10_screening.html"
-    assert "Blind screen" in html.read_text(encoding="utf-8")
+    page = (cfg.out_dir / "html" / "10_screening.html").read_text(encoding="utf-8")
+    assert "Blind screen" in page
+    # labelled images: the parts that judge the screen against the labels are shown
+    assert "Authentic images flagged" in page and "Forged training images" in page
+    assert REST_NOT_APPLICABLE not in page
 
 
 def test_a_cold_run_reads_each_file_once_and_a_warm_run_none(tmp_path, monkeypatch):

@@ -35,6 +35,11 @@ class Recommendation:
 #: top of its notebook by :func:`eda_lib.report.session.start`).
 NOT_APPLICABLE = "This section does not apply to this dataset"
 
+#: How the statement begins where the rest of a section does not apply to the data, say
+#: the parts of section 10 that judge the screen against the labels (printed by
+#: :meth:`eda_lib.report.session.Session.rest_needs`).
+REST_NOT_APPLICABLE = "The rest of this section does not apply to this dataset"
+
 #: What each section of the report needs from the data, by section number; a section
 #: not listed (1, 2, 7, 11...) applies to every dataset. Sections 6 and 10 also need an
 #: analysis a run can switch off (``copy_move: false``, ``screening: false``).
@@ -55,6 +60,8 @@ NEEDS: dict[str, str] = {
     "copy_moved": "forged regions read from mask files (train_masks/<case_id>.npy) and "
                   "their copy-move analysis (parameter copy_move)",
     "screened": "the blind screen's results (parameter screening)",
+    "screen_labels": "images labelled authentic or forged (train_images/authentic/, "
+                     "train_images/forged/) to judge the screen's findings against",
 }
 
 
@@ -72,8 +79,10 @@ def _lacks(t, need: str) -> str:
         if t.problems["kind"].eq("copy_move_failed").any():
             return "the copy-move analysis failed on every image (tables/problems.csv says why)"
         return "this run had copy_move: false"
+    labelled = img["label"].isin(["authentic", "forged"]).any()
     held = {
-        "labels": lambda: img["label"].isin(["authentic", "forged"]).any(),
+        "labels": lambda: labelled,
+        "screen_labels": lambda: labelled,
         "masks": lambda: len(t.masks) > 0,
         "instances": lambda: len(t.instances) > 0,
         "forged_with_mask": lambda: n_measurable_forged(t) > 0,
@@ -83,7 +92,7 @@ def _lacks(t, need: str) -> str:
     if len(img) and img["split"].eq(FLAT_SPLIT).all():
         return (f"this dataset is a flat folder of {len(img):,} unlabelled "
                 f"{'image' if len(img) == 1 else 'images'}: no label, mask or twin")
-    if need == "labels":
+    if need in ("labels", "screen_labels"):
         return "no image of this dataset is labelled authentic or forged"
     if not img["label"].eq("forged").any() and not len(t.masks):
         return "no image of this dataset is labelled forged and no mask file was found"
@@ -122,7 +131,22 @@ def section_gap(t, section: str) -> str:
     ''
     """
     need = SECTION_NEEDS.get(section)
-    why = _lacks(t, need) if need else ""
+    return need_gap(t, need) if need else ""
+
+
+def need_gap(t, need: str) -> str:
+    """Why the data of ``t`` lacks ``need`` (a key of :data:`NEEDS`) in the words of a
+    statement, ``"it needs <what>, and <why the data has none>"``, or "" when it holds it.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> flat = SimpleNamespace(images=pd.DataFrame({"split": ["unlabelled"], "label": [""]}),
+    ...                        masks=pd.DataFrame(), instances=pd.DataFrame())
+    >>> need_gap(flat, "screen_labels")[-59:]
+    'a flat folder of 1 unlabelled image: no label, mask or twin'
+    """
+    why = _lacks(t, need)
     return f"it needs {NEEDS[need]}, and {why}" if why else ""
 
 
@@ -133,8 +157,106 @@ def section_gaps(t) -> dict[str, str]:
     return {section: gap for section, gap in sorted(gaps.items()) if gap}
 
 
+def duplicates_note(t) -> str:
+    """What the duplicate sets of section 7 mean for the data of ``t``, with their counts.
+
+    Twins are near duplicates by construction; a dataset without them (a flat folder of
+    images, test images only) expects no duplicate at all, so there every set is worth a
+    look.
+
+    Parameters
+    ----------
+    t : Tables
+        The run's tables (``images`` and ``health`` are read).
+
+    Returns
+    -------
+    str
+        Markdown: the twins' sentence when some forged image has its twin; on a flat
+        folder, what an exact and a near duplicate set are there; else that no duplicate
+        is expected. Each ends with how many images are in exact and near duplicate sets.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> flat = SimpleNamespace(
+    ...     images=pd.DataFrame({"split": ["unlabelled"] * 3, "label": [""] * 3,
+    ...                          "twin": [False] * 3}),
+    ...     health=pd.DataFrame({"is_exact_duplicates_issue": [True, True, False],
+    ...                          "is_near_duplicates_issue": [True, True, False]}),
+    ...     masks=pd.DataFrame(), instances=pd.DataFrame())
+    >>> duplicates_note(flat)[:66]
+    'This is a flat folder of 3 unlabelled images, with no twins: none '
+    >>> duplicates_note(flat).split(". Here ")[1][:66]
+    '2 images are in exact-duplicate sets and 2 in near-duplicate sets:'
+    """
+    img = t.images
+    flags = flag_totals(t.health)
+    exact, near = int(flags.get("exact_duplicates", 0)), int(flags.get("near_duplicates", 0))
+    found = (f"{_count(exact, 'image is', 'images are')} in exact-duplicate sets and {near} in "
+             "near-duplicate sets.")
+    look = (" look at every set (the worst are drawn below; all are flagged in "
+            "`tables/health.csv`, columns `is_exact_duplicates_issue` and "
+            "`is_near_duplicates_issue`).")
+    twins = int((img["label"].eq("forged") & img["twin"].astype(bool)).sum())
+    if twins:
+        return ("Twins are near duplicates by construction (the forgery changes a few percent "
+                f"of the pixels; {_count(twins, 'forged image has', 'forged images have')} its "
+                "twin here), so near-duplicate sets are expected here; duplicates *across* "
+                "case_ids are the ones that leak between folds (section 8). Here " + found)
+    if len(img) and img["split"].eq(FLAT_SPLIT).all():
+        return (f"This is a flat folder of {_count(len(img), 'unlabelled image', 'unlabelled images')}, "
+                "with no twins: none of its images is expected to repeat another. An "
+                "exact-duplicate set is one picture stored in several files; a near-duplicate "
+                "set is pictures that look the same at a glance (saved again, resized, "
+                "recompressed, or edited in a small region). In a folder of figures either "
+                "can be one image reused where different images belong, which is what an "
+                "integrity check looks for. Here " + (found[:-1] + ":" + look if exact or near
+                                                      else found))
+    leak = ("; every set joins images of different case_ids, which leak between folds unless "
+            "grouped (section 8)" if not _lacks(t, "labels") else "")
+    return ("No forged image here has its authentic twin, so no duplicate set is expected"
+            f"{leak}. Here " + found)
+
+
 def _pct(x: float) -> str:
     return f"{100 * x:.1f}%"
+
+
+def _sig(x: float, figures: int = 3) -> str:
+    """``x`` to ``figures`` significant figures, in plain notation, without trailing zeros.
+
+    Extreme ratios keep their digits, where a fixed number of decimals would round
+    them away.
+
+    Examples
+    --------
+    >>> [_sig(x) for x in (1 / 400, 1.3333, 400.0, 1.0, 12345.6)]
+    ['0.0025', '1.33', '400', '1', '12,300']
+    """
+    if not x or not math.isfinite(x):
+        return f"{x:g}"
+    places = figures - 1 - math.floor(math.log10(abs(x)))  # negative: rounds to tens...
+    text = f"{round(x, places):,.{max(0, places)}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+#: Below this many pixels an image's size is given in pixels, not megapixels.
+_PIXELS_BELOW = 10_000
+
+
+def _size(mp: float) -> str:
+    """An image size of ``mp`` megapixels in words: in pixels when it is tiny.
+
+    Examples
+    --------
+    >>> [_size(x) for x in (1e-6, 0.0025, 0.04, 0.2284, 12.0)]
+    ['1 pixel', '2,500 pixels', '0.04 MP', '0.228 MP', '12 MP']
+    """
+    pixels = round(mp * 1e6)
+    if pixels < _PIXELS_BELOW:
+        return f"{pixels:,} {'pixel' if pixels == 1 else 'pixels'}"
+    return f"{_sig(mp)} MP"
 
 
 def _count(n: int, one: str, many: str) -> str:
@@ -257,9 +379,9 @@ def _findings(t, f: dict) -> list[Finding]:
     if not math.isnan(f["mp_min"]):  # some image was decoded
         out.append(Finding(
             "geometry",
-            f"Sizes span {f['mp_min']:.3f} to {f['mp_max']:.2f} megapixels (median "
-            f"{f['mp_median']:.2f}); aspect W/H from {f['aspect_min']:.2f} to "
-            f"{f['aspect_max']:.2f}."))
+            f"Sizes span {_size(f['mp_min'])} to {_size(f['mp_max'])} (median "
+            f"{_size(f['mp_median'])}); aspect W/H from {_sig(f['aspect_min'])} to "
+            f"{_sig(f['aspect_max'])}."))
     if f["n_masks"]:
         out.append(Finding(
             "instances",
@@ -349,8 +471,8 @@ def _recommendations(f: dict) -> list[Recommendation]:
     if f["mp_max"] / max(f["mp_min"], 1e-9) > 10 or f["aspect_max"] / max(f["aspect_min"], 1e-9) > 4:
         out.append(Recommendation(
             "input size", "Resize keeping the aspect ratio (pad or tile), never to a fixed square.",
-            f"sizes span {f['mp_min']:.3f}-{f['mp_max']:.2f} MP and aspect "
-            f"{f['aspect_min']:.2f}-{f['aspect_max']:.2f}."))
+            f"sizes span {_size(f['mp_min'])} to {_size(f['mp_max'])} and aspect "
+            f"{_sig(f['aspect_min'])} to {_sig(f['aspect_max'])}."))
     if len(f["modes"]) > 1:
         out.append(Recommendation(
             "channels", "Convert every image to 3-channel RGB, dropping alpha, before training.",

@@ -41,7 +41,7 @@ from jinja2 import DictLoader
 from nbconvert import HTMLExporter
 from PIL import Image
 
-from ..analysis.summary import NOT_APPLICABLE, section_gaps
+from ..analysis.summary import NOT_APPLICABLE, REST_NOT_APPLICABLE, section_gaps
 from ..config import PARAMS, Config
 from ..dataset.index import SPLITS
 from ..files import write_text_atomic
@@ -622,11 +622,13 @@ def section_page(
 
 
 def applicable_part(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """``nb`` up to the cell that says the section does not apply to the data, or all of it.
+    """``nb`` up to the cell that says the section, or the rest of it, does not apply to
+    the data, or all of it.
 
     A section that does not apply prints a statement beginning with
-    :data:`~eda_lib.analysis.summary.NOT_APPLICABLE` and its later cells are not run;
-    their headings would head nothing. ``nb`` is not modified.
+    :data:`~eda_lib.analysis.summary.NOT_APPLICABLE` (the rest of a section:
+    :data:`~eda_lib.analysis.summary.REST_NOT_APPLICABLE`) and its later cells are not
+    run; their headings would head nothing. ``nb`` is not modified.
 
     Parameters
     ----------
@@ -642,7 +644,7 @@ def applicable_part(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     for i, cell in enumerate(nb.cells):
         for output in cell.get("outputs", []):
             if output.get("output_type") == "stream" and \
-                    str(output.get("text", "")).startswith(NOT_APPLICABLE):
+                    str(output.get("text", "")).startswith((NOT_APPLICABLE, REST_NOT_APPLICABLE)):
                 return nbformat.from_dict({**nb, "cells": nb.cells[: i + 1]})
     return nb
 

@@ -14,7 +14,9 @@ A section that needs what the dataset lacks (masks, labels, twins: see
 :data:`eda_lib.analysis.summary.SECTION_NEEDS`), say section 3 on a flat folder of images,
 says so at its top: :func:`start` prints :func:`not_applicable`. Run by the runner, its
 later cells are then not run (:func:`skip_later_cells`), so its page shows the statement
-instead of empty tables; opened by hand, they run on the empty tables.
+instead of empty tables; opened by hand, they run on the empty tables. A section whose
+last parts need more than the rest, say section 10's judging of the screen against the
+labels, calls :meth:`Session.rest_needs` before them: the same, for those parts only.
 """
 
 from __future__ import annotations
@@ -26,12 +28,13 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib as mpl
+import pandas as pd
 from IPython import get_ipython
 from IPython.display import Image, display
 from matplotlib.figure import Figure
 
 from .. import config
-from ..analysis.summary import NOT_APPLICABLE, section_gap
+from ..analysis.summary import NOT_APPLICABLE, REST_NOT_APPLICABLE, need_gap, section_gap
 from ..datapass import load_tables
 from ..tables import Tables
 from . import plots
@@ -49,6 +52,12 @@ STYLE = {
     "axes.spines.right": False,
     "axes.titleweight": "bold",
     "font.size": 10,
+}
+
+#: pandas options a notebook's tables are shown with: a cell's text is shown whole (pandas
+#: cuts it at 50 characters by default), so a problem's detail keeps the fix it names.
+TABLE_OPTIONS = {
+    "display.max_colwidth": None,
 }
 
 
@@ -80,6 +89,9 @@ class Session:
     cfg: config.Config
     tables: Tables
     section: str
+    #: Whether the notebook runs under the runner, which skips the cells of what does not
+    #: apply (see :func:`skip_later_cells`); opened by hand, they run on empty tables.
+    by_runner: bool = False
 
     @property
     def figures_dir(self) -> Path:
@@ -128,6 +140,25 @@ class Session:
         for text in run_warnings(self.cfg):
             print(text)
 
+    def rest_needs(self, need: str) -> None:
+        """Say once that the rest of the section does not apply when the data lacks ``need``.
+
+        Prints :func:`rest_not_applicable`; run by the runner, the later cells are then not
+        run (:func:`skip_later_cells`) and the page ends at the statement
+        (:func:`eda_lib.report.pages.applicable_part`). Does nothing when the data holds
+        ``need``.
+
+        Parameters
+        ----------
+        need : str
+            A key of :data:`eda_lib.analysis.summary.NEEDS`, e.g. ``"screen_labels"``.
+        """
+        statement = rest_not_applicable(self.tables, need, skipped=self.by_runner)
+        if statement:
+            print(statement)
+            if self.by_runner:
+                skip_later_cells()
+
 
 def not_applicable(tables: Tables, section: str, skipped: bool = True) -> str:
     """The statement a section prints at its top when it does not apply to the data.
@@ -156,6 +187,33 @@ def not_applicable(tables: Tables, section: str, skipped: bool = True) -> str:
     return f"{NOT_APPLICABLE}: {gap}. {rest}"
 
 
+def rest_not_applicable(tables: Tables, need: str, skipped: bool = True) -> str:
+    """The statement printed where the rest of a section needs what the data lacks.
+
+    Parameters
+    ----------
+    tables : Tables
+        The run's tables.
+    need : str
+        What the rest of the section needs, a key of
+        :data:`eda_lib.analysis.summary.NEEDS`.
+    skipped : bool
+        Whether the later cells are skipped (run by the runner) or run on empty tables
+        (opened by hand); the statement says which.
+
+    Returns
+    -------
+    str
+        ``"The rest of this section does not apply to this dataset: it needs ..., and ..."``
+        (see :func:`eda_lib.analysis.summary.need_gap`), or "" when the data holds ``need``.
+    """
+    gap = need_gap(tables, need)
+    if not gap:
+        return ""
+    rest = "It is not run." if skipped else "The cells below run on empty tables."
+    return f"{REST_NOT_APPLICABLE}: {gap}. {rest}"
+
+
 def _blank(lines: list[str]) -> list[str]:
     """An IPython input transformer that turns any cell into an empty one."""
     return []
@@ -176,7 +234,8 @@ def skip_later_cells() -> bool:
 
 
 def start(namespace: Mapping[str, Any], section: str) -> Session:
-    """Validate the notebook's parameters and load the tables (built first when the
+    """Validate the notebook's parameters, set the style of figures and tables
+    (:data:`STYLE`, :data:`TABLE_OPTIONS`) and load the tables (built first when the
     notebook was opened by hand and they are missing).
 
     When the section does not apply to the data it prints :func:`not_applicable`; run
@@ -184,6 +243,8 @@ def start(namespace: Mapping[str, Any], section: str) -> Session:
     """
     cfg = config.from_namespace(namespace)
     mpl.rcParams.update(STYLE)
+    for option, value in TABLE_OPTIONS.items():
+        pd.set_option(option, value)
     by_hand = not os.environ.get(RUNNER_ENV)
     tables = load_tables(cfg, build=by_hand)
     statement = not_applicable(tables, section, skipped=not by_hand)
@@ -191,4 +252,4 @@ def start(namespace: Mapping[str, Any], section: str) -> Session:
         print(statement)
         if not by_hand:
             skip_later_cells()
-    return Session(cfg=cfg, tables=tables, section=section)
+    return Session(cfg=cfg, tables=tables, section=section, by_runner=not by_hand)

@@ -99,3 +99,38 @@ def test_a_run_without_copy_move_says_section_6_does_not_apply(tables):
         "the copy-move analysis failed on every image (tables/problems.csv says why)")
     no_masks = _with(off, masks=tables.masks.iloc[:0], instances=tables.instances.iloc[:0])
     assert summary.section_gap(no_masks, "06").endswith("no mask file was found")
+
+
+def test_doctests():
+    import doctest
+
+    assert doctest.testmod(summary).failed == 0
+
+
+def test_extreme_sizes_and_aspects_keep_their_digits(tables):
+    """A 10 x 4000 strip and a 1-pixel image: an aspect of 1/400 is not 0.00, and a
+    size of 1 pixel is not 0.000 megapixels."""
+    img = tables.images.copy()
+    ok = img.index[img["status"] == "ok"]
+    img.loc[ok, ["width", "height"]] = 600, 400
+    img.loc[ok[0], ["width", "height"]] = 10, 4000
+    img.loc[ok[1], ["width", "height"]] = 1, 1
+    img["aspect"] = img["width"] / img["height"]
+    t = _with(tables, images=img)
+    found = {f.topic: f.text for f in summary.findings(t)}["geometry"]
+    assert found == ("Sizes span 1 pixel to 0.24 MP (median 0.24 MP); aspect W/H from 0.0025 "
+                     "to 1.5.")
+    advice = {r.topic: r.because for r in summary.recommendations(t)}["input size"]
+    assert advice == "sizes span 1 pixel to 0.24 MP and aspect 0.0025 to 1.5."
+
+
+def test_section_7_speaks_of_twins_only_when_there_are_twins(tables):
+    twins = int(tables.images.query("label == 'forged'")["twin"].sum())
+    assert twins
+    note = summary.duplicates_note(tables)
+    assert note.startswith("Twins are near duplicates by construction")
+    assert f"{twins} forged image{' has' if twins == 1 else 's have'} its twin here" in note
+    alone = summary.duplicates_note(_with(tables, images=tables.images.assign(twin=False)))
+    assert alone.startswith("No forged image here has its authentic twin, so no duplicate set "
+                            "is expected; every set joins images of different case_ids")
+    assert "Twins" not in alone

@@ -75,3 +75,27 @@ def test_print_warnings(tmp_path, capsys):
     assert capsys.readouterr().out == session.PICKLE_WARNING + "\n"
     session.Session(cfg=make_config(values), tables=None, section="01").print_warnings()
     assert capsys.readouterr().out == ""
+
+
+def test_a_table_shows_each_cell_whole(tmp_path, monkeypatch):
+    """A problem's detail names its fix at its end: the table a notebook shows (and so its
+    page) holds the whole text, not the first 50 characters."""
+    import pandas as pd
+    from hostile import make_flat_folder
+    from PIL import Image
+
+    from eda_lib.report.records import RUNNER_ENV
+
+    monkeypatch.delenv(RUNNER_ENV, raising=False)
+    data = tmp_path / "figs"
+    make_flat_folder(data)
+    turned = Image.Exif()
+    turned[0x0112] = 6
+    Image.new("RGB", (40, 30), "gray").save(data / "phone.jpg", exif=turned)
+    namespace = {"data_dir": str(data), "out_dir": str(tmp_path / "out"), "workers": 1,
+                 "progress": False}
+    with pd.option_context("display.max_colwidth", 50):  # restored after the test
+        problems = session.start(namespace, "01").tables.problems
+        (detail,) = problems["detail"]
+        assert len(detail) > 50 and detail.endswith("not as a viewer shows it")
+        assert detail in problems._repr_html_()

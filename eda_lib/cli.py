@@ -14,6 +14,7 @@ that needs them, so ``params`` and ``--help`` do not pay for them.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import time
 import unicodedata
@@ -189,8 +190,13 @@ def _output_file(path: Path, what: str, key: str, example: str) -> Path:
 
 
 def _folds_arg(text: str) -> int | Path:
-    """``--folds``: a number of folds (at least 2), or the path of a folds CSV."""
-    if text.strip().isdigit():
+    """``--folds``: a number of folds (at least 2), or the path of a folds CSV.
+
+    Any whole number, signed or not, is a number of folds: ``-2`` is refused as too few
+    rather than looked for as a file. Whether there are as many groups to deal is
+    known only from the data (:func:`eda_lib.analysis.folds.check_fold_count`).
+    """
+    if re.fullmatch(r"\s*[+-]?\d+\s*", text):
         n = int(text)
         if n < 2:
             raise argparse.ArgumentTypeError(

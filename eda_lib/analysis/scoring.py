@@ -24,7 +24,7 @@ from ..dataset import images, masks, metric
 from ..dataset.index import FLAT_SPLIT, SUBMISSION_SPLITS, Index, scan
 from ..errors import ConfigError
 from ..tables import Tables
-from .folds import grouped_folds, leakage_groups
+from .folds import check_fold_count, grouped_folds, leakage_groups
 
 
 def training_ids(index: Index) -> dict[str, tuple[str, str | None]]:
@@ -115,19 +115,22 @@ def fold_ids(data_dir: Path, fold: int, folds_csv: Path | None = None, k: int = 
     """Training ids of one fold, from a run's ``tables/folds.csv`` or computed here.
 
     Computed here, groups join twins only (duplicates need the pixels: use the
-    folds table of a run for those).
+    folds table of a run for those), and ``k`` may not exceed the number of groups
+    (:func:`~eda_lib.analysis.folds.check_fold_count`).
     """
     if folds_csv is not None:
         folds = read_folds(folds_csv)
     else:
         index = scan(data_dir)
         imgs = pd.DataFrame([e.__dict__ for e in index.images])
+        groups = leakage_groups(imgs)
+        check_fold_count(k, groups["group"].nunique())
         counts = [{"split": m.split, "case_id": m.case_id,
                    "n_instances": masks.read_header(index.root / m.path)[0][0]}
                   for m in index.masks]
         folds = grouped_folds(imgs, pd.DataFrame(counts, columns=["split", "case_id",
                                                                    "n_instances"]),
-                              leakage_groups(imgs), k=k, seed=seed)
+                              groups, k=k, seed=seed)
     chosen = folds[(folds["fold"] == fold) & (folds["split"] == "train")]
     if chosen.empty:
         known = folds.loc[folds["split"] == "train", "fold"].dropna()

@@ -126,6 +126,9 @@ def test_a_bad_folds_file_is_named_with_the_fix(data, tmp_path, capsys, content,
 @pytest.mark.parametrize("argv, code, words", [
     (["--folds", "3"], 2, "--folds needs --fold K"),
     (["--fold", "0", "--folds", "1"], 2, "at least 2 folds"),
+    (["--fold", "0", "--folds", "-2"], 2, "'-2': at least 2 folds"),
+    (["--fold", "0", "--folds", "99999999999"], 2,
+     "99999999999 folds asked for, but the labelled images form 10 leakage group(s)"),
 ])
 def test_score_refuses_folds_it_cannot_use(data, tmp_path, capsys, argv, code, words):
     good = _submission(tmp_path / "s.csv", _perfect_rows(data))

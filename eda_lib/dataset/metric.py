@@ -789,23 +789,43 @@ def _read_csv(path: Path) -> tuple[int, list[str], list[tuple[int, list[str]]]]:
     with a wrong number of fields, where pandas stops at the first one or shifts
     the columns into the index.
     """
+    records, end = [], 0
     try:
         with path.open(newline="", encoding="utf-8-sig") as fh, \
                 _csv_field_limit(path.stat().st_size + 1):
             reader = csv.reader(fh)
-            records, end = [], 0
             for fields in reader:
                 if fields:
                     records.append((end + 1, fields))
                 end = reader.line_num
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise SubmissionError(f"{path}: cannot read the submission as UTF-8 CSV ({exc});"
-                              " write it with a header case_id,annotation",
+    except UnicodeDecodeError as exc:
+        raise SubmissionError(f"{path}, line {_undecodable_line(path)}: not UTF-8 text (byte"
+                              f" {exc.object[exc.start]:#04x}); save the file as UTF-8 (in a"
+                              " spreadsheet: CSV UTF-8)", path, "unreadable_submission") from exc
+    except csv.Error as exc:
+        raise SubmissionError(f"{path}, line {end + 1}: not CSV ({exc}); write a header"
+                              " case_id,annotation and one row per image",
                               path, "unreadable_submission") from exc
+    except OSError as exc:
+        fix = ("no such file; check the path" if isinstance(exc, FileNotFoundError) else
+               "a folder; give the path of the submission file" if isinstance(
+                   exc, IsADirectoryError) else
+               f"cannot be opened ({exc.strerror or exc}); check that it is a file you can read")
+        raise SubmissionError(f"{path}: {fix}", path, "unreadable_submission") from exc
     if not records:
         return 1, [], []
     (header_line, header), *rows = records
     return header_line, header, rows
+
+
+def _undecodable_line(path: Path) -> int:
+    """The 1-based line of the first byte of ``path`` that is not UTF-8."""
+    data = path.read_bytes()
+    try:
+        data.decode("utf-8")  # offsets count the BOM, as utf-8-sig would not
+    except UnicodeDecodeError as exc:
+        return data.count(b"\n", 0, exc.start) + 1
+    return 1
 
 
 def _raise_first(path: Path | str, problems: list[dict]) -> None:

@@ -495,6 +495,25 @@ def test_unreadable_file_raises(tmp_path):
     assert info.value.kind == "unreadable_submission"
 
 
+@pytest.mark.parametrize("name, content, words", [
+    ("missing.csv", None, "missing.csv: no such file; check the path"),
+    ("folder", "folder", "folder: a folder; give the path of the submission file"),
+    ("latin1.csv", "case_id,annotation\n10,authentic\n11,caf\xe9\n".encode("latin-1"),
+     "latin1.csv, line 3: not UTF-8 text (byte 0xe9); save the file as UTF-8"),
+])
+def test_an_unreadable_file_is_named_with_the_fix_for_its_cause(tmp_path, name, content, words):
+    path = tmp_path / name
+    if content == "folder":
+        path.mkdir()
+    elif content is not None:
+        path.write_bytes(content)
+    for read in (metric.read_submission, metric.validate_submission):
+        with pytest.raises(SubmissionError) as info:
+            read(path)
+        assert words in str(info.value) and info.value.kind == "unreadable_submission"
+        assert "header" not in str(info.value)  # the header is not the cause
+
+
 def test_long_annotations_are_read_and_the_csv_limit_restored(tmp_path):
     mask = np.zeros((400, 400), bool)
     mask[::2] = True                                # 80,000 runs: ~1 MB of text

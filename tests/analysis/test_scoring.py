@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import numpy as np
 import pandas as pd
@@ -67,6 +68,64 @@ def test_unknown_ids_are_named(data, tmp_path):
     sub = _submission(tmp_path / "s.csv", [("forged/1", "authentic")])
     with pytest.raises(ConfigError, match="forged/1"):
         scoring.score_file(sub, data)
+
+
+def test_a_submission_with_no_row_is_an_error_naming_it(data, tmp_path, capsys):
+    sub = tmp_path / "s.csv"
+    sub.write_text("case_id,annotation\n")
+    with pytest.raises(ConfigError, match="names no image: it has a header and no row"):
+        scoring.score_file(sub, data)
+    assert cli.main(["score", str(sub), "--data-dir", str(data)]) == 2
+    assert f"error: {sub} names no image" in capsys.readouterr().err
+
+
+def _alone(data):
+    """A forged training image without twin: its plain case_id names it too."""
+    train = [e for e in scan(data).images if e.split == "train"]
+    alone = [e.case_id for e in train if sum(f.case_id == e.case_id for f in train) == 1]
+    assert alone, "the generated data has no forged image without twin"
+    return alone[0]
+
+
+def test_an_image_named_two_ways_is_one_image_to_score_and_validate(data, tmp_path):
+    case = _alone(data)
+    rows = [r for r in _perfect_rows(data) if r[0] != f"forged/{case}"]
+    truth = dict(_perfect_rows(data))[f"forged/{case}"]
+    plain = _submission(tmp_path / "plain.csv", [*rows, (case, truth)])
+    value, details = scoring.score_file(plain, data)
+    assert value == 1.0 and f"forged/{case}" in set(details["case_id"])
+    assert scoring.validate_file(plain, data, split="train").empty
+    twice = _submission(tmp_path / "twice.csv", [(case, "authentic"), (f"forged/{case}", truth)])
+    with pytest.raises(ConfigError) as info:
+        scoring.score_file(twice, data)
+    assert str(info.value) == (f"{twice}: 1 row(s) name an image of an earlier row (line 3: "
+                               f"forged/{case}, already on line 2 as {case}); keep one row "
+                               "per image")
+    problems = scoring.validate_file(twice, data, split="train")
+    assert "unknown_case_id" not in set(problems["kind"])
+    dup = problems[problems["kind"] == "duplicate_case_id"]
+    assert dup["line"].tolist() == [3]
+    assert dup["detail"].tolist() == [f"case forged/{case} is already on line 2 as {case}"]
+
+
+def test_score_errors_name_the_file_and_its_lines(data, tmp_path):
+    rows = _perfect_rows(data)
+    dup = _submission(tmp_path / "dup.csv", [rows[0], rows[1], rows[0]])
+    with pytest.raises(ConfigError) as info:
+        scoring.score_file(dup, data)
+    assert str(info.value) == (f"{dup}: 1 row(s) name an image of an earlier row (line 4: "
+                               f"{rows[0][0]}, already on line 2); keep one row per image")
+    unknown = _submission(tmp_path / "unknown.csv",
+                          [rows[0], ("forged/1", "authentic"), ("x", "authentic")])
+    with pytest.raises(ConfigError) as info:
+        scoring.score_file(unknown, data)
+    assert str(info.value).startswith(f"{unknown}: 2 row(s) name no training image (line 3: "
+                                      "forged/1; line 4: x)")
+    fold = _submission(tmp_path / "fold.csv", rows[:1])
+    with pytest.raises(metric.SubmissionError) as info:
+        scoring.score_file(fold, data, fold=0, k=3)
+    assert re.match(rf"{re.escape(str(fold))}: case \S+ of the solution has no row",
+                    str(info.value))
 
 
 def test_validate_against_test_images(data, tmp_path):

@@ -454,6 +454,21 @@ def test_validate_submission_reports_each_bad_row_on_its_line(tmp_path):
     assert details["non_positive_rle"].startswith("instance 2 of 2")
 
 
+def test_validate_submission_takes_aliases_of_known_cases(tmp_path):
+    path = tmp_path / "submission.csv"
+    path.write_text("case_id,annotation\n7,authentic\na/7,authentic\nb/8,authentic\n"
+                    "7,authentic\n")
+    problems = metric.validate_submission(path, {"a/7": (3, 4), "b/8": (3, 4), "c/9": (3, 4)},
+                                          aliases={"7": "a/7"})
+    got = list(zip(problems["line"].tolist(), problems["case_id"], problems["kind"],
+                   problems["detail"]))
+    assert got == [
+        (3, "a/7", "duplicate_case_id", "case a/7 is already on line 2 as 7"),
+        (5, "7", "duplicate_case_id", "case 7 (a/7) is already on line 2"),
+        (pd.NA, "c/9", "missing_case_id", "no row for this case of the solution"),
+    ]
+
+
 def test_validate_without_known_checks_the_rules_only(tmp_path):
     path = tmp_path / "submission.csv"
     path.write_text(BAD_CSV)

@@ -222,7 +222,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    """``score``: the mean oF1 of a submission over training images."""
+    """``score``: the mean oF1 of a submission over training images, and a warning when
+    it leaves some out (without ``--fold`` they are not scored)."""
     from .analysis import scoring
 
     if args.folds is not None and args.fold is None:
@@ -239,6 +240,14 @@ def cmd_score(args: argparse.Namespace) -> int:
         atomic_write(args.details, lambda path: details.to_csv(path, index=False))
     where = f"fold {args.fold}" if args.fold is not None else "the images it names"
     _say(f"oF1 {value:.6f} over {len(details)} images ({where})")
+    if args.fold is None:
+        left = scoring.unnamed_training_ids(args.data_dir, details["case_id"])
+        if left:
+            _say(f"warning: {len(left)} of the {len(left) + len(details)} training images have "
+                 f"no row in {args.submission} and are not scored, e.g. {', '.join(left[:3])}; "
+                 f"python -m eda_lib validate {args.submission} --data-dir {args.data_dir} "
+                 "--split train lists them; add a row for each to score them all",
+                 file=sys.stderr)
     return EXIT_OK
 
 

@@ -165,10 +165,10 @@ def score_file(submission: Path, data_dir: Path, fold: int | None = None,
     """Score a submission file; returns the mean oF1 and the per-image details.
 
     Without ``fold`` every image the submission names is scored (the images it
-    leaves out are not); with it, the images of that fold (each must be in the
-    submission), from ``folds_csv`` or, without it, from ``k`` folds computed here
-    (:func:`fold_ids`). The details name every image by its training id, also where
-    the submission uses a plain case_id.
+    leaves out are not: :func:`unnamed_training_ids` lists them); with it, the images
+    of that fold (each must be in the submission), from ``folds_csv`` or, without it,
+    from ``k`` folds computed here (:func:`fold_ids`). The details name every image
+    by its training id, also where the submission uses a plain case_id.
 
     Raises
     ------
@@ -233,6 +233,14 @@ def _some(items: list[str], n: int = 3) -> str:
     more = (f"; and {len(items) - n} more: validate --split train lists them all"
             if len(items) > n else "")
     return "; ".join(items[:n]) + more
+
+
+def unnamed_training_ids(data_dir: Path, named: Iterable[str]) -> list[str]:
+    """The training ids of ``data_dir`` that are not in ``named`` (training ids, as
+    :func:`score_file`'s details give them), in index order: the images a submission
+    leaves out, which :func:`score_file` without a fold does not score."""
+    named = set(named)
+    return [key for key in training_ids(scan(data_dir)) if key not in named]
 
 
 def validate_file(submission: Path, data_dir: Path | None = None,

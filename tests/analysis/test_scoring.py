@@ -148,6 +148,25 @@ def test_cli_exit_codes(data, tmp_path, capsys):
     assert cli.main(["score", str(bad), "--data-dir", str(data)]) == 2
 
 
+def test_score_warns_of_the_training_images_a_submission_leaves_out(data, tmp_path, capsys):
+    rows = _perfect_rows(data)
+    full = _submission(tmp_path / "full.csv", rows)
+    part = _submission(tmp_path / "part.csv", rows[:-3])
+    assert cli.main(["score", str(full), "--data-dir", str(data)]) == 0
+    assert "warning" not in capsys.readouterr().err
+    assert cli.main(["score", str(part), "--data-dir", str(data)]) == 0
+    said = capsys.readouterr()
+    assert f"over {len(rows) - 3} images (the images it names)" in said.out
+    assert said.err.startswith(f"warning: 3 of the {len(rows)} training images have no row in "
+                               f"{part} and are not scored, e.g. {rows[-3][0]}, ")
+    assert f"validate {part} --data-dir {data} --split train lists them" in said.err
+    fold_rows = set(scoring.fold_ids(data, 0, k=3))
+    in_fold = _submission(tmp_path / "fold.csv", [r for r in rows if r[0] in fold_rows])
+    assert cli.main(["score", str(in_fold), "--data-dir", str(data), "--fold", "0",
+                     "--folds", "3"]) == 0
+    assert capsys.readouterr().err == ""  # a fold's images are all scored or refused
+
+
 def test_score_takes_a_number_of_folds_or_a_folds_file(data, tmp_path, capsys):
     good = _submission(tmp_path / "s.csv", _perfect_rows(data))
     n3 = len(scoring.fold_ids(data, 1, k=3))

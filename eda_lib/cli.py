@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import stat
 import sys
 import time
@@ -223,8 +224,13 @@ def _output_file(path: Path, what: str, key: str, example: str,
 
 
 def _folds_arg(text: str) -> int | Path:
-    """``--folds``: a number of folds (at least 2), or the path of a folds CSV."""
-    if text.strip().isdigit():
+    """``--folds``: a number of folds (at least 2), or the path of a folds CSV.
+
+    Any whole number, signed or not, is a number of folds: ``-2`` is refused as too few
+    rather than looked for as a file. Whether there are as many groups to deal is
+    known only from the data (:func:`eda_lib.analysis.folds.check_fold_count`).
+    """
+    if re.fullmatch(r"\s*[+-]?\d+\s*", text):
         n = int(text)
         if n < 2:
             raise argparse.ArgumentTypeError(
@@ -250,7 +256,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    """``score``: the mean oF1 of a submission over training images."""
+    """``score``: the mean oF1 of a submission over training images, and a warning when
+    it leaves some out (without ``--fold`` they are not scored)."""
     from .analysis import scoring
 
     if args.folds is not None and args.fold is None:
@@ -268,6 +275,14 @@ def cmd_score(args: argparse.Namespace) -> int:
         atomic_write(details_path, lambda path: details.to_csv(path, index=False))
     where = f"fold {args.fold}" if args.fold is not None else "the images it names"
     _say(f"oF1 {value:.6f} over {len(details)} images ({where})")
+    if args.fold is None:
+        left = scoring.unnamed_training_ids(args.data_dir, details["case_id"])
+        if left:
+            _say(f"warning: {len(left)} of the {len(left) + len(details)} training images have "
+                 f"no row in {args.submission} and are not scored, e.g. {', '.join(left[:3])}; "
+                 f"python -m eda_lib validate {args.submission} --data-dir {args.data_dir} "
+                 "--split train lists them; add a row for each to score them all",
+                 file=sys.stderr)
     return EXIT_OK
 
 
@@ -275,6 +290,7 @@ def cmd_baseline(args: argparse.Namespace) -> int:
     """``baseline``: the data pass (or its stored tables), then the screen's submission."""
     from . import datapass
     from .analysis import scoring
+    from .analysis.folds import check_fold_count
     from .tables import tables_dir
 
     if args.fold is not None and args.split != "train":
@@ -295,6 +311,8 @@ def cmd_baseline(args: argparse.Namespace) -> int:
                        [*owned, (cfg.cache_path, "the run's cache")])
     datapass.ensure_tables(cfg)
     tables = datapass.load_tables(cfg, build=False)
+    if isinstance(args.folds, int):  # the groups are known once the pass has run
+        check_fold_count(args.folds, tables.folds["group"].nunique())
     ids = None
     folds_csv = args.folds if isinstance(args.folds, Path) else tables_dir(cfg) / "folds.csv"
     if args.fold is not None:

@@ -18,6 +18,8 @@ import pandas as pd
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from ..errors import ConfigError
+
 #: Columns that identify one image across tables.
 IMAGE_KEY = ["split", "label", "case_id"]
 
@@ -134,6 +136,14 @@ def grouped_folds(images: pd.DataFrame, masks: pd.DataFrame, groups: pd.DataFram
     -------
     DataFrame
         ``split, label, case_id, group, stratum, fold`` (folds numbered 0..k-1).
+
+    Notes
+    -----
+    With more folds than groups every group gets a fold of its own: an empty fold
+    always costs less than one that holds images, and the first of equal costs wins,
+    so the groups fill folds 0, 1, ... in the order they are dealt and the other
+    folds stay empty (:func:`empty_folds_note` says so). That is computed directly,
+    so time and memory do not grow with ``k``.
     """
     if k < 2:
         raise ValueError(f"k must be at least 2, got {k}")
@@ -149,7 +159,11 @@ def grouped_folds(images: pd.DataFrame, masks: pd.DataFrame, groups: pd.DataFram
     rng = np.random.default_rng(seed)
     order = pd.DataFrame({"size": counts.sum(axis=1), "tie": rng.random(len(counts))})
     order = order.sort_values(["size", "tie"], ascending=[False, True]).index.to_numpy()
-    fold_of = _deal(counts.astype(float), order, target, k)
+    if k > len(counts):
+        fold_of = np.empty(len(counts), dtype=np.int64)
+        fold_of[order] = np.arange(len(counts))
+    else:
+        fold_of = _deal(counts.astype(float), order, target, k)
     out = df.assign(fold=fold_of[group_at])
     return out[IMAGE_KEY + ["group", "stratum", "fold"]]
 
@@ -230,18 +244,30 @@ def fold_balance(folds: pd.DataFrame) -> pd.DataFrame:
 def empty_folds_note(folds: pd.DataFrame, k: int) -> str:
     """One line on how many of the ``k`` folds asked for hold images; when some are
     empty (more folds than groups), which ones and the fix."""
-    held = set(folds["fold"].dropna().astype(int))
-    empty = [f for f in range(k) if f not in held]
-    if not empty:
+    held = sorted(f for f in set(folds["fold"].dropna().astype(int)) if 0 <= f < k)
+    if len(held) == k:
         return f"{k} folds, each holding images."
-    runs: list[list[int]] = []
-    for f in empty:
-        if runs and f == runs[-1][-1] + 1:
-            runs[-1].append(f)
-        else:
-            runs.append([f])
-    span = ", ".join(f"{r[0]}" if len(r) == 1 else f"{r[0]} .. {r[-1]}" for r in runs)
+    runs = [(a + 1, b - 1) for a, b in zip([-1, *held], [*held, k]) if b - a > 1]
+    span = ", ".join(f"{lo}" if lo == hi else f"{lo} .. {hi}" for lo, hi in runs)
     n_groups = folds["group"].nunique()
-    return (f"{k} folds asked for, {k - len(empty)} hold images: there are {n_groups} "
+    return (f"{k} folds asked for, {len(held)} hold images: there are {n_groups} "
             f"groups to deal and a group is never split. Empty: fold(s) {span}; set the "
             f"parameter folds to at most {max(2, n_groups)}.")
+
+
+def check_fold_count(k: int, n_groups: int) -> None:
+    """Refuse ``k`` folds of ``n_groups`` leakage groups when some fold would be empty.
+
+    Raises
+    ------
+    ConfigError
+        ``k`` above ``n_groups`` (a group is never split, so the folds past the
+        groups hold nothing), naming both and the folds that can be asked for.
+    """
+    if k <= n_groups:
+        return
+    can = (f"ask for 2 to {n_groups} folds" if n_groups >= 2 else
+           "there are too few to make 2 folds; add labelled images")
+    raise ConfigError(f"{k} folds asked for, but the labelled images form {n_groups} "
+                      f"leakage group(s) and a group is never split between folds: {can}",
+                      key="folds")

@@ -6,8 +6,11 @@ data (a validation fold, say) can be scored locally, and a submission for the te
 set can be checked against the test images' sizes.
 
 Training images are named in a submission by ``<label>/<case_id>`` (``forged/10``,
-``authentic/10``): an authentic image and its forged twin share their case_id, so a
-plain case_id is accepted only where it names one training image.
+``authentic/10``), their training id: an authentic image and its forged twin share
+their case_id, so a plain case_id is accepted only where it names one training image
+(a forged image without twin), as an alias of its training id
+(:func:`training_aliases`). Scoring and checking treat both names alike: two rows
+that name one image, whichever name each uses, are a duplicate.
 
 :func:`baseline_submission` turns the blind screen's ``copy`` pairs (table
 ``screening``) into a submission: the classical baseline of the ``baseline`` command.
@@ -24,18 +27,36 @@ from ..dataset import images, masks, metric
 from ..dataset.index import FLAT_SPLIT, SUBMISSION_SPLITS, Index, scan
 from ..errors import ConfigError
 from ..tables import Tables
-from .folds import grouped_folds, leakage_groups
+from .folds import check_fold_count, grouped_folds, leakage_groups
 
 
 def training_ids(index: Index) -> dict[str, tuple[str, str | None]]:
-    """Submission id -> (image path, mask path or None) for every training image."""
-    train = [e for e in index.images if e.split == "train"]
-    ids = {f"{e.label}/{e.case_id}": (e.path, e.mask_path) for e in train}
-    stems: dict[str, list] = {}
-    for e in train:
-        stems.setdefault(e.case_id, []).append((e.path, e.mask_path))
-    ids.update({stem: files[0] for stem, files in stems.items() if len(files) == 1})
-    return ids
+    """Training id (``<label>/<case_id>``) -> (image path, mask path or None) for every
+    training image."""
+    return {f"{e.label}/{e.case_id}": (e.path, e.mask_path)
+            for e in index.images if e.split == "train"}
+
+
+def training_aliases(index: Index) -> dict[str, str]:
+    """Plain case_id -> training id, for every case_id that names one training image
+    only (a forged image without its authentic twin): a submission may name that
+    image either way."""
+    named: dict[str, list[str]] = {}
+    for e in index.images:
+        if e.split == "train":
+            named.setdefault(e.case_id, []).append(f"{e.label}/{e.case_id}")
+    return {case: ids[0] for case, ids in named.items() if len(ids) == 1}
+
+
+def _labelled(index: Index) -> dict[str, tuple[str, str | None]]:
+    """:func:`training_ids`; none is a ConfigError: there is nothing to score against."""
+    known = training_ids(index)
+    if not known:
+        raise ConfigError(f"{index.root} has no labelled training images (train_images/authentic "
+                          "and train_images/forged) to score against; the images of a flat "
+                          "folder have no labels: check a submission's form with validate "
+                          "--split unlabelled", key="data_dir")
+    return known
 
 
 def _check_split(split: str) -> None:
@@ -58,15 +79,15 @@ def image_sizes(index: Index) -> dict[str, tuple[int, int] | None]:
 
 
 def solution(data_dir: Path, ids: Iterable[str], allow_pickle: bool = False) -> pd.DataFrame:
-    """Ground truth rows (case_id, annotation, shape) for training images named by ``ids``."""
-    index = scan(data_dir)
-    known = training_ids(index)
-    if not known:
-        raise ConfigError(f"{data_dir} has no labelled training images (train_images/authentic "
-                          "and train_images/forged) to score against; the images of a flat "
-                          "folder have no labels: check a submission's form with validate "
-                          "--split unlabelled", key="data_dir")
-    ids = list(ids)
+    """Ground truth rows (case_id, annotation, shape) for training images named by ``ids``
+    (training ids, or the plain case_ids of :func:`training_aliases`), named as there."""
+    return _solution(scan(data_dir), list(ids), allow_pickle)
+
+
+def _solution(index: Index, ids: list[str], allow_pickle: bool = False) -> pd.DataFrame:
+    """:func:`solution` over a scanned data folder."""
+    known = _labelled(index)
+    known = {**{case: known[key] for case, key in training_aliases(index).items()}, **known}
     unknown = [i for i in ids if i not in known]
     if unknown:
         raise ConfigError(
@@ -115,19 +136,22 @@ def fold_ids(data_dir: Path, fold: int, folds_csv: Path | None = None, k: int = 
     """Training ids of one fold, from a run's ``tables/folds.csv`` or computed here.
 
     Computed here, groups join twins only (duplicates need the pixels: use the
-    folds table of a run for those).
+    folds table of a run for those), and ``k`` may not exceed the number of groups
+    (:func:`~eda_lib.analysis.folds.check_fold_count`).
     """
     if folds_csv is not None:
         folds = read_folds(folds_csv)
     else:
         index = scan(data_dir)
         imgs = pd.DataFrame([e.__dict__ for e in index.images])
+        groups = leakage_groups(imgs)
+        check_fold_count(k, groups["group"].nunique())
         counts = [{"split": m.split, "case_id": m.case_id,
                    "n_instances": masks.read_header(index.root / m.path)[0][0]}
                   for m in index.masks]
         folds = grouped_folds(imgs, pd.DataFrame(counts, columns=["split", "case_id",
                                                                    "n_instances"]),
-                              leakage_groups(imgs), k=k, seed=seed)
+                              groups, k=k, seed=seed)
     chosen = folds[(folds["fold"] == fold) & (folds["split"] == "train")]
     if chosen.empty:
         known = folds.loc[folds["split"] == "train", "fold"].dropna()
@@ -140,15 +164,83 @@ def score_file(submission: Path, data_dir: Path, fold: int | None = None,
                folds_csv: Path | None = None, k: int = 5) -> tuple[float, pd.DataFrame]:
     """Score a submission file; returns the mean oF1 and the per-image details.
 
-    Without ``fold`` every image the submission names is scored; with it, the
-    images of that fold (each must be in the submission), from ``folds_csv`` or, without
-    it, from ``k`` folds computed here (:func:`fold_ids`).
+    Without ``fold`` every image the submission names is scored (the images it
+    leaves out are not: :func:`unnamed_training_ids` lists them); with it, the images
+    of that fold (each must be in the submission), from ``folds_csv`` or, without it,
+    from ``k`` folds computed here (:func:`fold_ids`). The details name every image
+    by its training id, also where the submission uses a plain case_id.
+
+    Raises
+    ------
+    ConfigError
+        A submission that names no image, a row that names no training image or
+        an image an earlier row names (see the module notes), naming the file and
+        its lines; a bad fold or number of folds; a data folder without labels.
+    SubmissionError
+        A file that cannot be read as a submission, a broken annotation, or an
+        image of the fold without a row, naming the file.
     """
     sub = metric.read_submission(submission)
+    if sub.empty:
+        raise ConfigError(f"{submission} names no image: it has a header and no row; add a row "
+                          "case_id,annotation for each training image to score",
+                          key="submission")
+    index = scan(data_dir)
+    sub = _by_training_id(sub, index, submission)
     ids = fold_ids(data_dir, fold, folds_csv, k) if fold is not None else list(sub["case_id"])
-    truth = solution(data_dir, ids)
-    details = metric.score_details(truth, sub)
-    return float(details["score"].mean()) if len(details) else float("nan"), details
+    truth = _solution(index, ids)
+    try:
+        details = metric.score_details(truth, sub)
+    except metric.SubmissionError as exc:
+        if exc.line is None and exc.kind != "missing_case_id":
+            raise  # the truth's, not the submission's
+        raise metric.SubmissionError(f"{submission}: {exc}", submission, exc.kind,
+                                     line=exc.line, case_id=exc.case_id) from exc
+    return float(details["score"].mean()), details
+
+
+def _by_training_id(sub: pd.DataFrame, index: Index, path: Path) -> pd.DataFrame:
+    """The rows of a submission (:func:`metric.read_submission`), each image named by
+    its training id. A row that names no training image, or an image that an earlier
+    row names by either of its names, is a ConfigError naming ``path`` and the lines."""
+    known = _labelled(index)
+    aliases = training_aliases(index)
+    names = [case if case in known else aliases.get(case) for case in sub["case_id"]]
+    rows = list(zip(sub["line"], sub["case_id"], names))
+    unknown = [f"line {line}: {case}" for line, case, name in rows if name is None]
+    if unknown:
+        raise ConfigError(
+            f"{path}: {len(unknown)} row(s) name no training image ({_some(unknown)}); name "
+            "training images forged/<case_id> or authentic/<case_id>", key="case_id")
+    first: dict[str, tuple[int, str]] = {}
+    again = []
+    for line, case, name in rows:
+        if name in first:
+            line0, case0 = first[name]
+            named = case if case == name else f"{case} ({name})"
+            also = "" if case0 in (case, name) else f" as {case0}"
+            again.append(f"line {line}: {named}, already on line {line0}{also}")
+        first.setdefault(name, (line, case))
+    if again:
+        raise ConfigError(f"{path}: {len(again)} row(s) name an image of an earlier row "
+                          f"({_some(again)}); keep one row per image", key="case_id")
+    return sub.assign(case_id=names)
+
+
+def _some(items: list[str], n: int = 3) -> str:
+    """The first ``n`` of a submission's ``items`` joined by '; ', and how many more
+    there are."""
+    more = (f"; and {len(items) - n} more: validate --split train lists them all"
+            if len(items) > n else "")
+    return "; ".join(items[:n]) + more
+
+
+def unnamed_training_ids(data_dir: Path, named: Iterable[str]) -> list[str]:
+    """The training ids of ``data_dir`` that are not in ``named`` (training ids, as
+    :func:`score_file`'s details give them), in index order: the images a submission
+    leaves out, which :func:`score_file` without a fold does not score."""
+    named = set(named)
+    return [key for key in training_ids(scan(data_dir)) if key not in named]
 
 
 def validate_file(submission: Path, data_dir: Path | None = None,
@@ -166,14 +258,16 @@ def validate_file(submission: Path, data_dir: Path | None = None,
         return metric.validate_submission(submission)
     index = scan(data_dir)
     sizes = image_sizes(index)
+    aliases: dict[str, str] = {}
     if split == "train":
-        wanted = {k for k in training_ids(index) if "/" in k}
+        wanted = set(training_ids(index))
+        aliases = training_aliases(index)
     else:
         wanted = {e.case_id for e in index.images if e.split == split}
     if not wanted:
         raise ConfigError(f"{data_dir} has no {split} images to check the submission against"
                           f"{_split_hint(index)}", key="split")
-    return metric.validate_submission(submission, {k: sizes[k] for k in wanted})
+    return metric.validate_submission(submission, {k: sizes[k] for k in wanted}, aliases)
 
 
 def _split_hint(found: Index | Iterable[str]) -> str:

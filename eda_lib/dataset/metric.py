@@ -500,8 +500,8 @@ def read_submission(path: Path | str) -> pd.DataFrame:
 
 
 def validate_submission(path: Path | str,
-                        known: Mapping[str, tuple[int, int] | None] | None = None
-                        ) -> pd.DataFrame:
+                        known: Mapping[str, tuple[int, int] | None] | None = None,
+                        aliases: Mapping[str, str] | None = None) -> pd.DataFrame:
     """Every problem of a submission file, one row each (columns :data:`PROBLEM_COLUMNS`).
 
     The file is read as text: no value is converted or evaluated. Each instance
@@ -514,6 +514,10 @@ def validate_submission(path: Path | str,
         The cases of the solution. With it, unknown and missing case_ids are
         reported and runs are checked against the image size (of a case whose size
         is None, an image that cannot be read, only their form is checked).
+    aliases : dict name -> case_id of ``known``, optional
+        Other names a row may give a case by (a name that is a case_id of ``known``
+        names that case). Rows that name one case, under any of its names, are
+        ``duplicate_case_id``; the ``case_id`` of a problem is as the row writes it.
 
     Returns
     -------
@@ -531,7 +535,7 @@ def validate_submission(path: Path | str,
     problems = _header_problems(header, header_line)
     if not any(p["kind"] == "missing_column" for p in problems):
         shapes = None if known is None else {str(k): v for k, v in known.items()}
-        problems += _rows_problems(records, header, shapes)
+        problems += _rows_problems(records, header, shapes, aliases or {})
     return _frame(problems, PROBLEM_COLUMNS)
 
 
@@ -789,23 +793,43 @@ def _read_csv(path: Path) -> tuple[int, list[str], list[tuple[int, list[str]]]]:
     with a wrong number of fields, where pandas stops at the first one or shifts
     the columns into the index.
     """
+    records, end = [], 0
     try:
         with path.open(newline="", encoding="utf-8-sig") as fh, \
                 _csv_field_limit(path.stat().st_size + 1):
             reader = csv.reader(fh)
-            records, end = [], 0
             for fields in reader:
                 if fields:
                     records.append((end + 1, fields))
                 end = reader.line_num
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise SubmissionError(f"{path}: cannot read the submission as UTF-8 CSV ({exc});"
-                              " write it with a header case_id,annotation",
+    except UnicodeDecodeError as exc:
+        raise SubmissionError(f"{path}, line {_undecodable_line(path)}: not UTF-8 text (byte"
+                              f" {exc.object[exc.start]:#04x}); save the file as UTF-8 (in a"
+                              " spreadsheet: CSV UTF-8)", path, "unreadable_submission") from exc
+    except csv.Error as exc:
+        raise SubmissionError(f"{path}, line {end + 1}: not CSV ({exc}); write a header"
+                              " case_id,annotation and one row per image",
                               path, "unreadable_submission") from exc
+    except OSError as exc:
+        fix = ("no such file; check the path" if isinstance(exc, FileNotFoundError) else
+               "a folder; give the path of the submission file" if isinstance(
+                   exc, IsADirectoryError) else
+               f"cannot be opened ({exc.strerror or exc}); check that it is a file you can read")
+        raise SubmissionError(f"{path}: {fix}", path, "unreadable_submission") from exc
     if not records:
         return 1, [], []
     (header_line, header), *rows = records
     return header_line, header, rows
+
+
+def _undecodable_line(path: Path) -> int:
+    """The 1-based line of the first byte of ``path`` that is not UTF-8."""
+    data = path.read_bytes()
+    try:
+        data.decode("utf-8")  # offsets count the BOM, as utf-8-sig would not
+    except UnicodeDecodeError as exc:
+        return data.count(b"\n", 0, exc.start) + 1
+    return 1
 
 
 def _raise_first(path: Path | str, problems: list[dict]) -> None:
@@ -843,31 +867,41 @@ def _field_count(line: int, fields: list[str], header: list[str], at: Mapping[st
 
 
 def _rows_problems(records: list[tuple[int, list[str]]], header: list[str],
-                   shapes: Mapping[str, tuple[int, int] | None] | None) -> list[dict]:
-    """Problems of every row, then (with ``shapes``) of every case without a row."""
+                   shapes: Mapping[str, tuple[int, int] | None] | None,
+                   aliases: Mapping[str, str]) -> list[dict]:
+    """Problems of every row, then (with ``shapes``) of every case without a row; a
+    name of ``aliases`` stands for its case (see :func:`validate_submission`)."""
     at = _positions(header)
     problems: list[dict] = []
-    first_line: dict[str, int] = {}
+    first: dict[str, tuple[int, str]] = {}  # case -> (line, name) of its first row
+
+    def case_of(name: str) -> str:
+        return name if shapes is not None and name in shapes else aliases.get(name, name)
+
     for line, fields in records:
         if len(fields) != len(header):
             problem = _field_count(line, fields, header, at)
             problems.append(problem)
-            first_line.setdefault(problem["case_id"], line)
+            first.setdefault(case_of(problem["case_id"]), (line, problem["case_id"]))
             continue
-        case, text = fields[at["case_id"]], fields[at["annotation"]]
-        if case in first_line:
-            problems.append(_problem(line, case, "duplicate_case_id",
-                                     f"case {case} is already on line {first_line[case]}"))
-        first_line.setdefault(case, line)
+        name, text = fields[at["case_id"]], fields[at["annotation"]]
+        case = case_of(name)
+        if case in first:
+            line0, name0 = first[case]
+            also = "" if name0 in (name, case) else f" as {name0}"
+            named = name if case == name else f"{name} ({case})"
+            problems.append(_problem(line, name, "duplicate_case_id",
+                                     f"case {named} is already on line {line0}{also}"))
+        first.setdefault(case, (line, name))
         if shapes is not None and case not in shapes:
-            problems.append(_problem(line, case, "unknown_case_id",
-                                     f"case {case!r} is not in the solution"))
+            problems.append(_problem(line, name, "unknown_case_id",
+                                     f"case {name!r} is not in the solution"))
         shape = None if shapes is None else shapes.get(case)
-        problems += [_problem(line, case, kind, detail)
+        problems += [_problem(line, name, kind, detail)
                      for kind, detail in _annotation_problems(text, shape)]
     if shapes is not None:
         problems += [_problem(None, case, "missing_case_id", "no row for this case of the solution")
-                     for case in shapes if case not in first_line]
+                     for case in shapes if case not in first]
     return problems
 
 

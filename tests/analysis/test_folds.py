@@ -1,7 +1,14 @@
 import pandas as pd
 import pytest
 
-from eda_lib.analysis.folds import empty_folds_note, fold_balance, grouped_folds, leakage_groups
+from eda_lib.analysis.folds import (
+    check_fold_count,
+    empty_folds_note,
+    fold_balance,
+    grouped_folds,
+    leakage_groups,
+)
+from eda_lib.errors import ConfigError
 
 
 def _images(rows):
@@ -71,3 +78,19 @@ def test_empty_folds_are_named_with_the_fix():
     note = empty_folds_note(folds, 8)
     assert "8 folds asked for, 4 hold images" in note and "4 groups" in note
     assert "Empty: fold(s) 3, 5 .. 7;" in note and "at most 4" in note
+
+
+def test_more_folds_than_groups_cost_nothing_and_are_named_with_the_fix(data):
+    images, masks, dups = data
+    groups = leakage_groups(images, dups)
+    n = groups["group"].nunique()
+    folds = grouped_folds(images, masks, groups, k=10**11, seed=3)  # no (k, strata) array
+    assert sorted(folds["fold"].unique()) == list(range(n))
+    note = empty_folds_note(folds, 10**11)
+    assert f"Empty: fold(s) {n} .. {10**11 - 1};" in note and f"at most {n}" in note
+    check_fold_count(n, n)
+    with pytest.raises(ConfigError, match=f"{n + 1} folds asked for, but the labelled images "
+                                          f"form {n} leakage group.*ask for 2 to {n} folds"):
+        check_fold_count(n + 1, n)
+    with pytest.raises(ConfigError, match="too few to make 2 folds"):
+        check_fold_count(2, 1)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -73,6 +74,64 @@ def test_unknown_ids_are_named(data, tmp_path):
         scoring.score_file(sub, data)
 
 
+def test_a_submission_with_no_row_is_an_error_naming_it(data, tmp_path, capsys):
+    sub = tmp_path / "s.csv"
+    sub.write_text("case_id,annotation\n")
+    with pytest.raises(ConfigError, match="names no image: it has a header and no row"):
+        scoring.score_file(sub, data)
+    assert cli.main(["score", str(sub), "--data-dir", str(data)]) == 2
+    assert f"error: {sub} names no image" in capsys.readouterr().err
+
+
+def _alone(data):
+    """A forged training image without twin: its plain case_id names it too."""
+    train = [e for e in scan(data).images if e.split == "train"]
+    alone = [e.case_id for e in train if sum(f.case_id == e.case_id for f in train) == 1]
+    assert alone, "the generated data has no forged image without twin"
+    return alone[0]
+
+
+def test_an_image_named_two_ways_is_one_image_to_score_and_validate(data, tmp_path):
+    case = _alone(data)
+    rows = [r for r in _perfect_rows(data) if r[0] != f"forged/{case}"]
+    truth = dict(_perfect_rows(data))[f"forged/{case}"]
+    plain = _submission(tmp_path / "plain.csv", [*rows, (case, truth)])
+    value, details = scoring.score_file(plain, data)
+    assert value == 1.0 and f"forged/{case}" in set(details["case_id"])
+    assert scoring.validate_file(plain, data, split="train").empty
+    twice = _submission(tmp_path / "twice.csv", [(case, "authentic"), (f"forged/{case}", truth)])
+    with pytest.raises(ConfigError) as info:
+        scoring.score_file(twice, data)
+    assert str(info.value) == (f"{twice}: 1 row(s) name an image of an earlier row (line 3: "
+                               f"forged/{case}, already on line 2 as {case}); keep one row "
+                               "per image")
+    problems = scoring.validate_file(twice, data, split="train")
+    assert "unknown_case_id" not in set(problems["kind"])
+    dup = problems[problems["kind"] == "duplicate_case_id"]
+    assert dup["line"].tolist() == [3]
+    assert dup["detail"].tolist() == [f"case forged/{case} is already on line 2 as {case}"]
+
+
+def test_score_errors_name_the_file_and_its_lines(data, tmp_path):
+    rows = _perfect_rows(data)
+    dup = _submission(tmp_path / "dup.csv", [rows[0], rows[1], rows[0]])
+    with pytest.raises(ConfigError) as info:
+        scoring.score_file(dup, data)
+    assert str(info.value) == (f"{dup}: 1 row(s) name an image of an earlier row (line 4: "
+                               f"{rows[0][0]}, already on line 2); keep one row per image")
+    unknown = _submission(tmp_path / "unknown.csv",
+                          [rows[0], ("forged/1", "authentic"), ("x", "authentic")])
+    with pytest.raises(ConfigError) as info:
+        scoring.score_file(unknown, data)
+    assert str(info.value).startswith(f"{unknown}: 2 row(s) name no training image (line 3: "
+                                      "forged/1; line 4: x)")
+    fold = _submission(tmp_path / "fold.csv", rows[:1])
+    with pytest.raises(metric.SubmissionError) as info:
+        scoring.score_file(fold, data, fold=0, k=3)
+    assert re.match(rf"{re.escape(str(fold))}: case \S+ of the solution has no row",
+                    str(info.value))
+
+
 def test_validate_against_test_images(data, tmp_path):
     assert scoring.validate_file(data / "sample_submission.csv", data).empty
     bad = _submission(tmp_path / "b.csv", [("123456", "[1 2]")])
@@ -91,6 +150,25 @@ def test_cli_exit_codes(data, tmp_path, capsys):
     assert cli.main(["validate", str(bad)]) == 1
     assert "descending" in capsys.readouterr().out
     assert cli.main(["score", str(bad), "--data-dir", str(data)]) == 2
+
+
+def test_score_warns_of_the_training_images_a_submission_leaves_out(data, tmp_path, capsys):
+    rows = _perfect_rows(data)
+    full = _submission(tmp_path / "full.csv", rows)
+    part = _submission(tmp_path / "part.csv", rows[:-3])
+    assert cli.main(["score", str(full), "--data-dir", str(data)]) == 0
+    assert "warning" not in capsys.readouterr().err
+    assert cli.main(["score", str(part), "--data-dir", str(data)]) == 0
+    said = capsys.readouterr()
+    assert f"over {len(rows) - 3} images (the images it names)" in said.out
+    assert said.err.startswith(f"warning: 3 of the {len(rows)} training images have no row in "
+                               f"{part} and are not scored, e.g. {rows[-3][0]}, ")
+    assert f"validate {part} --data-dir {data} --split train lists them" in said.err
+    fold_rows = set(scoring.fold_ids(data, 0, k=3))
+    in_fold = _submission(tmp_path / "fold.csv", [r for r in rows if r[0] in fold_rows])
+    assert cli.main(["score", str(in_fold), "--data-dir", str(data), "--fold", "0",
+                     "--folds", "3"]) == 0
+    assert capsys.readouterr().err == ""  # a fold's images are all scored or refused
 
 
 def test_score_takes_a_number_of_folds_or_a_folds_file(data, tmp_path, capsys):
@@ -130,6 +208,9 @@ def test_a_bad_folds_file_is_named_with_the_fix(data, tmp_path, capsys, content,
 @pytest.mark.parametrize("argv, code, words", [
     (["--folds", "3"], 2, "--folds needs --fold K"),
     (["--fold", "0", "--folds", "1"], 2, "at least 2 folds"),
+    (["--fold", "0", "--folds", "-2"], 2, "'-2': at least 2 folds"),
+    (["--fold", "0", "--folds", "99999999999"], 2,
+     "99999999999 folds asked for, but the labelled images form 10 leakage group(s)"),
 ])
 def test_score_refuses_folds_it_cannot_use(data, tmp_path, capsys, argv, code, words):
     good = _submission(tmp_path / "s.csv", _perfect_rows(data))
@@ -258,6 +339,17 @@ def test_baseline_takes_the_number_of_folds_of_its_run(screened, tmp_path, capsy
     assert f"--folds {run_dir / 'tables/folds.csv'}" in capsys.readouterr().out
     code, _ = _baseline(screened, tmp_path, "--split", "train", "--folds", "3")
     assert code == 2 and "--folds needs --fold K" in capsys.readouterr().err
+
+
+def test_baseline_refuses_more_folds_than_groups(screened, tmp_path, capsys):
+    data, _ = screened
+    out = tmp_path / "sub.csv"
+    code = cli.main(["baseline", "--data-dir", str(data), "--out", str(out), "--out-dir",
+                     str(tmp_path / "run"), "--workers", "1", "--split", "train", "--fold",
+                     "0", "--folds", "99999999999"])
+    err = capsys.readouterr().err
+    assert code == 2 and not out.exists()
+    assert "99999999999 folds asked for" in err and "ask for 2 to" in err
 
 
 def test_baseline_writes_into_a_new_folder_and_refuses_a_folder_as_its_file(screened, tmp_path,

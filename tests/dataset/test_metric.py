@@ -454,6 +454,21 @@ def test_validate_submission_reports_each_bad_row_on_its_line(tmp_path):
     assert details["non_positive_rle"].startswith("instance 2 of 2")
 
 
+def test_validate_submission_takes_aliases_of_known_cases(tmp_path):
+    path = tmp_path / "submission.csv"
+    path.write_text("case_id,annotation\n7,authentic\na/7,authentic\nb/8,authentic\n"
+                    "7,authentic\n")
+    problems = metric.validate_submission(path, {"a/7": (3, 4), "b/8": (3, 4), "c/9": (3, 4)},
+                                          aliases={"7": "a/7"})
+    got = list(zip(problems["line"].tolist(), problems["case_id"], problems["kind"],
+                   problems["detail"]))
+    assert got == [
+        (3, "a/7", "duplicate_case_id", "case a/7 is already on line 2 as 7"),
+        (5, "7", "duplicate_case_id", "case 7 (a/7) is already on line 2"),
+        (pd.NA, "c/9", "missing_case_id", "no row for this case of the solution"),
+    ]
+
+
 def test_validate_without_known_checks_the_rules_only(tmp_path):
     path = tmp_path / "submission.csv"
     path.write_text(BAD_CSV)
@@ -493,6 +508,25 @@ def test_unreadable_file_raises(tmp_path):
     with pytest.raises(SubmissionError) as info:
         metric.validate_submission(tmp_path / "missing.csv")
     assert info.value.kind == "unreadable_submission"
+
+
+@pytest.mark.parametrize("name, content, words", [
+    ("missing.csv", None, "missing.csv: no such file; check the path"),
+    ("folder", "folder", "folder: a folder; give the path of the submission file"),
+    ("latin1.csv", "case_id,annotation\n10,authentic\n11,caf\xe9\n".encode("latin-1"),
+     "latin1.csv, line 3: not UTF-8 text (byte 0xe9); save the file as UTF-8"),
+])
+def test_an_unreadable_file_is_named_with_the_fix_for_its_cause(tmp_path, name, content, words):
+    path = tmp_path / name
+    if content == "folder":
+        path.mkdir()
+    elif content is not None:
+        path.write_bytes(content)
+    for read in (metric.read_submission, metric.validate_submission):
+        with pytest.raises(SubmissionError) as info:
+            read(path)
+        assert words in str(info.value) and info.value.kind == "unreadable_submission"
+        assert "header" not in str(info.value)  # the header is not the cause
 
 
 def test_long_annotations_are_read_and_the_csv_limit_restored(tmp_path):

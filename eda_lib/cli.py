@@ -27,7 +27,7 @@ from pathlib import Path
 from . import config
 from .dataset.index import SUBMISSION_SPLITS
 from .errors import ConfigError, EdaError
-from .files import OUT_FOLDERS, atomic_write, check_paths, refuse_inside
+from .files import OUT_FOLDERS, check_paths, refuse_inside, write_csv_atomic
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -272,7 +272,7 @@ def cmd_score(args: argparse.Namespace) -> int:
                                     "details.csv", [(args.submission, "the submission scored")])
     value, details = scoring.score_file(args.submission, args.data_dir, args.fold, folds_csv, k)
     if args.details is not None:
-        atomic_write(details_path, lambda path: details.to_csv(path, index=False))
+        write_csv_atomic(details_path, details)
     where = f"fold {args.fold}" if args.fold is not None else "the images it names"
     _say(f"oF1 {value:.6f} over {len(details)} images ({where})")
     if args.fold is None:
@@ -318,7 +318,7 @@ def cmd_baseline(args: argparse.Namespace) -> int:
     if args.fold is not None:
         ids = scoring.fold_ids(cfg.data_dir, args.fold, folds_csv)
     sub = scoring.baseline_submission(tables, args.split, ids)
-    atomic_write(out, lambda path: sub.to_csv(path, index=False))
+    write_csv_atomic(out, sub)
     flagged = int((sub["annotation"] != "authentic").sum())
     _say(f"wrote {args.out}: {len(sub)} image(s), {flagged} with a duplicated region found")
     blind = scoring.unscreened(tables, args.split)

@@ -12,6 +12,7 @@ is only ever read.
 
 from __future__ import annotations
 
+import csv
 import errno
 import os
 import secrets
@@ -19,12 +20,16 @@ import shutil
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from .config import Config
 from .errors import ConfigError
 
+if TYPE_CHECKING:  # pandas is imported by the callers; the command line starts without it
+    import pandas as pd
+
 __all__ = ["OUT_FOLDERS", "atomic_write", "check_paths", "free_bytes", "is_disk_full",
-           "write_bytes_atomic", "write_text_atomic"]
+           "write_bytes_atomic", "write_csv_atomic", "write_text_atomic"]
 
 
 def atomic_write(path: Path, write: Callable[[Path], object]) -> Path:
@@ -90,6 +95,21 @@ OUT_FOLDERS = ("notebooks", "html", "figures", "tables")
 
 #: How the parameters :func:`check_paths` names are set with ``run``.
 RUN_OPTIONS = MappingProxyType({"out_dir": "-p out_dir PATH", "cache_dir": "-p cache_dir PATH"})
+
+
+def write_csv_atomic(path: Path, df: pd.DataFrame) -> Path:
+    """Write ``df`` (no index) as CSV to ``path``, atomically (:func:`atomic_write`).
+
+    Lines end with ``\n``; a text cell holding a carriage return (a file name can) is
+    quoted like one holding a newline, which the csv module does only for the line
+    ending's own characters: the whole file is then written with every cell quoted.
+    """
+    cells = df.select_dtypes(include=["object", "string"])
+    carriage = any(cells[c].astype("string").str.contains("\r", regex=False).fillna(False).any()
+                   for c in cells.columns)
+    quoting = csv.QUOTE_ALL if carriage else csv.QUOTE_MINIMAL
+    return atomic_write(path, lambda p: df.to_csv(p, index=False, lineterminator="\n",
+                                                  quoting=quoting))
 
 
 def check_paths(cfg: Config, options: Mapping[str, str] = RUN_OPTIONS) -> None:

@@ -21,7 +21,7 @@ import pandas as pd
 
 from .config import Config
 from .errors import TablesError
-from .files import atomic_write
+from .files import atomic_write, write_csv_atomic
 
 #: Bump when a measurement changes, so stored tables are recomputed.
 #: 9: the pass also stores each case's display views in the cache (the report draws from
@@ -366,7 +366,7 @@ def write_tables(tables: Mapping[str, pd.DataFrame], folder: Path) -> dict[str, 
     folder.mkdir(parents=True, exist_ok=True)
     digests = {}
     for name, df in tables.items():
-        atomic_write(folder / f"{name}.csv", lambda p, df=df: csv_safe(df).to_csv(p, index=False))
+        write_csv_atomic(folder / f"{name}.csv", csv_safe(df))
         data = _parquet_bytes(df)
         atomic_write(folder / f"{name}.parquet", lambda p, data=data: p.write_bytes(data))
         digests[name] = hashlib.sha256(data).hexdigest()

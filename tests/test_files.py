@@ -6,11 +6,13 @@ from __future__ import annotations
 import os
 import stat
 
+import pandas as pd
 import pytest
 
 from eda_lib.config import make_config
 from eda_lib.errors import ConfigError
-from eda_lib.files import atomic_write, check_paths, write_bytes_atomic, write_text_atomic
+from eda_lib.files import (atomic_write, check_paths, write_bytes_atomic, write_csv_atomic,
+                           write_text_atomic)
 
 
 @pytest.fixture
@@ -63,3 +65,12 @@ def test_out_dir_inside_the_data_folder_is_refused(tmp_path, out):
 
 def test_out_dir_beside_the_data_folder_is_accepted(tmp_path):
     check_paths(make_config({"data_dir": tmp_path / "data", "out_dir": tmp_path / "data-out"}))
+
+
+def test_a_csv_cell_holding_a_carriage_return_reads_back_whole(tmp_path):
+    df = pd.DataFrame({"case_id": ["cr\rx", "nl\nx", "plain"], "n": [1, 2, 3]})
+    path = write_csv_atomic(tmp_path / "t.csv", df)
+    back = pd.read_csv(path, dtype={"case_id": str})
+    assert back["case_id"].tolist() == df["case_id"].tolist() and back["n"].tolist() == [1, 2, 3]
+    plain = write_csv_atomic(tmp_path / "p.csv", df.iloc[2:])
+    assert plain.read_text(encoding="utf-8") == "case_id,n\nplain,3\n"  # quoted only at need

@@ -14,9 +14,11 @@ Algorithm (all of it on the gray image):
    (a long, narrow figure) is shrunk less: its shorter side keeps ``strip_side`` px (48)
    or its own, else a copy across its width is a few pixels wide (on strips 40-120 px by
    1440-3000 px with a flipped square copy across their width, 1 of 6 copies was found
-   with the working size alone, 6 with 48 or 64 px kept). On the benchmark, 48 px found
-   one more copy on seeds 4 5 and changed nothing on seeds 0 1 and 2 3; 64 px also
-   flagged a clean 72 x 938 histology strip on seeds 2 3. SIFT
+   with the working size alone, 6 with 48 or 64 px kept). Of the 480 benchmark figures
+   of seeds 0-5 (numbers below), 48 px changed the verdicts of two strips: one more copy
+   found on seeds 4 5 (oF1 0.695 -> 0.697), and on seeds 0 1 a forged strip whose copy
+   is still missed flagged for another pair (forged flagged 66.2 -> 67.5 %, oF1 the
+   same); 64 px also flagged a clean 72 x 938 histology strip on seeds 2 3. SIFT
    doubles its input internally, so its finest scale is still that of a 1024 px image.
 2. *Keypoints.* SIFT (``cv2.SIFT_create``, at most ``max_keypoints``, 1000), its
    positions corrected by the quarter pixel OpenCV's doubled first octave leaves (else

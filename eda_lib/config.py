@@ -77,6 +77,10 @@ PARAMS: tuple[Param, ...] = (
 )
 
 _BY_NAME = {p.name: p for p in PARAMS}
+
+#: Parameters that change how a run works, never what it shows: a notebook whose other
+#: inputs are unchanged is kept when only these differ.
+HOW_PARAMS = ("workers", "executor", "dask_scheduler", "cache_dir", "progress")
 _PATH_KEYS = ("data_dir", "out_dir", "cache_dir")
 
 

@@ -11,8 +11,13 @@ import pytest
 
 from eda_lib.config import make_config
 from eda_lib.errors import ConfigError
-from eda_lib.files import (atomic_write, check_paths, write_bytes_atomic, write_csv_atomic,
-                           write_text_atomic)
+from eda_lib.files import (
+    atomic_write,
+    check_paths,
+    write_bytes_atomic,
+    write_csv_atomic,
+    write_text_atomic,
+)
 
 
 @pytest.fixture

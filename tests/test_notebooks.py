@@ -247,3 +247,48 @@ def test_two_runs_write_identical_files(run, tmp_path):
             assert old.read_bytes() == new.read_bytes(), rel
         compared += 1
     assert compared > 30
+
+
+def _figures(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted((folder / "figures").glob("*.png"))}
+
+
+def test_a_warm_run_writes_back_missing_figures_and_stale_links(run, tmp_path):
+    """Figures deleted since, or a page whose neighbours' links are not what the suite
+    would write now, are put right from the saved notebooks, none of them executed."""
+    import shutil
+
+    cfg, _, _ = run
+    out = tmp_path / "out"
+    shutil.copytree(cfg.out_dir, out)
+    cfg = cfg.replace(out_dir=out)
+    assert runner.run(cfg, progress=False).ok  # its own out_dir: every notebook runs again
+    before = _figures(out)
+    page = out / "html" / "03_masks.html"
+    original = page.read_text(encoding="utf-8")
+    assert 'rel="prev"' in original
+    page.write_text(original.replace('rel="prev"', 'rel="gone"'), encoding="utf-8")
+    shutil.rmtree(out / "figures")
+    again = runner.run(cfg, progress=False)
+    assert again.ok and all(r.reused for r in again.records)
+    assert _figures(out) == before
+    assert page.read_text(encoding="utf-8") == original
+
+
+def test_a_section_that_runs_again_leaves_none_of_its_old_figures(run, tmp_path):
+    """Without the screen, section 10 shows none of its figures: none is left behind,
+    and every figure left is one a page shows."""
+    import shutil
+
+    cfg, _, _ = run
+    out = tmp_path / "out"
+    shutil.copytree(cfg.out_dir, out)
+    assert any(name.startswith("10_control_") for name in _figures(out))
+    result = runner.run(cfg.replace(out_dir=out, screening=False), progress=False)
+    assert result.ok
+    left = set(_figures(out))
+    assert not any(name.startswith("10_") for name in left)
+    shown = set()
+    for path in (out / "notebooks").glob("*.ipynb"):
+        shown |= runner.figure_files(nbformat.read(path, as_version=4))
+    assert left == shown

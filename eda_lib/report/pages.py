@@ -617,7 +617,7 @@ def section_page(
     headings = page_headings(page)
     if headings and headings[0].text == title:
         headings = headings[1:]
-    page = page.replace(_NAV_SLOT, _nav_bar(title, nav), 1)
+    page = page.replace(_NAV_SLOT, nav_bar(title, nav), 1)
     return page.replace(_TOC_SLOT, _contents(headings), 1)
 
 
@@ -699,7 +699,8 @@ class _HeadingParser(HTMLParser):
             self._text.append(data)
 
 
-def _nav_bar(title: str, nav: SectionNav) -> str:
+def nav_bar(title: str, nav: SectionNav) -> str:
+    """The navigation bar of a section page, as :func:`section_page` writes it."""
     parts = [
         '<nav class="eda-bar" aria-label="Report">',
         f'<a class="eda-home" href="{_e(nav.index)}">EDA report</a>',

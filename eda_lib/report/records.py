@@ -16,6 +16,12 @@ INDEX_NAME = "index.html"
 #: runner reads the tables the runner's data pass stored and never measures.
 RUNNER_ENV = "EDA_LIB_RUNNER"
 
+#: Key of the output metadata naming the file in ``figures/`` of a figure a notebook
+#: showed (:meth:`eda_lib.report.session.Session.show`): the runner reads it to remove a
+#: section's figures that a new execution no longer shows, and to write again, from the
+#: saved notebook, a figure file that went missing.
+FIGURE_KEY = "eda_lib_figure"
+
 
 @dataclass(frozen=True)
 class NotebookRecord:

@@ -20,6 +20,7 @@ import (:mod:`eda_lib.report.kernels`); :func:`run` starts it before the data pa
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import copy
 import errno
@@ -29,7 +30,7 @@ import json
 import re
 import sys
 import time
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from pathlib import Path
 
@@ -40,11 +41,18 @@ from papermill.engines import NBClientEngine, papermill_engines
 from papermill.exceptions import PapermillExecutionError
 from tqdm import tqdm
 
-from ..config import Config
+from ..config import HOW_PARAMS, Config
 from ..datapass import MANIFEST, ensure_tables, load_tables, pass_summary
 from ..dataset.index import fingerprint
 from ..errors import ConfigError, DiskFullError
-from ..files import OUT_FOLDERS, check_paths, free_bytes, is_disk_full, write_text_atomic
+from ..files import (
+    OUT_FOLDERS,
+    check_paths,
+    free_bytes,
+    is_disk_full,
+    write_bytes_atomic,
+    write_text_atomic,
+)
 from ..tables import tables_dir
 from . import pages
 from .kernels import (
@@ -55,7 +63,7 @@ from .kernels import (
     interpreter_kernel_spec,
     preload_modules,
 )
-from .records import INDEX_NAME, NotebookRecord, RunResult
+from .records import FIGURE_KEY, INDEX_NAME, NotebookRecord, RunResult
 
 #: The notebooks of the suite: ``notebooks/`` next to the package, in the repository.
 NOTEBOOKS_DIR = Path(__file__).resolve().parents[2] / "notebooks"
@@ -329,17 +337,29 @@ def execute_step(source: Path, cfg: Config, reuse: bool = True,
     title = notebook_title(nb, default=source.stem)
     notebook_path = _notebook_path(source, cfg)
     html_path = _html_path(source, cfg)
+    figures = cfg.out_dir / "figures"
     key = inputs_key(source, cfg)
     reused = reuse and _saved_key(notebook_path) == key and html_path.exists()
-    executed, error = None, None
+    executed, error, kept = None, None, None
+    if reused:
+        kept = _saved_notebook(notebook_path)
+        reused = kept is not None and restore_figures(kept, figures)
     if not reused:
+        kept = None
+        shown_before = figure_files(_saved_notebook(notebook_path) or {})
         nb.metadata["eda_lib"] = {"inputs": key}
         executed, error = execute(nb, source, cfg, notebook_path, kernels)
+        for name in shown_before - figure_files(executed):  # no longer shown: not kept
+            (figures / name).unlink(missing_ok=True)
 
     def finish() -> NotebookRecord:
+        nav = section_nav(source, available)
         if executed is not None:
-            render_html(executed, html_path, title, show_code=cfg.show_code,
-                        nav=section_nav(source, available))
+            render_html(executed, html_path, title, show_code=cfg.show_code, nav=nav)
+        elif kept is not None and not _page_has(html_path, pages.nav_bar(title, nav)):
+            # kept, but its neighbours changed since its page was written
+            render_html(nbformat.read(notebook_path, as_version=4), html_path, title,
+                        show_code=cfg.show_code, nav=nav)
         return NotebookRecord(
             name=source.stem,
             title=title,
@@ -354,6 +374,60 @@ def execute_step(source: Path, cfg: Config, reuse: bool = True,
     return finish
 
 
+def _saved_notebook(notebook_path: Path) -> dict | None:
+    """A saved notebook as plain JSON, or None when there is none that can be read."""
+    try:
+        nb = json.loads(notebook_path.read_bytes())
+    except (OSError, ValueError):
+        return None
+    return nb if isinstance(nb, dict) and isinstance(nb.get("cells"), list) else None
+
+
+def figure_files(nb: Mapping) -> set[str]:
+    """Names of the files in ``figures/`` of the figures an executed notebook shows
+    (the outputs :meth:`eda_lib.report.session.Session.show` named, see
+    :data:`~eda_lib.report.records.FIGURE_KEY`)."""
+    return {name for name, _ in _figure_outputs(nb)}
+
+
+def _figure_outputs(nb: Mapping) -> Iterable[tuple[str, str]]:
+    """(file name, base64 PNG) of every figure output of ``nb``."""
+    for cell in nb.get("cells", []):
+        for output in cell.get("outputs", []) if isinstance(cell, Mapping) else []:
+            meta = output.get("metadata", {}).get(FIGURE_KEY) if isinstance(output, Mapping) \
+                else None
+            name = meta.get("file") if isinstance(meta, Mapping) else None
+            if isinstance(name, str) and name == Path(name).name and name.endswith(".png"):
+                yield name, str(output.get("data", {}).get("image/png", ""))
+
+
+def restore_figures(nb: Mapping, figures: Path) -> bool:
+    """Write again, from the saved notebook ``nb``, each of its figures missing from
+    ``figures/``: the notebook holds the very bytes of the file it showed. False when
+    one cannot be written back (its notebook must then run again)."""
+    for name, data in _figure_outputs(nb):
+        path = figures / name
+        if path.exists():
+            continue
+        try:
+            png = base64.b64decode(data, validate=False)
+        except ValueError:
+            return False
+        if not png.startswith(b"\x89PNG"):
+            return False
+        figures.mkdir(parents=True, exist_ok=True)
+        write_bytes_atomic(path, png)
+    return True
+
+
+def _page_has(html_path: Path, text: str) -> bool:
+    """Whether the page at ``html_path`` holds ``text`` (False when it cannot be read)."""
+    try:
+        return text in html_path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
 def _notebook_path(source: Path, cfg: Config) -> Path:
     return cfg.out_dir / "notebooks" / f"{source.stem}.ipynb"
 
@@ -365,12 +439,15 @@ def _html_path(source: Path, cfg: Config) -> Path:
 def inputs_key(source: Path, cfg: Config) -> str:
     """Hash of everything a notebook's output depends on.
 
-    The notebook's text, the parameters, the tables' manifest (data fingerprint,
-    analysis version and pass parameters) and the source of :mod:`eda_lib` itself.
+    The notebook's text, the parameters (but those of :data:`~eda_lib.config.HOW_PARAMS`,
+    which change how a run works, not what it shows), the tables' manifest (data
+    fingerprint, analysis version and pass parameters) and the source of :mod:`eda_lib`
+    itself.
     """
     h = hashlib.sha256()
     h.update(source.read_bytes())
-    h.update(json.dumps(cfg.to_dict(), sort_keys=True).encode())
+    shown = {k: v for k, v in cfg.to_dict().items() if k not in HOW_PARAMS}
+    h.update(json.dumps(shown, sort_keys=True).encode())
     manifest = tables_dir(cfg) / MANIFEST
     h.update(manifest.read_bytes() if manifest.exists() else b"no tables")
     h.update(_package_digest().encode())

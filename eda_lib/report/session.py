@@ -38,7 +38,7 @@ from ..analysis.summary import NOT_APPLICABLE, REST_NOT_APPLICABLE, need_gap, se
 from ..datapass import load_tables
 from ..tables import Tables
 from . import plots
-from .records import RUNNER_ENV
+from .records import FIGURE_KEY, RUNNER_ENV
 
 #: rcParams a notebook's figures are drawn with. Figures are sized and saved at one
 #: resolution, :data:`~eda_lib.report.plots.DPI` (the suite's figures set it themselves;
@@ -105,7 +105,8 @@ class Session:
         """
         self.figures_dir.mkdir(parents=True, exist_ok=True)
         path = plots.save_figure(fig, self.figures_dir, f"{self.section}_{name}")
-        display(Image(filename=str(path)))
+        # the output names its file, so the runner knows the figures a notebook wrote
+        display(Image(filename=str(path)), metadata={FIGURE_KEY: {"file": path.name}})
 
     def show_all(self, figures: Mapping[str, Figure], empty: str = "") -> None:
         """:meth:`show` every figure of ``figures`` (name -> Figure), in order.

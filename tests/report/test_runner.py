@@ -273,6 +273,10 @@ def test_unchanged_notebooks_are_kept_and_changed_inputs_rerun(tmp_path, no_data
     # the failed notebook runs again; the good one is kept
     assert status == {"01_broken": ("failed", False), "02_ok": ("ok", True)}
     assert "unchanged, kept" in (cfg.out_dir / "index.html").read_text(encoding="utf-8")
+    # how the run works (workers, progress...) is not what it shows
+    how = cfg.replace(workers=3, progress=True, cache_dir=tmp_path / "elsewhere")
+    assert runner.inputs_key(FIXTURES / "02_ok.py", how) == \
+        runner.inputs_key(FIXTURES / "02_ok.py", cfg)
     changed = runner.run(cfg.replace(seed=7), notebooks_dir=FIXTURES, progress=False)
     assert not any(r.reused for r in changed.records)
     forced = runner.run(cfg.replace(seed=7), notebooks_dir=FIXTURES, progress=False,

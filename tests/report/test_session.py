@@ -21,7 +21,12 @@ def figure(value: float) -> Figure:
 def shown(tmp_path, monkeypatch):
     """A session of section "07" whose displays are recorded (file names) instead of shown."""
     displayed = []
-    monkeypatch.setattr(session, "display", lambda image: displayed.append(image))
+
+    def display(image, metadata=None):
+        assert metadata == {session.FIGURE_KEY: {"file": f"{image.filename.split('/')[-1]}"}}
+        displayed.append(image)
+
+    monkeypatch.setattr(session, "display", display)
     cfg = make_config({"data_dir": str(tmp_path / "data"), "out_dir": str(tmp_path / "out")})
     return session.Session(cfg=cfg, tables=None, section="07"), displayed
 
@@ -52,7 +57,8 @@ def test_show_all_prints_the_empty_message_only_when_empty(shown, capsys):
 def test_show_groups_prints_each_caption_before_its_figures(shown, monkeypatch):
     s, _ = shown
     events = []
-    monkeypatch.setattr(session, "display", lambda image: events.append(("figure", image.filename)))
+    monkeypatch.setattr(session, "display",
+                        lambda image, metadata=None: events.append(("figure", image.filename)))
     monkeypatch.setattr("builtins.print", lambda text: events.append(("print", text)))
     s.show_groups({"first: 2": {"f_0": figure(1), "f_1": figure(2)}, "empty: 0": {},
                    "last: 1": {"l_0": figure(3)}})

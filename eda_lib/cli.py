@@ -27,7 +27,7 @@ from pathlib import Path
 from . import config
 from .dataset.index import SUBMISSION_SPLITS
 from .errors import ConfigError, EdaError
-from .files import OUT_FOLDERS, check_paths, refuse_inside, write_csv_atomic
+from .files import OUT_FOLDERS, check_paths, out_dir_lock, refuse_inside, write_csv_atomic
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -309,8 +309,9 @@ def cmd_baseline(args: argparse.Namespace) -> int:
     owned = [(cfg.out_dir / name, f"the run's {name} folder") for name in OUT_FOLDERS]
     out = _output_file(args.out, f"--out {args.out}", "out", "sub.csv",
                        [*owned, (cfg.cache_path, "the run's cache")])
-    datapass.ensure_tables(cfg)
-    tables = datapass.load_tables(cfg, build=False)
+    with out_dir_lock(cfg.out_dir, "--out-dir PATH"):
+        datapass.ensure_tables(cfg)
+        tables = datapass.load_tables(cfg, build=False)
     if isinstance(args.folds, int):  # the groups are known once the pass has run
         check_fold_count(args.folds, tables.folds["group"].nunique())
     ids = None

@@ -12,12 +12,13 @@ is only ever read.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import errno
 import os
 import secrets
 import shutil
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING
@@ -28,8 +29,9 @@ from .errors import ConfigError
 if TYPE_CHECKING:  # pandas is imported by the callers; the command line starts without it
     import pandas as pd
 
-__all__ = ["OUT_FOLDERS", "atomic_write", "check_paths", "free_bytes", "is_disk_full",
-           "write_bytes_atomic", "write_csv_atomic", "write_text_atomic"]
+__all__ = ["LOCK_NAME", "OUT_FOLDERS", "atomic_write", "check_paths", "free_bytes",
+           "is_disk_full", "out_dir_lock", "write_bytes_atomic", "write_csv_atomic",
+           "write_text_atomic"]
 
 
 def atomic_write(path: Path, write: Callable[[Path], object]) -> Path:
@@ -95,6 +97,51 @@ OUT_FOLDERS = ("notebooks", "html", "figures", "tables")
 
 #: How the parameters :func:`check_paths` names are set with ``run``.
 RUN_OPTIONS = MappingProxyType({"out_dir": "-p out_dir PATH", "cache_dir": "-p cache_dir PATH"})
+
+
+#: File in ``out_dir`` that a run holds locked while it writes there (see :func:`out_dir_lock`).
+LOCK_NAME = ".eda_lib.lock"
+
+
+@contextlib.contextmanager
+def out_dir_lock(out_dir: Path, option: str = "-p out_dir PATH") -> Iterator[None]:
+    """Hold ``out_dir`` for one run: while it is held, a second run into the same folder
+    stops at once rather than mixing its files with this one's.
+
+    The lock is an advisory ``flock`` on :data:`LOCK_NAME` (which holds the process id,
+    for the message), released when the run ends however it ends, even killed. Where
+    ``fcntl`` is missing (Windows) nothing is locked. ``option`` says, for the message,
+    how the command at hand sets ``out_dir``.
+
+    Raises
+    ------
+    ConfigError
+        Another process holds the folder.
+    """
+    try:
+        import fcntl
+    except ImportError:  # no advisory locks here
+        yield
+        return
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(out_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError as exc:
+        raise ConfigError(f"cannot write to out_dir {out_dir}: {exc.strerror or exc}; choose a "
+                          f"folder you can write to ({option})", key="out_dir") from exc
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            holder = os.read(fd, 32).decode("ascii", "replace").strip()
+            who = f"another run (process {holder})" if holder.isdigit() else "another run"
+            raise ConfigError(f"out_dir {out_dir} is in use by {who}: wait for it to end, or "
+                              f"choose another out_dir ({option})", key="out_dir") from exc
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode("ascii"))
+        yield
+    finally:
+        os.close(fd)
 
 
 def write_csv_atomic(path: Path, df: pd.DataFrame) -> Path:

@@ -12,8 +12,10 @@ import pytest
 from eda_lib.config import make_config
 from eda_lib.errors import ConfigError
 from eda_lib.files import (
+    LOCK_NAME,
     atomic_write,
     check_paths,
+    out_dir_lock,
     write_bytes_atomic,
     write_csv_atomic,
     write_text_atomic,
@@ -79,3 +81,26 @@ def test_a_csv_cell_holding_a_carriage_return_reads_back_whole(tmp_path):
     assert back["case_id"].tolist() == df["case_id"].tolist() and back["n"].tolist() == [1, 2, 3]
     plain = write_csv_atomic(tmp_path / "p.csv", df.iloc[2:])
     assert plain.read_text(encoding="utf-8") == "case_id,n\nplain,3\n"  # quoted only at need
+
+
+def test_a_second_run_into_a_folder_in_use_stops_at_once(tmp_path):
+    out = tmp_path / "out"
+    with out_dir_lock(out):
+        with pytest.raises(ConfigError) as err:
+            with out_dir_lock(out, "--out-dir PATH"):
+                pass
+        assert err.value.key == "out_dir"
+        assert f"in use by another run (process {os.getpid()})" in str(err.value)
+        assert "(--out-dir PATH)" in str(err.value)
+    with out_dir_lock(out):  # released when the first run ended
+        pass
+
+
+def test_a_run_into_a_folder_in_use_is_refused_before_it_writes(tmp_path):
+    from eda_lib.report import runner
+
+    cfg = make_config({"data_dir": str(tmp_path / "data"), "out_dir": str(tmp_path / "out")})
+    with out_dir_lock(cfg.out_dir):
+        with pytest.raises(ConfigError, match="in use by another run"):
+            runner.run(cfg, progress=False)
+    assert sorted(p.name for p in cfg.out_dir.iterdir()) == [LOCK_NAME]

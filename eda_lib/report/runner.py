@@ -50,6 +50,7 @@ from ..files import (
     check_paths,
     free_bytes,
     is_disk_full,
+    out_dir_lock,
     write_bytes_atomic,
     write_text_atomic,
 )
@@ -107,12 +108,20 @@ def run(
     Raises
     ------
     ConfigError
-        For an unknown name in ``only`` or a folder without notebooks.
+        For an unknown name in ``only``, a folder without notebooks, or an ``out_dir``
+        another run is writing to (:func:`eda_lib.files.out_dir_lock`).
     DataError
         From the data pass, for a data folder that is missing or not in the layout.
     """
     show = progress and cfg.progress
     sources = select_notebooks(Path(notebooks_dir or NOTEBOOKS_DIR).resolve(), only)
+    check_paths(cfg)
+    with out_dir_lock(cfg.out_dir):
+        return _run_locked(cfg, sources, show, use_cache)
+
+
+def _run_locked(cfg: Config, sources: Sequence[Path], show: bool, use_cache: bool
+                ) -> RunResult:
     prepare_out_dir(cfg)
     try:
         with kernel_pool(sources) as kernels:

@@ -126,13 +126,14 @@ def test_executed_notebook_records_parameters_and_real_paths(suite):
 
 def test_data_pass_runs_once_before_any_notebook(suite):
     _, _, seen_at_data_pass = suite
-    assert seen_at_data_pass == [sorted(files.OUT_FOLDERS)]
+    assert seen_at_data_pass == [sorted([files.LOCK_NAME, *files.OUT_FOLDERS])]
 
 
 def test_outputs_are_complete_files_only(suite):
     cfg, result, _ = suite
     names = sorted(p.relative_to(cfg.out_dir).as_posix() for p in cfg.out_dir.rglob("*.*"))
     assert names == [
+        files.LOCK_NAME,  # held while the run wrote here
         "html/01_broken.html",
         "html/02_ok.html",
         "index.html",

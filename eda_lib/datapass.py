@@ -48,9 +48,11 @@ from .tables import (
     PASS_PARAMS,
     SCHEMAS,
     Tables,
+    copies_intact,
     frame,
     read_tables,
     tables_dir,
+    write_copies,
     write_tables,
 )
 
@@ -344,9 +346,9 @@ def _stored_manifest(folder: Path) -> dict | None:
 
 
 def _inputs(stored: dict, with_data: bool = True) -> dict:
-    """What the stored tables were made from: the manifest without the tables' digests
-    (and without the data fingerprint, unless ``with_data``)."""
-    drop = {"digests"} if with_data else {"digests", "data"}
+    """What the stored tables were made from: the manifest without the digests of the
+    tables and of their copies (and without the data fingerprint, unless ``with_data``)."""
+    drop = {"digests", "copies"} if with_data else {"digests", "copies", "data"}
     return {k: v for k, v in stored.items() if k not in drop}
 
 
@@ -384,6 +386,13 @@ def ensure_tables(cfg: Config, progress: bool | None = None, use_cache: bool = T
     stored = _stored_manifest(folder)
     if use_cache and stored is not None and _inputs(stored) == wanted \
             and _intact(folder, stored["digests"]):
+        copies = stored.get("copies")
+        if not isinstance(copies, dict) or not copies_intact(folder, copies):
+            # a CSV copy or SCHEMA.md deleted or changed: written again from the tables
+            stored["copies"] = write_copies(vars(read_tables(folder, stored["digests"])),
+                                            folder)
+            atomic_write(folder / MANIFEST, lambda p: p.write_text(
+                json.dumps(stored, indent=2, sort_keys=True), encoding="utf-8"))
         return False
     folder.mkdir(parents=True, exist_ok=True)
     (folder / MANIFEST).unlink(missing_ok=True)
@@ -393,6 +402,8 @@ def ensure_tables(cfg: Config, progress: bool | None = None, use_cache: bool = T
                              use_cache=use_cache, report=report)
     tables.update(derive(tables, cfg))
     manifest = {**wanted, "digests": write_tables(tables, folder)}
+    manifest["copies"] = {name: hashlib.sha256((folder / name).read_bytes()).hexdigest()
+                          for name in [*(f"{t}.csv" for t in SCHEMAS), "SCHEMA.md"]}
     # what ran the pass is said (on the report's index), never compared: not in the manifest
     atomic_write(folder / PASS_INFO, lambda p: p.write_text(
         json.dumps({"executor": report.get("executor", "")}), encoding="utf-8"))

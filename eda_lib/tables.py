@@ -366,12 +366,43 @@ def write_tables(tables: Mapping[str, pd.DataFrame], folder: Path) -> dict[str, 
     folder.mkdir(parents=True, exist_ok=True)
     digests = {}
     for name, df in tables.items():
-        write_csv_atomic(folder / f"{name}.csv", csv_safe(df))
         data = _parquet_bytes(df)
         atomic_write(folder / f"{name}.parquet", lambda p, data=data: p.write_bytes(data))
         digests[name] = hashlib.sha256(data).hexdigest()
-    atomic_write(folder / "SCHEMA.md", lambda p: p.write_text(schema_markdown(), encoding="utf-8"))
+    write_copies(tables, folder)
     return digests
+
+
+def write_copies(tables: Mapping[str, pd.DataFrame], folder: Path) -> dict[str, str]:
+    """Write the readable copies of the tables: ``NAME.csv`` for each (see
+    :func:`csv_safe`) and SCHEMA.md.
+
+    Returns
+    -------
+    dict
+        The SHA-256 of each file written, by file name: :func:`copies_intact` checks them.
+    """
+    digests = {}
+    for name, df in tables.items():
+        write_csv_atomic(folder / f"{name}.csv", csv_safe(df))
+        digests[f"{name}.csv"] = hashlib.sha256((folder / f"{name}.csv").read_bytes()).hexdigest()
+    schema = schema_markdown().encode("utf-8")
+    atomic_write(folder / "SCHEMA.md", lambda p: p.write_bytes(schema))
+    digests["SCHEMA.md"] = hashlib.sha256(schema).hexdigest()
+    return digests
+
+
+def copies_intact(folder: Path, digests: Mapping[str, str]) -> bool:
+    """Whether every readable copy (:func:`write_copies`) is the file written, by its
+    SHA-256 in ``digests``; False when one is missing, changed or not listed."""
+    for name in [*(f"{t}.csv" for t in SCHEMAS), "SCHEMA.md"]:
+        try:
+            data = (folder / name).read_bytes()
+        except OSError:
+            return False
+        if hashlib.sha256(data).hexdigest() != digests.get(name):
+            return False
+    return True
 
 
 def _parquet_bytes(df: pd.DataFrame) -> bytes:

@@ -148,3 +148,18 @@ def test_a_removed_table_file_counts_as_missing(tiny_dataset, tmp_path):
     with pytest.raises(TablesError):
         load_tables(cfg, build=False)
     assert len(load_tables(cfg).folds) > 0
+
+
+def test_a_deleted_or_changed_csv_copy_is_written_again_without_a_pass(tiny_dataset, tmp_path):
+    cfg = _cfg(tiny_dataset, tmp_path)
+    assert ensure_tables(cfg) is True
+    folder = cfg.out_dir / "tables"
+    copies = {p.name: p.read_bytes() for p in folder.iterdir()
+              if p.suffix == ".csv" or p.name == "SCHEMA.md"}
+    assert "images.csv" in copies and "SCHEMA.md" in copies
+    (folder / "images.csv").unlink()
+    (folder / "SCHEMA.md").unlink()
+    (folder / "folds.csv").write_text("garbage\n", encoding="utf-8")
+    assert ensure_tables(cfg) is False  # no pass: the tables themselves are intact
+    assert {name: (folder / name).read_bytes() for name in copies} == copies
+    assert ensure_tables(cfg) is False

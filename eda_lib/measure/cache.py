@@ -8,8 +8,10 @@ in every table, are stored with that signature in one Parquet file per table und
 unchanged and measures the others, so adding, changing or deleting one file
 recomputes its case only.
 
-The cache is a convenience, never trusted blindly: a file that cannot be read or
-does not have the expected columns is reported with a warning and rebuilt.
+The cache is a convenience, never trusted blindly: a file that cannot be read, does
+not have the expected columns, or is not the file the last pass wrote (its SHA-256 is
+in the stamp written last: files of two passes sharing the folder, or edited since) is
+reported with a warning and the cache rebuilt.
 
 Beside the rows, each case's *display views* (:attr:`eda_lib.measure.case.Rows.views`:
 its images shrunk to display size, its masks on their grid) are stored in
@@ -24,6 +26,7 @@ no longer in the data are removed.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import math
 import os
@@ -77,6 +80,8 @@ def _expected_columns(name: str) -> list[str]:
     return [c.name for c in SCHEMAS[name]] + list(KEY_COLUMNS)
 
 
+#: The cache's stamp, written last by :func:`save`: the analysis version and the SHA-256 of
+#: each table file.
 VERSION_FILE = "VERSION"
 
 
@@ -87,14 +92,23 @@ def load(folder: Path) -> dict[str, pd.DataFrame] | None:
     not match anyway); a damaged one with a warning.
     """
     paths = {name: folder / f"{name}.parquet" for name in MEASURED_TABLES}
-    version = folder / VERSION_FILE
-    if not version.exists() or version.read_text(encoding="utf-8").strip() != ANALYSIS_VERSION:
+    try:
+        stamp = json.loads((folder / VERSION_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # none, or one of an older format: not this version's
+        return None
+    if not isinstance(stamp, dict) or stamp.get("analysis_version") != ANALYSIS_VERSION:
         return None
     if not all(p.exists() for p in paths.values()):
         warnings.warn(f"cache in {folder} is incomplete; rebuilding it", stacklevel=2)
         return None
     try:
-        frames = {name: pd.read_parquet(p) for name, p in paths.items()}
+        data = {name: p.read_bytes() for name, p in paths.items()}
+        if any(hashlib.sha256(b).hexdigest() != stamp.get("digests", {}).get(name)
+               for name, b in data.items()):
+            warnings.warn(f"cache in {folder} is not the one its last pass wrote (changed, or "
+                          "written by two passes at once); rebuilding it", stacklevel=2)
+            return None
+        frames = {name: pd.read_parquet(io.BytesIO(b)) for name, b in data.items()}
     except Exception as exc:  # any unreadable file means the cache is not to be trusted
         warnings.warn(f"cache in {folder} is unreadable ({type(exc).__name__}: {exc}); "
                       "rebuilding it", stacklevel=2)
@@ -123,13 +137,21 @@ def cached_cases(frames: dict[str, pd.DataFrame]) -> set[tuple[str, str, str]]:
 
 
 def save(folder: Path, frames: dict[str, pd.DataFrame]) -> None:
-    """Store the rows (with their key columns) of every table, atomically per file."""
+    """Store the rows (with their key columns) of every table, atomically per file, then
+    the stamp (:data:`VERSION_FILE`: the analysis version and each file's SHA-256), which
+    :func:`load` checks: files of two passes mixed, or one changed since, are not read."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / VERSION_FILE).unlink(missing_ok=True)
+    digests = {}
     for name, df in frames.items():
-        atomic_write(folder / f"{name}.parquet", lambda p, df=df: df.to_parquet(p, index=False))
-    atomic_write(folder / VERSION_FILE,
-                  lambda p: p.write_text(ANALYSIS_VERSION + "\n", encoding="utf-8"))
+        buffer = io.BytesIO()
+        df.to_parquet(buffer, index=False)
+        data = buffer.getvalue()
+        atomic_write(folder / f"{name}.parquet", lambda p, data=data: p.write_bytes(data))
+        digests[name] = hashlib.sha256(data).hexdigest()
+    stamp = json.dumps({"analysis_version": ANALYSIS_VERSION, "digests": digests},
+                       indent=2, sort_keys=True)
+    atomic_write(folder / VERSION_FILE, lambda p: p.write_text(stamp, encoding="utf-8"))
 
 
 # ----------------------------------------------------------------------------- views

@@ -125,7 +125,7 @@ def test_no_cache_reads_everything(data, tmp_path, traced):
     assert len(traced()) == n
 
 
-@pytest.mark.parametrize("damage", ["garbage", "columns"])
+@pytest.mark.parametrize("damage", ["garbage", "columns", "rows"])
 def test_corrupt_cache_is_rebuilt_not_trusted(data, tmp_path, traced, damage):
     cfg = _cfg(data, tmp_path)
     good = measure_dataset(cfg, progress=False)
@@ -133,8 +133,12 @@ def test_corrupt_cache_is_rebuilt_not_trusted(data, tmp_path, traced, damage):
     target = cfg.cache_path / "instances.parquet"
     if damage == "garbage":
         target.write_bytes(b"PAR1 this is not parquet")
-    else:
+    elif damage == "columns":
         pd.read_parquet(target).drop(columns=["area_px"]).to_parquet(target)
+    else:  # readable, the right columns, a case's rows gone: as two passes' files mixed
+        target = cfg.cache_path / "images.parquet"
+        rows = pd.read_parquet(target)
+        rows[rows["_case"] != rows["_case"].iloc[0]].to_parquet(target, index=False)
     with pytest.warns(UserWarning, match="rebuild"):
         again = measure_dataset(cfg, progress=False)
     assert len(traced()) == n

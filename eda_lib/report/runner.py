@@ -558,6 +558,12 @@ class SaveAtEndEngine(NBClientEngine):
 papermill_engines.register(SaveAtEndEngine.NAME, SaveAtEndEngine)
 
 
+#: Times a notebook's kernel is started when it dies before its first reply.
+KERNEL_START_TRIES = 3
+#: What jupyter_client raises for a kernel that died before its first reply.
+_KERNEL_START_FAILED = "Kernel died before replying to kernel_info"
+
+
 def execute(
     nb: nbformat.NotebookNode, source: Path, cfg: Config, target: Path,
     kernels: KernelPool | None = None,
@@ -580,16 +586,25 @@ def execute(
     """
     partial = target.with_name(f"{target.stem}.partial.ipynb")
     try:
-        papermill.execute_notebook(
-            nb,
-            partial,
-            parameters=cfg.to_dict(),
-            cwd=source.parent,
-            progress_bar=False,
-            engine_name=SaveAtEndEngine.NAME,
-            kernel_manager_class=(InterpreterKernelManager if kernels is None
-                                  else kernels.kernel_manager_class),
-        )
+        for attempt in range(KERNEL_START_TRIES):
+            try:
+                papermill.execute_notebook(
+                    nb,
+                    partial,
+                    parameters=cfg.to_dict(),
+                    cwd=source.parent,
+                    progress_bar=False,
+                    engine_name=SaveAtEndEngine.NAME,
+                    kernel_manager_class=(InterpreterKernelManager if kernels is None
+                                          else kernels.kernel_manager_class),
+                )
+                break
+            except RuntimeError as exc:
+                # a kernel that dies before its first reply has run nothing: on a busy
+                # machine the ports it was given can be taken before it binds them
+                if _KERNEL_START_FAILED not in str(exc) or attempt == KERNEL_START_TRIES - 1:
+                    raise
+                partial.unlink(missing_ok=True)
         error = None
     except PapermillExecutionError as exc:
         error = f"{exc.ename}: {exc.evalue}"

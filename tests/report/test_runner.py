@@ -348,3 +348,32 @@ def test_each_source_is_parsed_once_while_unchanged(tmp_path, monkeypatch):
     assert runner.section_nav(sources[1]).previous == pages.Link("One", "01_s.html")
     sources[0].write_text("# %% [markdown]\n# # One, renamed\n", encoding="utf-8")
     assert runner.section_nav(sources[1]).previous == pages.Link("One, renamed", "01_s.html")
+
+
+def test_a_kernel_that_dies_before_its_first_reply_is_started_again(tmp_path, no_data_pass,
+                                                                     monkeypatch):
+    """On a busy machine a new kernel's ports can be taken before it binds them; it has
+    run nothing, so it is started again, a few times at most."""
+    cfg = make_config({"data_dir": tmp_path / "data", "out_dir": tmp_path / "out",
+                       "progress": False})
+    real = runner.papermill.execute_notebook
+    tries = []
+
+    def flaky(*args, **kwargs):
+        tries.append(1)
+        if len(tries) < runner.KERNEL_START_TRIES:
+            raise RuntimeError("Kernel died before replying to kernel_info")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(runner.papermill, "execute_notebook", flaky)
+    result = runner.run(cfg, only=["ok"], notebooks_dir=FIXTURES, progress=False)
+    assert result.ok and len(tries) == runner.KERNEL_START_TRIES
+
+    def dead(*args, **kwargs):
+        raise RuntimeError("Kernel died before replying to kernel_info")
+
+    monkeypatch.setattr(runner.papermill, "execute_notebook", dead)
+    failed = runner.run(cfg, only=["ok"], notebooks_dir=FIXTURES, progress=False,
+                        use_cache=False)
+    (record,) = failed.records
+    assert record.status == "failed" and "Kernel died before replying" in record.error

@@ -13,14 +13,22 @@ pass calls :func:`eda_lib.measure.cache.load` and :func:`~eda_lib.measure.cache.
 before and after the tasks, as locally). A case's display views are written by the worker
 that decoded its images, into ``<cache folder>/views/``, so the cache folder, like the
 data folder, must be on storage every worker sees at the client's path: :func:`connect`
-checks both on every worker before any task runs and raises
-:class:`~eda_lib.errors.ClusterError` naming the worker and the folder when one does not.
+checks both on every worker before any task runs, and that the worker sees the very files
+the client sees (their paths, sizes and modification times) and runs the client's code
+(the same sources), and raises :class:`~eda_lib.errors.ClusterError` naming the worker
+and the folder when one does not.
+
+Nothing waits for ever: an address where no scheduler answers Dask's handshake (a
+dashboard's port) fails after :data:`CONNECT_TIMEOUT` seconds, and a scheduler lost during
+the pass (its client closed, or the tasks dropped) stops the pass with a ClusterError.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -35,7 +43,9 @@ from distributed.diagnostics.plugin import WorkerPlugin
 
 from . import trace
 from .config import Config
+from .dataset.index import fingerprint
 from .errors import ClusterError
+from .tables import code_digest
 
 #: Times a task that raised is tried again before it counts as failed. A worker that dies
 #: (killed, out of memory) is not a try: the scheduler gives its tasks to another worker,
@@ -51,6 +61,9 @@ PLUGIN_NAME = "eda-lib-worker-setup"
 
 #: Seconds to wait for the scheduler, and for a first worker on a cluster that has none.
 CONNECT_TIMEOUT = 30
+
+#: Seconds between two looks for completed tasks (and at the client's connection).
+POLL_SECONDS = 0.05
 
 
 @dataclass(frozen=True)
@@ -82,16 +95,25 @@ class WorkerSetup(WorkerPlugin):
             os.environ.pop(trace.ENV, None)
 
 
-def _probe(data_dir: str, names: list[str], token: str) -> str | None:
-    """On a worker: why it cannot run the pass (None when it can). It must list the data
-    folder as the client does, and see (and be able to write beside) the probe file the
-    client wrote into the views folder of the cache."""
+def _probe(data_dir: str, names: list[str], data_digest: str, code: str,
+           token: str) -> str | None:
+    """On a worker: why it cannot run the pass (None when it can). It must run the
+    client's code (:func:`eda_lib.tables.code_digest`), list the data folder as the client
+    does, with every file of the same path, size and modification time
+    (:func:`eda_lib.dataset.index.fingerprint`), and see (and be able to write beside) the
+    probe file the client wrote into the views folder of the cache."""
+    if code_digest() != code:
+        return ("code:it runs other eda_lib code than the client (another version, or "
+                "changed files)")
     try:
         seen = sorted(os.listdir(data_dir))
     except OSError as exc:
         return f"data:cannot list it ({exc.strerror or exc})"
     if seen != names:
         return f"data:it holds other files than the client sees ({len(seen)} entries, not {len(names)})"
+    if fingerprint(data_dir)["sha256"] != data_digest:
+        return ("data:its files differ from the client's (names, sizes or modification "
+                "times): another copy of the data")
     views = os.path.dirname(token)
     if not os.path.exists(token):
         return f"cache:{views} is not the client's folder (the client's probe file is not there)"
@@ -141,18 +163,34 @@ class Pool:
         try:
             for _ in range(min(len(jobs), max(1, IN_FLIGHT_PER_THREAD * self.threads))):
                 submit_next()
-            for future in completed:
-                i = index.pop(future)
-                if future.status == "finished":
-                    results[i] = future.result()
-                    if done is not None:
-                        done(i)
-                else:
-                    exc = future.exception() if future.status == "error" else None
-                    results[i] = TaskFailed(f"{type(exc).__name__}: {exc}" if exc is not None
-                                            else f"task {future.status}")
-                future.release()
-                submit_next()
+            while index:
+                batch = completed.next_batch(block=False)
+                if not batch:
+                    # a client that lost its scheduler for good completes nothing more
+                    if self.client.status not in ("running", "connecting", "newly-created"):
+                        raise ClusterError(
+                            f"lost the Dask scheduler during the pass (its client is "
+                            f"{self.client.status}, {len(index)} task(s) in flight): check the "
+                            "cluster and run the pass again")
+                    time.sleep(POLL_SECONDS)
+                    continue
+                for future in batch:
+                    if future.status == "cancelled":  # not by the pass: the cluster lost it
+                        raise ClusterError(
+                            f"the Dask cluster dropped a task of the pass (the scheduler closed "
+                            f"or lost it; client {self.client.status}): check the cluster and "
+                            "run the pass again")
+                    i = index.pop(future)
+                    if future.status == "finished":
+                        results[i] = future.result()
+                        if done is not None:
+                            done(i)
+                    else:
+                        exc = future.exception() if future.status == "error" else None
+                        results[i] = TaskFailed(f"{type(exc).__name__}: {exc}"
+                                                if exc is not None else f"task {future.status}")
+                    future.release()
+                    submit_next()
         except BaseException:
             # an interrupt (or a lost client): nothing of this map may keep running
             try:
@@ -221,13 +259,35 @@ def connect(cfg: Config, workers: int,
 
 
 def _client(address: str) -> Client:
-    try:
-        return Client(address, timeout=CONNECT_TIMEOUT)
-    except (OSError, TimeoutError) as exc:
-        raise ClusterError(
-            f"cannot reach the Dask scheduler at {address} ({type(exc).__name__}: {exc}): start "
-            "it (`dask scheduler`) or fix dask_scheduler; leave dask_scheduler empty to start a "
-            "local cluster") from exc
+    """A client of the scheduler at ``address``, within :data:`CONNECT_TIMEOUT` seconds.
+
+    The client is made in a thread of its own: at an address where something else
+    listens (a dashboard, a web server) the handshake never ends, and ``Client``'s own
+    timeout does not cover it.
+    """
+    made: dict[str, Any] = {}
+
+    def make() -> None:
+        try:
+            made["client"] = Client(address, timeout=CONNECT_TIMEOUT)
+        except BaseException as exc:  # handed to the caller's thread
+            made["error"] = exc
+
+    thread = threading.Thread(target=make, name="eda-lib-dask-connect", daemon=True)
+    thread.start()
+    thread.join(CONNECT_TIMEOUT + 5)
+    exc = made.get("error")
+    if "client" in made:
+        return made["client"]
+    why = (f"{type(exc).__name__}: {exc}" if exc is not None else
+           f"no Dask handshake within {CONNECT_TIMEOUT + 5} s: is it a scheduler's address, "
+           "not its dashboard's?")
+    if exc is not None and not isinstance(exc, OSError | TimeoutError):
+        raise exc
+    raise ClusterError(
+        f"cannot reach the Dask scheduler at {address} ({why}): start it (`dask scheduler`) "
+        "or fix dask_scheduler; leave dask_scheduler empty to start a local cluster"
+    ) from exc
 
 
 def _wait_for_workers(client: Client, address: str) -> None:
@@ -254,13 +314,18 @@ def check_workers(client: Client, cfg: Config) -> None:
     token.write_bytes(b"")
     try:
         answers = client.run(_probe, str(cfg.data_dir), sorted(os.listdir(cfg.data_dir)),
-                             str(token))
+                             fingerprint(cfg.data_dir)["sha256"], code_digest(), str(token))
     finally:
         token.unlink(missing_ok=True)
     for worker, problem in sorted(answers.items()):
         if problem is None:
             continue
         which, _, why = problem.partition(":")
+        if which == "code":
+            raise ClusterError(
+                f"Dask worker {worker} cannot measure as the client does: {why}. Install the "
+                "client's eda_lib on every worker (the same version, unchanged) and start the "
+                "workers again; see docs/scaling.md", worker=worker, path=cfg.data_dir)
         if which == "data":
             raise ClusterError(
                 f"Dask worker {worker} does not see the data folder {cfg.data_dir} as the client "

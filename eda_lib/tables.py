@@ -11,6 +11,7 @@ the data pass that makes the tables is :mod:`eda_lib.datapass`.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 from collections.abc import Iterable, Mapping
@@ -38,6 +39,17 @@ from .files import atomic_write, write_csv_atomic
 #: 14: 16-bit images keep the top 8 of the bits they use (12-bit data was nearly black),
 #: float TIFFs in 0..1 are scaled by 255, and the screen shrinks a strip less.
 ANALYSIS_VERSION = "14"
+@functools.lru_cache(maxsize=1)
+def code_digest() -> str:
+    """SHA-256 of the package's source (every module's path and bytes): two processes
+    with the same digest measure alike, whatever folder the package is installed in."""
+    h = hashlib.sha256()
+    package = Path(__file__).resolve().parent
+    for path in sorted(package.rglob("*.py")):
+        h.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()
+
+
 #: Parameters whose value changes what the data pass measures.
 PASS_PARAMS = ("max_image_pixels", "copy_move", "copy_move_max_side", "screening",
                "screening_max_side", "allow_pickle")

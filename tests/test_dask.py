@@ -203,7 +203,7 @@ def test_an_interrupt_cancels_the_tasks_and_stores_no_table(scheduler, data, tmp
 
 def _hide_data() -> None:
     """On a worker: it does not see the data folder."""
-    cluster._probe = lambda data_dir, names, token: "data:cannot list it (No such file or directory)"
+    cluster._probe = lambda *args: "data:cannot list it (No such file or directory)"
 
 
 def test_a_worker_without_the_data_folder_stops_the_run_with_exit_status_2(
@@ -251,3 +251,73 @@ def test_no_more_tasks_in_flight_than_twice_the_threads(scheduler, monkeypatch):
     jobs = list(range(-12, 0))
     assert pool.map(abs, jobs, done=done) == [abs(i) for i in jobs]  # in the jobs' order
     assert count == {"submitted": 12, "done": 12, "most": 4}
+
+
+@pytest.mark.parametrize("differs, said", [
+    ("code_digest", "runs other eda_lib code than the client"),
+    ("fingerprint", "its files differ from the client's"),
+])
+def test_a_worker_with_other_code_or_another_copy_of_the_data_stops_the_run(
+        scheduler, tiny_dataset, tmp_path, monkeypatch, differs, said):
+    """What the client sends the workers to compare with theirs is made to differ: a
+    worker running another eda_lib, or holding another copy of the data (the same
+    top-level names), would measure other tables."""
+    address, _ = scheduler
+    if differs == "code_digest":
+        monkeypatch.setattr(cluster, "code_digest", lambda: "0" * 64)
+    else:
+        monkeypatch.setattr(cluster, "fingerprint", lambda folder: {"sha256": "0" * 64})
+    with pytest.raises(ClusterError, match=said):
+        ensure_tables(_cfg(tiny_dataset, tmp_path / "out", address))
+    assert not (tmp_path / "out" / "tables" / MANIFEST).exists()
+
+
+def test_an_address_that_never_answers_as_a_scheduler_is_a_cluster_error(tiny_dataset, tmp_path,
+                                                                       monkeypatch):
+    """A dashboard or web server port accepts the connection and never completes Dask's
+    handshake: the run stops rather than waiting for ever."""
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    held = []
+    threading.Thread(target=lambda: held.append(server.accept()), daemon=True).start()
+    monkeypatch.setattr(cluster, "CONNECT_TIMEOUT", 1)
+    start = time.monotonic()
+    try:
+        with pytest.raises(ClusterError, match="cannot reach the Dask scheduler"):
+            ensure_tables(_cfg(tiny_dataset, tmp_path / "out",
+                               f"tcp://127.0.0.1:{server.getsockname()[1]}"))
+    finally:
+        server.close()
+    assert time.monotonic() - start < 30
+
+
+def _slow(x: int) -> int:
+    time.sleep(60)
+    return x
+
+
+def test_a_scheduler_lost_mid_pass_stops_the_map_with_a_cluster_error(monkeypatch):
+    monkeypatch.setattr(cluster, "CONNECT_TIMEOUT", 2)
+    own = LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0")
+    client = cluster._client(own.scheduler_address)
+    pool = cluster.Pool(client, threads=1, description="")
+    threading_stop = []
+    import threading
+
+    def stop_soon() -> None:
+        time.sleep(2)
+        own.close()
+        threading_stop.append(True)
+
+    threading.Thread(target=stop_soon, daemon=True).start()
+    start = time.monotonic()
+    try:
+        with pytest.raises(ClusterError, match="lost the Dask scheduler|dropped a task"):
+            pool.map(_slow, [1, 2])
+    finally:
+        client.close()
+    assert threading_stop and time.monotonic() - start < 45

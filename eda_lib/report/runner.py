@@ -54,7 +54,7 @@ from ..files import (
     write_bytes_atomic,
     write_text_atomic,
 )
-from ..tables import tables_dir
+from ..tables import code_digest, tables_dir
 from . import pages
 from .kernels import (
     FORK_AVAILABLE,
@@ -459,17 +459,11 @@ def inputs_key(source: Path, cfg: Config) -> str:
     h.update(json.dumps(shown, sort_keys=True).encode())
     manifest = tables_dir(cfg) / MANIFEST
     h.update(manifest.read_bytes() if manifest.exists() else b"no tables")
-    h.update(_package_digest().encode())
+    h.update(code_digest().encode())
     return h.hexdigest()
 
 
-@functools.lru_cache(maxsize=1)
-def _package_digest() -> str:
-    h = hashlib.sha256()
-    package = Path(__file__).resolve().parents[1]
-    for path in sorted(package.rglob("*.py")):
-        h.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes())
-    return h.hexdigest()
+
 
 
 def _saved_key(notebook_path: Path) -> str | None:

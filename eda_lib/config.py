@@ -299,6 +299,11 @@ def from_namespace(namespace: Mapping[str, Any]) -> Config:
     Only names that are parameters are taken; a parameter missing from the
     namespace takes its default.
     """
+    for p in PARAMS:
+        if p.default is None and namespace.get(p.name) is None:
+            raise ConfigError(
+                f"parameter {p.name!r} is not set: set it in the notebook's parameters cell "
+                f"(at its top: {p.help}) and run that cell before this one", key=p.name)
     return make_config({k: v for k, v in namespace.items() if k in _BY_NAME})
 
 

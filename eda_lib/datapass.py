@@ -37,7 +37,7 @@ from . import trace
 from .analysis.derive import derive
 from .config import Config
 from .dataset.index import SPLITS, Index, check_layout, fingerprint, scan
-from .errors import TablesError
+from .errors import ConfigError, TablesError
 from .files import atomic_write, check_paths
 from .measure import cache
 from .measure.case import Case, Rows, group_cases, measure_case
@@ -394,7 +394,12 @@ def ensure_tables(cfg: Config, progress: bool | None = None, use_cache: bool = T
             atomic_write(folder / MANIFEST, lambda p: p.write_text(
                 json.dumps(stored, indent=2, sort_keys=True), encoding="utf-8"))
         return False
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot write to out_dir {cfg.out_dir}: {exc.strerror or exc}; "
+                          "choose a folder you can write to (-p out_dir PATH, or out_dir in "
+                          "a notebook's parameters cell)", key="out_dir") from exc
     (folder / MANIFEST).unlink(missing_ok=True)
     (folder / PASS_INFO).unlink(missing_ok=True)
     report: dict = {}
@@ -429,12 +434,14 @@ def pass_summary(cfg: Config, ran: bool) -> str:
 def load_tables(cfg: Config, progress: bool | None = None, build: bool = True) -> Tables:
     """The tables of ``cfg``'s run, as a notebook reads them.
 
-    Stored tables are read when they were made from the same data folder, analysis
-    version and parameters, and each file is the one the pass wrote (checked against the
-    manifest's digests); the data folder is not walked again: a notebook reads what the
-    last pass stored. Otherwise, with ``build``, the data pass runs first
-    (:func:`ensure_tables`), as for a notebook opened by hand; a notebook run by the
-    runner passes ``build=False`` and never measures.
+    With ``build`` (a notebook opened by hand), :func:`ensure_tables` runs first: the
+    data folder is walked (names, sizes and modification times, no file opened) and
+    the pass runs again, for the cases that changed, when the data changed since the
+    tables were made, so a notebook never shows tables of files since deleted or
+    changed. Without it (a notebook run by the runner, whose pass has just checked the
+    data), stored tables are read when they were made from the same data folder,
+    analysis version and parameters, and each file is the one the pass wrote (checked
+    against the manifest's digests); the data folder is not walked again.
 
     Raises
     ------
@@ -443,20 +450,16 @@ def load_tables(cfg: Config, progress: bool | None = None, build: bool = True) -
         from other inputs.
     """
     folder = tables_dir(cfg)
+    if build:
+        ensure_tables(cfg, progress)
+        return read_tables(folder, _stored_manifest(folder)["digests"])
     stored = _stored_manifest(folder)
     if stored is not None and _inputs(stored, with_data=False) == _manifest_without_data(cfg):
-        try:
-            return read_tables(folder, stored["digests"])
-        except TablesError:
-            if not build:
-                raise
-    elif not build:
-        raise TablesError(
-            f"the tables in {folder} are missing, incomplete or were made from other "
-            "data or parameters; build them with `python -m eda_lib run -f PARAMS.yaml` "
-            "(or open the notebook by hand, which builds them)", folder=folder)
-    ensure_tables(cfg, progress)
-    return read_tables(folder, _stored_manifest(folder)["digests"])
+        return read_tables(folder, stored["digests"])
+    raise TablesError(
+        f"the tables in {folder} are missing, incomplete or were made from other "
+        "data or parameters; build them with `python -m eda_lib run -f PARAMS.yaml` "
+        "(or open the notebook by hand, which builds them)", folder=folder)
 
 
 def _manifest_without_data(cfg: Config) -> dict:

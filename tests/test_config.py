@@ -106,3 +106,13 @@ def test_symlink_loop_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError) as err:
         make_config({"data_dir": str(tmp_path), "out_dir": str(tmp_path / "a" / "report")})
     assert err.value.key == "out_dir"
+
+
+def test_a_notebook_without_data_dir_is_told_to_set_its_parameters_cell():
+    from eda_lib.config import from_namespace
+
+    with pytest.raises(ConfigError) as err:
+        from_namespace({"seed": 3})  # the start cell run before the parameters cell
+    assert err.value.key == "data_dir" and "parameters cell" in str(err.value)
+    assert "-p data_dir" not in str(err.value)
+    assert from_namespace({"data_dir": "/data", "seed": 3, "x": 1}).seed == 3

@@ -14,7 +14,7 @@ from eda_lib.datapass import (
     load_tables,
     measure_dataset,
 )
-from eda_lib.errors import TablesError
+from eda_lib.errors import ConfigError, TablesError
 from eda_lib.tables import MEASURED_TABLES, SCHEMAS, frame
 
 
@@ -119,7 +119,7 @@ def test_load_tables_builds_missing_tables_when_asked_and_refuses_otherwise(tiny
     assert len(load_tables(cfg, build=False).images) == 6
 
 
-def test_load_tables_reads_matching_tables_without_walking_the_data(
+def test_load_tables_for_the_runner_reads_matching_tables_without_walking_the_data(
         tiny_dataset, tmp_path, monkeypatch):
     cfg = _cfg(tiny_dataset, tmp_path)
     ensure_tables(cfg)
@@ -128,9 +128,22 @@ def test_load_tables_reads_matching_tables_without_walking_the_data(
         raise AssertionError("the data folder was walked")
 
     monkeypatch.setattr(datapass, "fingerprint", walk)
-    assert len(load_tables(cfg.replace(display_size=100)).images) == 6  # display only
-    with pytest.raises(AssertionError, match="walked"):  # other pass parameters: rebuilt
-        load_tables(cfg.replace(copy_move_max_side=512))
+    assert len(load_tables(cfg.replace(display_size=100), build=False).images) == 6
+    with pytest.raises(TablesError, match="other data or parameters"):
+        load_tables(cfg.replace(copy_move_max_side=512), build=False)
+
+
+def test_a_notebook_opened_by_hand_sees_the_data_as_it_is_now(tiny_dataset, tmp_path,
+                                                              monkeypatch):
+    cfg = _cfg(tiny_dataset, tmp_path)
+    ensure_tables(cfg)
+    passes = []
+    measure = datapass.measure_dataset
+    monkeypatch.setattr(datapass, "measure_dataset",
+                        lambda *a, **kw: passes.append(1) or measure(*a, **kw))
+    assert len(load_tables(cfg.replace(display_size=100)).images) == 6 and passes == []
+    (tiny_dataset / "test_images" / "45.png").unlink()  # deleted since the tables were made
+    assert len(load_tables(cfg).images) == 5 and passes == [1]
 
 
 @pytest.mark.parametrize("change", [{"copy_move": False}, {"folds": 3}])
@@ -163,3 +176,13 @@ def test_a_deleted_or_changed_csv_copy_is_written_again_without_a_pass(tiny_data
     assert ensure_tables(cfg) is False  # no pass: the tables themselves are intact
     assert {name: (folder / name).read_bytes() for name in copies} == copies
     assert ensure_tables(cfg) is False
+
+
+def test_an_out_dir_that_cannot_be_made_is_a_config_error_naming_it(tiny_dataset, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    cfg = make_config({"data_dir": str(tiny_dataset), "out_dir": str(blocker / "out"),
+                       "workers": 1, "progress": False})
+    with pytest.raises(ConfigError, match="cannot write to out_dir") as err:
+        load_tables(cfg)  # a notebook opened by hand builds its tables
+    assert err.value.key == "out_dir" and "parameters cell" in str(err.value)

@@ -236,7 +236,8 @@ SCHEMAS: dict[str, list[Column]] = {
     "label_check": [
         _c("case_id", "str", "case_id of a forged image with its authentic twin"),
         _c("split", "str", "train or supplemental"),
-        _c("changed_px", "Int64", "pixels that differ between forged image and twin"),
+        _c("changed_px", "Int64", "pixels where forged image and twin differ by more than 8 "
+           "levels in some channel (copy-move's change_tol: recompression noise is not a change)"),
         _c("changed_outside_mask_px", "Int64", "changed pixels no channel marks"),
         _c("marked_px", "Int64", "pixels marked by any channel"),
         _c("marked_unchanged_px", "Int64", "marked pixels that did not change (sources)"),

@@ -73,7 +73,8 @@ s = eda_lib.start(globals(), "10")
 t, cfg = s.tables, s.cfg
 
 # %%
-print(f"{len(t.screening)} candidate pairs in {t.screening['case_id'].nunique()} images")
+print(f"{len(t.screening)} candidate pairs in "
+      f"{len(t.screening.groupby(['split', 'label', 'case_id']))} images")
 
 # %% [markdown]
 # ## What was screened
@@ -100,13 +101,13 @@ stats.screen_overview(t.images, t.screening)
 #
 # What the screen finds outside the training split: on test and unlabelled images
 # there is no label to check it against; supplemental images are labelled, and their
-# labelled copies count in the recovery below (*Against the labels*). The 20 strongest
-# `copy` pairs (the full list is in `tables/screening.csv`; each pair's instance, as the
-# baseline writes it, is its `annotation`):
+# labelled copies count in the recovery below (*Against the labels*). The strongest
+# `copy` pairs, 20 at most (the full list is in `tables/screening.csv`; each pair's
+# instance, as the baseline writes it, is its `annotation`):
 
 # %%
 unscored = stats.screen_flagged(t.screening, None, ("test", "supplemental", "unlabelled"))
-unscored.drop(columns="annotation").head(20)
+unscored.drop(columns=["annotation", "reason"]).head(20)  # a copy has no reason
 
 # %%
 drawn = figures.screening_pairs(cfg, t, unscored, "unscored")
@@ -175,7 +176,7 @@ print(f"{len(flagged)} pair(s) flagged copy in authentic images; the {len(drawn)
 # `tables/screening.csv`, `label == "authentic"` and `verdict == "copy"`):
 
 # %%
-flagged.drop(columns="annotation")
+flagged.drop(columns=["annotation", "reason"])
 
 # %%
 s.show_all(drawn, empty="No authentic image was flagged copy.")

@@ -85,7 +85,8 @@ def test_the_summary_describes_the_images_and_names_the_sections_that_do_not_app
     text = summary.to_markdown(flat_tables)
     assert "5 images: 0 authentic, 0 forged, 0 test, 5 unlabelled" in text
     assert "Sections 3, 4, 5, 6, 8, 9 do not apply to this dataset" in text
-    assert "Sizes span" in text and "Image modes" in text and "nan" not in text
+    assert "Sizes of the images span" in text and "Image modes of the images" in text
+    assert "nan" not in text
 
 
 def test_section_7_says_what_duplicates_mean_in_a_folder_without_twins(flat_tables):

@@ -246,7 +246,9 @@ def empty_folds_note(folds: pd.DataFrame, k: int) -> str:
     empty (more folds than groups), which ones and the fix."""
     held = sorted(f for f in set(folds["fold"].dropna().astype(int)) if 0 <= f < k)
     if len(held) == k:
-        return f"{k} folds, each holding images."
+        sizes = folds["fold"].value_counts().reindex(held)
+        return (f"{k} folds, each holding images: {int(sizes.min())} to {int(sizes.max())} "
+                "per fold.")
     runs = [(a + 1, b - 1) for a, b in zip([-1, *held], [*held, k]) if b - a > 1]
     span = ", ".join(f"{lo}" if lo == hi else f"{lo} .. {hi}" for lo, hi in runs)
     n_groups = folds["group"].nunique()

@@ -336,7 +336,7 @@ def label_quality(label_check: pd.DataFrame) -> pd.DataFrame:
         ("changed pixels outside any mask", int(lc["changed_outside_mask_px"].sum()),
          f"of {int(lc['changed_px'].sum())} changed pixels"),
         ("images with no changed pixel at all", int((lc["changed_px"] == 0).sum()),
-         "forged file identical to its twin"),
+         "no pixel differs from the twin by more than the noise tolerance"),
         ("marked pixels that did not change", int(lc["marked_unchanged_px"].sum()),
          f"of {int(lc['marked_px'].sum())} marked pixels: sources, or masks drawn wide"),
     ]
@@ -554,8 +554,9 @@ def screen_controls(screening: pd.DataFrame) -> pd.DataFrame:
     """Candidate pairs each reason kept from ``copy``: the false-positive controls
     (verdict ``rejected``) and the doubts (``unsure``), most frequent first."""
     held = screening[screening["verdict"] != "copy"]
-    out = held.groupby(["verdict", "reason"]).agg(pairs=("pair", "size"),
-                                                  images=("case_id", "nunique"))
+    image = held["split"].astype(str) + "/" + held["label"].astype(str) + "/" + held["case_id"]
+    out = held.assign(_image=image).groupby(["verdict", "reason"]).agg(
+        pairs=("pair", "size"), images=("_image", "nunique"))  # an image and its twin: two
     return out.sort_values("pairs", ascending=False).reset_index()
 
 

@@ -201,7 +201,7 @@ def duplicates_note(t) -> str:
     twins = int((img["label"].eq("forged") & img["twin"].astype(bool)).sum())
     if twins:
         return ("Twins are near duplicates by construction (the forgery changes a few percent "
-                f"of the pixels; {_count(twins, 'forged image has', 'forged images have')} its "
+                f"of the pixels; {_count(twins, 'forged image has its', 'forged images have their')} "
                 "twin here), so near-duplicate sets are expected here; duplicates *across* "
                 "case_ids are the ones that leak between folds (section 8). Here " + found)
     if len(img) and img["split"].eq(FLAT_SPLIT).all():
@@ -289,6 +289,10 @@ def _facts(t) -> dict:
         "n_measured": n_measurable_forged(t),
         "n_twins": int(forged["twin"].sum()),
         "modes": ok["mode"].value_counts(normalize=True).to_dict(),
+        # what the mode, size and aspect figures describe (test images are left out)
+        "described": ("the labelled images" if len(labelled) else "the images")
+                     + (f" ({len(ok)} of {len(described)} readable)"
+                        if len(ok) != len(described) else ""),
         "mp_min": float(mp.min()) if len(mp) else float("nan"),
         "mp_median": float(mp.median()) if len(mp) else float("nan"),
         "mp_max": float(mp.max()) if len(mp) else float("nan"),
@@ -299,7 +303,11 @@ def _facts(t) -> dict:
         "multi_instance_share": float((usable["n_instances"] > 1).mean()) if len(usable) else 0.0,
         "union_frac_median": float(usable["union_frac"].median()) if len(usable) else float("nan"),
         "union_frac_p95": float(usable["union_frac"].quantile(0.95)) if len(usable) else float("nan"),
-        "union_px_p5": float(usable["union_px"].quantile(0.05)) if len(usable) else float("nan"),
+        # the 5th percentile as a mask's own size, and the share of masks below it
+        "union_px_p5": (float(usable["union_px"].quantile(0.05, interpolation="higher"))
+                        if len(usable) else float("nan")),
+        "union_px_below_p5": (float((usable["union_px"] < usable["union_px"].quantile(
+            0.05, interpolation="higher")).mean()) if len(usable) else float("nan")),
         "n_instances": len(inst),
         "two_component_share": float((inst["n_components"] >= 2).mean()) if len(inst) else 0.0,
         "compactness_median": float(inst["compactness"].median()) if len(inst) else float("nan"),
@@ -375,11 +383,11 @@ def _findings(t, f: dict) -> list[Finding]:
             f"{f['n_forged'] - f['n_twins']} do not."))
     if f["modes"]:
         modes = ", ".join(f"{m} {_pct(s)}" for m, s in sorted(f["modes"].items()))
-        out.append(Finding("modes", f"Image modes: {modes}."))
+        out.append(Finding("modes", f"Image modes of {f['described']}: {modes}."))
     if not math.isnan(f["mp_min"]):  # some image was decoded
         out.append(Finding(
             "geometry",
-            f"Sizes span {_size(f['mp_min'])} to {_size(f['mp_max'])} (median "
+            f"Sizes of {f['described']} span {_size(f['mp_min'])} to {_size(f['mp_max'])} (median "
             f"{_size(f['mp_median'])}); aspect W/H from {_sig(f['aspect_min'])} to "
             f"{_sig(f['aspect_max'])}."))
     if f["n_masks"]:
@@ -390,8 +398,9 @@ def _findings(t, f: dict) -> list[Finding]:
         out.append(Finding(
             "area",
             f"The forged union covers {_pct(f['union_frac_median'])} of the image at the median "
-            f"and {_pct(f['union_frac_p95'])} at the 95th percentile; 5% of masks mark fewer "
-            f"than {f['union_px_p5']:.0f} pixels."))
+            f"and {_pct(f['union_frac_p95'])} at the 95th percentile; "
+            f"{_pct(f['union_px_below_p5'])} of masks mark fewer than {f['union_px_p5']:.0f} "
+            "pixels."))
     if f["n_instances"]:
         out.append(Finding(
             "shape",
@@ -466,8 +475,8 @@ def _recommendations(f: dict) -> list[Recommendation]:
     if f["union_px_p5"] == f["union_px_p5"] and f["union_px_p5"] < 2000:
         out.append(Recommendation(
             "resolution", "Avoid strong downscaling; tile or crop large images instead.",
-            f"5% of masks mark fewer than {f['union_px_p5']:.0f} pixels, which shrink to "
-            "nothing at low resolution."))
+            f"{_pct(f['union_px_below_p5'])} of masks mark fewer than {f['union_px_p5']:.0f} "
+            "pixels, which shrink to nothing at low resolution."))
     if f["mp_max"] / max(f["mp_min"], 1e-9) > 10 or f["aspect_max"] / max(f["aspect_min"], 1e-9) > 4:
         out.append(Recommendation(
             "input size", "Resize keeping the aspect ratio (pad or tile), never to a fixed square.",

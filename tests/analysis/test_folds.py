@@ -74,7 +74,7 @@ def test_k_must_be_at_least_two(data):
 def test_empty_folds_are_named_with_the_fix():
     folds = pd.DataFrame({"split": ["train"] * 4 + ["supplemental"], "group": [0, 0, 1, 2, 3],
                           "fold": [0, 0, 1, 2, 4]})
-    assert empty_folds_note(folds, 3) == "3 folds, each holding images."
+    assert empty_folds_note(folds, 3) == "3 folds, each holding images: 1 to 2 per fold."
     note = empty_folds_note(folds, 8)
     assert "8 folds asked for, 4 hold images" in note and "4 groups" in note
     assert "Empty: fold(s) 3, 5 .. 7;" in note and "at most 4" in note

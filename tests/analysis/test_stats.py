@@ -310,6 +310,10 @@ def test_screen_overview_controls_and_flagged():
     assert row["flagged share"] == 0.5 and ("test", "(unlabelled)") not in over.index
     controls = stats.screen_controls(screening)
     assert controls.iloc[0].tolist() == ["rejected", "text", 2, 2]
+    # a forged image and its authentic twin share their case_id: two images
+    twins = pd.concat([screening, frame("screening", [
+        {**pair, "label": "forged", "pair": 1, "verdict": "rejected", "reason": "text"}])])
+    assert stats.screen_controls(twins).iloc[0].tolist() == ["rejected", "text", 3, 3]
     status = stats.screen_status(images)
     assert status.loc["test", "too_small"] == 1 and status.loc["train", "screened"] == 2
     flagged = stats.screen_flagged(screening, "authentic")

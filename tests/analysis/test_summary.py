@@ -118,7 +118,7 @@ def test_extreme_sizes_and_aspects_keep_their_digits(tables):
     img["aspect"] = img["width"] / img["height"]
     t = _with(tables, images=img)
     found = {f.topic: f.text for f in summary.findings(t)}["geometry"]
-    assert found == ("Sizes span 1 pixel to 0.24 MP (median 0.24 MP); aspect W/H from 0.0025 "
+    assert found == ("Sizes of the labelled images span 1 pixel to 0.24 MP (median 0.24 MP); aspect W/H from 0.0025 "
                      "to 1.5.")
     advice = {r.topic: r.because for r in summary.recommendations(t)}["input size"]
     assert advice == "sizes span 1 pixel to 0.24 MP and aspect 0.0025 to 1.5."
@@ -129,7 +129,7 @@ def test_section_7_speaks_of_twins_only_when_there_are_twins(tables):
     assert twins
     note = summary.duplicates_note(tables)
     assert note.startswith("Twins are near duplicates by construction")
-    assert f"{twins} forged image{' has' if twins == 1 else 's have'} its twin here" in note
+    assert f"{twins} forged image{' has its' if twins == 1 else 's have their'} twin here" in note
     alone = summary.duplicates_note(_with(tables, images=tables.images.assign(twin=False)))
     assert alone.startswith("No forged image here has its authentic twin, so no duplicate set "
                             "is expected; every set joins images of different case_ids")

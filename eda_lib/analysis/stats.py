@@ -50,7 +50,7 @@ def described_images(images: pd.DataFrame) -> pd.DataFrame:
 
 def split_label_counts(images: pd.DataFrame) -> pd.DataFrame:
     """Images per split and label, with totals."""
-    label = images["label"].replace("", "(unlabelled)")
+    label = shown_labels(images)
     table = pd.crosstab(images["split"], label, margins=True, margins_name="total")
     order = [s for s in SPLITS if s in table.index] + ["total"]
     return table.reindex(order)
@@ -547,7 +547,8 @@ def screen_overview(images: pd.DataFrame, screening: pd.DataFrame) -> pd.DataFra
     out = out.join(verdicts.reindex(columns=["copy", "unsure", "rejected"]), how="left")
     out = out.fillna(0).astype("int64")
     out["flagged share"] = out["flagged"] / out["screened"]
-    return out.reset_index().replace({"label": {"": "(unlabelled)"}})
+    out = out.reset_index()
+    return out.assign(label=shown_labels(out))
 
 
 def screen_controls(screening: pd.DataFrame) -> pd.DataFrame:

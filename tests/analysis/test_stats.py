@@ -16,7 +16,7 @@ def _counts(df):
 def test_split_label_counts(tables):
     c = stats.split_label_counts(tables.images)
     assert c.loc["train", "authentic"] == 2 and c.loc["train", "forged"] == 3
-    assert c.loc["test", "(unlabelled)"] == 1 and c.loc["total", "total"] == 6
+    assert c.loc["test", "(test)"] == 1 and c.loc["total", "total"] == 6  # as elsewhere
 
 
 def test_sanity_checks(tables):

@@ -125,8 +125,9 @@ _SECTION_TEMPLATE_NAME = "eda_lib_section.html.j2"
 _NAV_SLOT = "<!-- eda_lib: navigation -->"
 _TOC_SLOT = "<!-- eda_lib: contents -->"
 
-#: nbconvert's lab page, less every block that loads a script from a CDN, plus our CSS
-#: and the two slots. Kept in Python, not in a .j2 file, so that it ships with the
+#: nbconvert's lab page, less every block that loads a script from a CDN, plus our CSS,
+#: the two slots, and a figure's ``alt`` text (its image metadata, which nbconvert's lab
+#: page leaves out). Kept in Python, not in a .j2 file, so that it ships with the
 #: package and a change to it invalidates reused notebooks like any code change.
 _SECTION_TEMPLATE = """\
 {%- extends 'index.html.j2' -%}
@@ -139,6 +140,15 @@ _SECTION_TEMPLATE = """\
 {%- block any_cell scoped -%}
 {{ super() }}{%- if loop.first %}{{ resources.eda_lib.toc_slot }}{% endif -%}
 {%- endblock any_cell -%}
+{%- block data_png scoped -%}
+{%- set alt = output | get_metadata('alt', 'image/png') -%}
+{%- if alt -%}
+<div class="jp-RenderedImage jp-OutputArea-output {{ extra_class }}">
+<img src="data:image/png;base64,{{ output.data['image/png'] | escape_html }}" \
+alt="{{ alt | escape_html }}">
+</div>
+{%- else -%}{{ super() }}{%- endif -%}
+{%- endblock data_png -%}
 """
 
 _SECTION_CSS = f"""

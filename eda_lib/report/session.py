@@ -106,7 +106,8 @@ class Session:
         self.figures_dir.mkdir(parents=True, exist_ok=True)
         path = plots.save_figure(fig, self.figures_dir, f"{self.section}_{name}")
         # the output names its file, so the runner knows the figures a notebook wrote
-        display(Image(filename=str(path)), metadata={FIGURE_KEY: {"file": path.name}})
+        display(Image(filename=str(path), alt=describe(fig, name)),
+                metadata={FIGURE_KEY: {"file": path.name}})
 
     def show_all(self, figures: Mapping[str, Figure], empty: str = "") -> None:
         """:meth:`show` every figure of ``figures`` (name -> Figure), in order.
@@ -159,6 +160,24 @@ class Session:
             print(statement)
             if self.by_runner:
                 skip_later_cells()
+
+
+def describe(fig: Figure, name: str) -> str:
+    """The text alternative of a figure: its title and its panels' titles, else its name.
+
+    Examples
+    --------
+    >>> fig = Figure()
+    >>> _ = fig.suptitle("Areas"); _ = fig.subplots().set_title("forged")
+    >>> describe(fig, "area")
+    'Areas: forged'
+    >>> describe(Figure(), "copy_move_least_1")
+    'copy move least 1'
+    """
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    head = fig.get_suptitle()
+    text = ": ".join(part for part in (head, ", ".join(titles)) if part)
+    return text or name.replace("_", " ")
 
 
 def not_applicable(tables: Tables, section: str, skipped: bool = True) -> str:

@@ -118,8 +118,8 @@ def test_extreme_sizes_and_aspects_keep_their_digits(tables):
     img["aspect"] = img["width"] / img["height"]
     t = _with(tables, images=img)
     found = {f.topic: f.text for f in summary.findings(t)}["geometry"]
-    assert found == ("Sizes of the labelled images span 1 pixel to 0.24 MP (median 0.24 MP); aspect W/H from 0.0025 "
-                     "to 1.5.")
+    assert found == ("Sizes of the labelled images span 1 pixel to 0.24 MP (median 0.24 MP); "
+                     "aspect W/H from 0.0025 to 1.5.")
     advice = {r.topic: r.because for r in summary.recommendations(t)}["input size"]
     assert advice == "sizes span 1 pixel to 0.24 MP and aspect 0.0025 to 1.5."
 

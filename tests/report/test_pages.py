@@ -340,3 +340,26 @@ def test_show_code_flows_from_the_config_to_the_page(tmp_path, monkeypatch, show
     for written in (ok.html, result.index_html):
         assert not external_loads(written.read_text(encoding="utf-8"))
 
+
+
+def test_a_figure_keeps_its_text_alternative_on_the_page(tmp_path):
+    data = write_figure(tmp_path / "f.png", 4, 3, 9)
+    described = png_output(data)
+    described.metadata = {"image/png": {"alt": 'Areas: "forged" & twins'}}
+    nb = new_notebook(cells=[new_markdown_cell("# 4. Shapes"),
+                             new_code_cell("show()", outputs=[described, png_output(data)])])
+    page = pages.section_page(nb, "4. Shapes", show_code=False, nav=NAV)
+    from html.parser import HTMLParser
+
+    class Images(HTMLParser):
+        alts: list = []
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "img":
+                self.alts.append(dict(attrs).get("alt"))
+
+    reader = Images()
+    reader.feed(page)
+    assert reader.alts == ['Areas: "forged" & twins',
+                           "No description has been provided for this image"]
+    assert page.count(base64.b64encode(data).decode()) == 2

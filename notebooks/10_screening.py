@@ -111,7 +111,8 @@ unscored.drop(columns=["annotation", "reason"]).head(20)  # a copy has no reason
 
 # %%
 drawn = figures.screening_pairs(cfg, t, unscored, "unscored")
-print(f"{len(unscored)} pair(s) flagged copy; the {len(drawn)} strongest drawn")
+print(f"{stats.counted(len(unscored), 'pair', 'pairs')} flagged copy; "
+      f"the {len(drawn)} strongest drawn")
 
 # %%
 s.show_all(drawn, empty="No test, supplemental or unlabelled image was flagged copy.")
@@ -169,7 +170,8 @@ s.show_all(figures.screening_recovery(t), empty="No labelled copy-move pair to c
 # %%
 flagged = stats.screen_flagged(t.screening, "authentic")
 drawn = figures.screening_pairs(cfg, t, flagged, "authentic")
-print(f"{len(flagged)} pair(s) flagged copy in authentic images; the {len(drawn)} strongest drawn")
+print(f"{stats.counted(len(flagged), 'pair', 'pairs')} flagged copy in authentic images; "
+      f"the {len(drawn)} strongest drawn")
 
 # %% [markdown]
 # Every authentic pair flagged `copy`, strongest first (the full list is in
@@ -190,7 +192,8 @@ s.show_all(drawn, empty="No authentic image was flagged copy.")
 # %%
 flagged = stats.screen_flagged(t.screening, "forged", ("train",))
 drawn = figures.screening_pairs(cfg, t, flagged, "forged")
-print(f"{len(flagged)} pair(s) flagged copy in forged training images; the {len(drawn)} "
+print(f"{stats.counted(len(flagged), 'pair', 'pairs')} flagged copy in forged training images; "
+      f"the {len(drawn)} "
       "strongest drawn")
 
 # %%

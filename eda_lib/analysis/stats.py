@@ -19,6 +19,17 @@ def _labelled(images: pd.DataFrame) -> pd.DataFrame:
     return images[images["label"].isin(["authentic", "forged"])]
 
 
+def counted(n: int, one: str, many: str) -> str:
+    """``n`` with the words that agree with it, for the report's sentences.
+
+    Examples
+    --------
+    >>> counted(1, "image has", "images have"), counted(2, "pair", "pairs")
+    ('1 image has', '2 pairs')
+    """
+    return f"{n} {one if n == 1 else many}"
+
+
 def shown_labels(table: pd.DataFrame) -> pd.Series:
     """The ``label`` column of ``table`` as the tables and figures show it: an image without
     a label shows ``"(unlabelled)"`` when it comes from a flat folder of images (split

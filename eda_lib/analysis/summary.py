@@ -15,7 +15,7 @@ import pandas as pd
 
 from ..dataset.index import FLAT_SPLIT
 from ..tables import MASK_MEASURED
-from .stats import described_images, flag_totals, n_measurable_forged
+from .stats import counted, described_images, flag_totals, n_measurable_forged
 
 
 @dataclass(frozen=True)
@@ -193,7 +193,7 @@ def duplicates_note(t) -> str:
     img = t.images
     flags = flag_totals(t.health)
     exact, near = int(flags.get("exact_duplicates", 0)), int(flags.get("near_duplicates", 0))
-    found = (f"{_count(exact, 'image is', 'images are')} in exact-duplicate sets and {near} in "
+    found = (f"{counted(exact, 'image is', 'images are')} in exact-duplicate sets and {near} in "
              "near-duplicate sets.")
     look = (" look at every set (the worst are drawn below; all are flagged in "
             "`tables/health.csv`, columns `is_exact_duplicates_issue` and "
@@ -201,11 +201,11 @@ def duplicates_note(t) -> str:
     twins = int((img["label"].eq("forged") & img["twin"].astype(bool)).sum())
     if twins:
         return ("Twins are near duplicates by construction (the forgery changes a few percent "
-                f"of the pixels; {_count(twins, 'forged image has its', 'forged images have their')} "
+                f"of the pixels; {counted(twins, 'forged image has its', 'forged images have their')} "
                 "twin here), so near-duplicate sets are expected here; duplicates *across* "
                 "case_ids are the ones that leak between folds (section 8). Here " + found)
     if len(img) and img["split"].eq(FLAT_SPLIT).all():
-        return (f"This is a flat folder of {_count(len(img), 'unlabelled image', 'unlabelled images')}, "
+        return (f"This is a flat folder of {counted(len(img), 'unlabelled image', 'unlabelled images')}, "
                 "with no twins: none of its images is expected to repeat another. An "
                 "exact-duplicate set is one picture stored in several files; a near-duplicate "
                 "set is pictures that look the same at a glance (saved again, resized, "
@@ -257,11 +257,6 @@ def _size(mp: float) -> str:
     if pixels < _PIXELS_BELOW:
         return f"{pixels:,} {'pixel' if pixels == 1 else 'pixels'}"
     return f"{_sig(mp)} MP"
-
-
-def _count(n: int, one: str, many: str) -> str:
-    """``"1 image has"`` or ``"2 images have"``: ``n`` with the words that agree with it."""
-    return f"{n} {one if n == 1 else many}"
 
 
 #: The columns of ``images`` the summary reads (the others are never copied).
@@ -378,7 +373,7 @@ def _findings(t, f: dict) -> list[Finding]:
             "masks", f"{f['n_with_mask']} of {f['n_forged']} forged images have a mask; "
             f"{f['n_measured']} were measured (image and mask both usable)."))
         out.append(Finding(
-            "twins", f"{_count(f['n_twins'], 'forged image has', 'forged images have')} their authentic "
+            "twins", f"{counted(f['n_twins'], 'forged image has', 'forged images have')} their authentic "
             "original (twin); "
             f"{f['n_forged'] - f['n_twins']} do not."))
     if f["modes"]:
@@ -504,13 +499,13 @@ def _recommendations(f: dict) -> list[Recommendation]:
         out.append(Recommendation(
             "labels", "Inspect the images whose edits fall outside the mask before trusting "
                       "those masks as targets.",
-            f"{_count(f['lc_outside'], 'twin pair differs', 'twin pairs differ')} outside the "
+            f"{counted(f['lc_outside'], 'twin pair differs', 'twin pairs differ')} outside the "
             "marked regions."))
     if f["sc_authentic_flagged"]:
         out.append(Recommendation(
             "authentic labels", "Look at the authentic images the blind screen flags (section "
                                 "10) before training on them as negatives.",
-            f"{_count(f['sc_authentic_flagged'], 'authentic image holds', 'authentic images hold')} "
+            f"{counted(f['sc_authentic_flagged'], 'authentic image holds', 'authentic images hold')} "
             "a region duplicated elsewhere "
             "in the image: an unlabelled forgery or a natural repetition."))
     bad = {k: v for k, v in f["problems"].items() if k not in ("missing_mask",)}

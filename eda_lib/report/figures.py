@@ -255,13 +255,13 @@ def copy_move_evidence(cfg: Config, t, showcase: Mapping[str, pd.DataFrame]
     Returns
     -------
     dict
-        ``"<group>: <n> instance(s)"`` -> ``{"<first word of group>_<i>": Figure}``, in
+        ``"<group>: <n> instances"`` -> ``{"<first word of group>_<i>": Figure}``, in
         the showcase's order (an empty group keeps its caption and has no figure).
     """
     out = {}
     for group, rows in showcase.items():
         prefix = group.split()[0]
-        out[f"{group}: {len(rows)} instance(s)"] = {
+        out[f"{group}: {stats.counted(len(rows), 'instance', 'instances')}"] = {
             f"{prefix}_{i}": _pair_panel(gallery.copy_move_view(cfg, t, row), cfg.display_size)
             for i, row in enumerate(rows.to_dict("records"))
         }
@@ -328,7 +328,7 @@ def screening_controls(cfg: Config, t) -> dict[str, dict[str, Figure]]:
     Returns
     -------
     dict
-        ``"<reason>: <n> pair(s), <k> drawn"`` -> :func:`screening_pairs` of the ``k``
+        ``"<reason>: <n> pairs, <k> drawn"`` -> :func:`screening_pairs` of the ``k``
         strongest (by ``ncc``; at most :data:`SCREEN_EXAMPLES` and
         :func:`screening_cap`), most frequent reason first.
     """
@@ -337,7 +337,7 @@ def screening_controls(cfg: Config, t) -> dict[str, dict[str, Figure]]:
     out = {}
     for reason, n in held["reason"].value_counts().items():
         rows = held[held["reason"] == reason].sort_values("ncc", ascending=False, kind="stable")
-        out[f"{reason}: {n} pair(s), {min(n, k)} drawn"] = screening_pairs(
+        out[f"{reason}: {stats.counted(n, 'pair', 'pairs')}, {min(n, k)} drawn"] = screening_pairs(
             cfg, t, rows, f"control_{reason}", k)
     return out
 

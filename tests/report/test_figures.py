@@ -136,10 +136,10 @@ def test_copy_move_evidence_captions_and_names(hand_data):
     showcase = {"most certain": rows, "least certain": rows.iloc[:0],
                 "flips and rotations": rows.iloc[:1]}
     groups = figures.copy_move_evidence(cfg, t, showcase)
-    assert list(groups) == ["most certain: 2 instance(s)", "least certain: 0 instance(s)",
-                            "flips and rotations: 1 instance(s)"]
+    assert list(groups) == ["most certain: 2 instances", "least certain: 0 instances",
+                            "flips and rotations: 1 instance"]
     assert [list(g) for g in groups.values()] == [["most_0", "most_1"], [], ["flips_0"]]
-    assert groups["most certain: 2 instance(s)"]["most_1"].get_suptitle().startswith(
+    assert groups["most certain: 2 instances"]["most_1"].get_suptitle().startswith(
         "case 1, instance 2: search, identity, copy")
 
 
@@ -175,10 +175,10 @@ def test_screening_controls_one_group_per_reason_most_frequent_first(hand_data):
         _screen_rows(pair=5, verdict="unsure", reason="weak_match"),
     ])
     groups = figures.screening_controls(cfg, t)
-    assert list(groups) == ["text: 3 pair(s), 1 drawn", "weak_match: 1 pair(s), 1 drawn"]
+    assert list(groups) == ["text: 3 pairs, 1 drawn", "weak_match: 1 pair, 1 drawn"]
     # the strongest example, SCREEN_EXAMPLES of each
     assert figures.SCREEN_EXAMPLES == 1
-    assert list(groups["text: 3 pair(s), 1 drawn"]) == ["control_text_train_authentic_4_3"]
+    assert list(groups["text: 3 pairs, 1 drawn"]) == ["control_text_train_authentic_4_3"]
 
 
 @pytest.mark.parametrize(("max_grid_images", "cap"), [(12, 3), (2, 1), (40, 10)])

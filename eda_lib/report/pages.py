@@ -293,7 +293,7 @@ def _by_split(images: pd.DataFrame) -> str:
     parts = []
     for split in splits:
         rows = images[images["split"].eq(split)]
-        labels = rows["label"].dropna().value_counts().sort_index()
+        labels = rows["label"].replace("", None).dropna().value_counts().sort_index()
         counted = ", ".join(f"{n:,} {label}" for label, n in labels.items())
         parts.append(f"{split}: {counted or _n(len(rows))}")
     unusable = int(images["status"].ne("ok").sum())

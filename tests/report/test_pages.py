@@ -363,3 +363,11 @@ def test_a_figure_keeps_its_text_alternative_on_the_page(tmp_path):
     assert reader.alts == ['Areas: "forged" & twins',
                            "No description has been provided for this image"]
     assert page.count(base64.b64encode(data).decode()) == 2
+
+
+def test_an_image_without_a_label_is_counted_without_one(run_tables):
+    """Stored tables give a test image the empty label, not a missing one."""
+    images = run_tables.images.assign(label=run_tables.images["label"].fillna(""))
+    facts = {f.label: f for f in pages.dataset_facts(dataclasses.replace(run_tables,
+                                                                         images=images))}
+    assert "\ntest: 1\n" in facts["images"].detail

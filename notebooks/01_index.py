@@ -91,7 +91,8 @@ stats.twin_mode_pairs(t.images)
 # to `tables/problems.csv`.
 
 # %%
-t.problems
+s.table(t.problems, empty="None: every file was used as it is.")
 
 # %%
-t.problems["kind"].value_counts().rename_axis("kind").rename("files").to_frame()
+s.table(t.problems["kind"].value_counts().rename_axis("kind").rename("files").to_frame(),
+        empty="No problem of any kind.")

@@ -71,7 +71,8 @@ s.show(fig, "group_sizes")
 # Groups that join images of different case_ids: the same figure filed twice.
 
 # %%
-stats.cross_case_images(t.groups, n=20)
+s.table(stats.cross_case_images(t.groups, n=20),
+        empty="None: no group joins images of different case_ids.")
 
 # %% [markdown]
 # ## Folds

@@ -125,6 +125,14 @@ class Session:
         if not figures and empty:
             print(empty)
 
+    def table(self, df: pd.DataFrame, empty: str) -> None:
+        """Display ``df``, or print ``empty`` when it has no row: a header alone says
+        nothing to the reader."""
+        if len(df):
+            display(df)
+        else:
+            print(empty)
+
     def show_groups(self, groups: Mapping[str, Mapping[str, Figure]]) -> None:
         """For each group in order: print its caption, then :meth:`show_all` its figures.
 

@@ -105,3 +105,15 @@ def test_a_table_shows_each_cell_whole(tmp_path, monkeypatch):
         (detail,) = problems["detail"]
         assert len(detail) > 50 and detail.endswith("not as a viewer shows it")
         assert detail in problems._repr_html_()
+
+
+def test_an_empty_table_is_a_sentence_not_a_header(shown, monkeypatch, capsys):
+    import pandas as pd
+
+    s, _ = shown
+    tables = []
+    monkeypatch.setattr(session, "display", lambda df, **kw: tables.append(df))
+    s.table(pd.DataFrame({"kind": []}), empty="None: every file was used as it is.")
+    s.table(pd.DataFrame({"kind": ["x"]}), empty="never printed")
+    assert capsys.readouterr().out == "None: every file was used as it is.\n"
+    assert [len(t) for t in tables] == [1]

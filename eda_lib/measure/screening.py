@@ -237,9 +237,10 @@ copies found on seeds 0 1, 2 3 and 4 5, clean flagged unchanged; 4 projections g
 copies there). Targets: forged flagged 90 % (MISSED), clean flagged 5 % (met), copies
 found with both boxes at IoU >= 0.5 85 % (MISSED), oF1 0.75 on the half-clean set (met
 on seeds 2 3, MISSED on 0 1 and 4 5; all-authentic scores 0.5). Over the six seeds,
-161 of 307 copies are found (121 without the field, 144 with it at 256 px everywhere
-and 3 projections, 156 before ``region_grow``), 152 of 240 forged figures flagged
-(123, 141; 150 without the location margin, 151 with ``ink_rest_ncc`` 0.5) and 1 of
+162 of 307 copies are found (121 without the field, 144 with it at 256 px everywhere
+and 3 projections, 156 before ``region_grow``, 161 before ``strip_side``), 154 of 240
+forged figures flagged (123, 141; 150 without the location margin, 151 with
+``ink_rest_ncc`` 0.5, 152 before ``strip_side``) and 1 of
 240 clean ones (5, 8; 8 with ``ink_rest_ncc`` 0.5, 3 without the chart rule). The
 field costs 25-30 % more than the keypoints alone; the defaults add 6-10 % to that
 (the screen's CPU seconds over the 160 figures of seeds 2 3, both versions in one

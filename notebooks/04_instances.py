@@ -60,6 +60,10 @@ stats.instance_summary(inst)
 
 # %% [markdown]
 # ## Area
+#
+# Pixels per instance (source and copy together, as the mask marks them), then the
+# same as a share of the image. Small instances are the ones a downscaled model loses:
+# compare the left tail with the size a network's input would give them.
 
 # %%
 fig = plots.hist_by_label(inst, "area_px", log_x=True, title="Instance area",

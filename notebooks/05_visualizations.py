@@ -70,6 +70,9 @@ s.show_all(figures.example(examples, cfg.display_size))
 
 # %% [markdown]
 # ## A grid of forged images
+#
+# A sample of forged images (the parameter `seed` picks it), each with its instances
+# outlined in their colours: what a forgery of this dataset looks like at a glance.
 
 # %%
 s.show_all(figures.example_grid(examples, cfg.grid_size))

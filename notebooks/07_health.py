@@ -74,6 +74,10 @@ s.show(fig, "flags")
 
 # %% [markdown]
 # ## Score distributions
+#
+# Each health score by label, from 0 (the issue at its worst) to 1 (none of it); the
+# images below an issue's threshold are the ones flagged above. A label whose curve
+# differs from the other's is a shortcut a model can learn instead of the forgery.
 
 # %%
 s.show_all(figures.health_scores(h))

@@ -37,7 +37,8 @@ from .files import atomic_write, write_csv_atomic
 #: a screen pair drawn as chart elements is rejected as text, and a weak match whose noise
 #: residual matches at its source far better than elsewhere is a copy.
 #: 14: 16-bit images keep the top 8 of the bits they use (12-bit data was nearly black),
-#: float TIFFs in 0..1 are scaled by 255, and the screen shrinks a strip less.
+#: float TIFFs in 0..1 are scaled by 255, and the screen shrinks a strip less and
+#: stretches a dim image for its keypoints.
 ANALYSIS_VERSION = "14"
 @functools.lru_cache(maxsize=1)
 def code_digest() -> str:

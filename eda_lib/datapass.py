@@ -49,6 +49,7 @@ from .tables import (
     SCHEMAS,
     Tables,
     copies_intact,
+    copy_digests,
     frame,
     read_tables,
     tables_dir,
@@ -407,8 +408,7 @@ def ensure_tables(cfg: Config, progress: bool | None = None, use_cache: bool = T
                              use_cache=use_cache, report=report)
     tables.update(derive(tables, cfg))
     manifest = {**wanted, "digests": write_tables(tables, folder)}
-    manifest["copies"] = {name: hashlib.sha256((folder / name).read_bytes()).hexdigest()
-                          for name in [*(f"{t}.csv" for t in SCHEMAS), "SCHEMA.md"]}
+    manifest["copies"] = copy_digests(folder)
     # what ran the pass is said (on the report's index), never compared: not in the manifest
     atomic_write(folder / PASS_INFO, lambda p: p.write_text(
         json.dumps({"executor": report.get("executor", "")}), encoding="utf-8"))

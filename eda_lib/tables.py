@@ -389,34 +389,33 @@ def write_tables(tables: Mapping[str, pd.DataFrame], folder: Path) -> dict[str, 
 
 def write_copies(tables: Mapping[str, pd.DataFrame], folder: Path) -> dict[str, str]:
     """Write the readable copies of the tables: ``NAME.csv`` for each (see
-    :func:`csv_safe`) and SCHEMA.md.
-
-    Returns
-    -------
-    dict
-        The SHA-256 of each file written, by file name: :func:`copies_intact` checks them.
-    """
-    digests = {}
+    :func:`csv_safe`) and SCHEMA.md; returns their :func:`copy_digests`."""
     for name, df in tables.items():
         write_csv_atomic(folder / f"{name}.csv", csv_safe(df))
-        digests[f"{name}.csv"] = hashlib.sha256((folder / f"{name}.csv").read_bytes()).hexdigest()
-    schema = schema_markdown().encode("utf-8")
-    atomic_write(folder / "SCHEMA.md", lambda p: p.write_bytes(schema))
-    digests["SCHEMA.md"] = hashlib.sha256(schema).hexdigest()
-    return digests
+    atomic_write(folder / "SCHEMA.md", lambda p: p.write_text(schema_markdown(), encoding="utf-8"))
+    return copy_digests(folder)
+
+
+def copy_digests(folder: Path) -> dict[str, str]:
+    """The SHA-256 of each readable copy in ``folder`` (every table's CSV and SCHEMA.md),
+    by file name.
+
+    Raises
+    ------
+    OSError
+        A copy is missing or cannot be read.
+    """
+    names = [*(f"{t}.csv" for t in SCHEMAS), "SCHEMA.md"]
+    return {name: hashlib.sha256((folder / name).read_bytes()).hexdigest() for name in names}
 
 
 def copies_intact(folder: Path, digests: Mapping[str, str]) -> bool:
     """Whether every readable copy (:func:`write_copies`) is the file written, by its
     SHA-256 in ``digests``; False when one is missing, changed or not listed."""
-    for name in [*(f"{t}.csv" for t in SCHEMAS), "SCHEMA.md"]:
-        try:
-            data = (folder / name).read_bytes()
-        except OSError:
-            return False
-        if hashlib.sha256(data).hexdigest() != digests.get(name):
-            return False
-    return True
+    try:
+        return copy_digests(folder) == dict(digests)
+    except OSError:
+        return False
 
 
 def _parquet_bytes(df: pd.DataFrame) -> bytes:

@@ -233,7 +233,7 @@ def _all_reusable(sources: Sequence[Path], cfg: Config, reuse: bool) -> bool:
     """Whether, as the tables stand now, every notebook's saved outputs can be kept
     (then a warm run starts no kernel server ahead of need)."""
     return reuse and all(
-        _saved_key(_notebook_path(source, cfg)) == inputs_key(source, cfg)
+        _saved_key(_saved_notebook(_notebook_path(source, cfg))) == inputs_key(source, cfg)
         and _html_path(source, cfg).exists() for source in sources)
 
 
@@ -301,7 +301,8 @@ def expected_seconds(source: Path, cfg: Config) -> float:
     """How long a notebook is expected to take: its last execution's duration, as
     papermill recorded it in the saved notebook, or, before its first run, a guess
     from the figures its source shows (:data:`GUESS_FIGURES`)."""
-    duration = _saved_metadata(_notebook_path(source, cfg)).get("papermill", {}).get("duration")
+    saved = _saved_notebook(_notebook_path(source, cfg))
+    duration = _metadata(saved).get("papermill", {}).get("duration")
     if isinstance(duration, (int, float)):
         return float(duration)
     try:
@@ -348,14 +349,13 @@ def execute_step(source: Path, cfg: Config, reuse: bool = True,
     html_path = _html_path(source, cfg)
     figures = cfg.out_dir / "figures"
     key = inputs_key(source, cfg)
-    reused = reuse and _saved_key(notebook_path) == key and html_path.exists()
-    executed, error, kept = None, None, None
-    if reused:
-        kept = _saved_notebook(notebook_path)
-        reused = kept is not None and restore_figures(kept, figures)
+    saved = _saved_notebook(notebook_path)  # read once: it can be megabytes of figures
+    reused = (reuse and saved is not None and _saved_key(saved) == key and html_path.exists()
+              and restore_figures(saved, figures))
+    kept = saved if reused else None
+    executed, error = None, None
     if not reused:
-        kept = None
-        shown_before = figure_files(_saved_notebook(notebook_path) or {})
+        shown_before = figure_files(saved or {})
         nb.metadata["eda_lib"] = {"inputs": key}
         executed, error = execute(nb, source, cfg, notebook_path, kernels)
         for name in shown_before - figure_files(executed):  # no longer shown: not kept
@@ -384,7 +384,11 @@ def execute_step(source: Path, cfg: Config, reuse: bool = True,
 
 
 def _saved_notebook(notebook_path: Path) -> dict | None:
-    """A saved notebook as plain JSON, or None when there is none that can be read."""
+    """A saved notebook as plain JSON, or None when there is none that can be read.
+
+    Plain JSON: the metadata and the figures' outputs are all the runner reads of it,
+    and nbformat would validate megabytes of outputs first.
+    """
     try:
         nb = json.loads(notebook_path.read_bytes())
     except (OSError, ValueError):
@@ -466,23 +470,17 @@ def inputs_key(source: Path, cfg: Config) -> str:
 
 
 
-def _saved_key(notebook_path: Path) -> str | None:
-    """The inputs key of a saved notebook that ran without error, else None."""
-    meta = _saved_metadata(notebook_path)
+def _saved_key(saved: Mapping | None) -> str | None:
+    """The inputs key of a saved notebook (:func:`_saved_notebook`) that ran without
+    error, else None."""
+    meta = _metadata(saved)
     failed = meta.get("papermill", {}).get("exception")
     return None if failed else meta.get("eda_lib", {}).get("inputs")
 
 
-def _saved_metadata(notebook_path: Path) -> dict:
-    """The metadata of a saved notebook, or {} when there is none that can be read.
-
-    Read as plain JSON: the metadata is all a reuse check needs, and a notebook of
-    figures is megabytes of outputs that nbformat would validate first.
-    """
-    try:
-        meta = json.loads(notebook_path.read_bytes())["metadata"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return {}
+def _metadata(saved: Mapping | None) -> dict:
+    """The metadata of a saved notebook (:func:`_saved_notebook`), {} when there is none."""
+    meta = saved.get("metadata") if saved is not None else None
     return meta if isinstance(meta, dict) else {}
 
 

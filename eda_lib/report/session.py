@@ -207,12 +207,8 @@ def not_applicable(tables: Tables, section: str, skipped: bool = True) -> str:
         ``"This section does not apply to this dataset: it needs ..., and ..."`` (see
         :func:`eda_lib.analysis.summary.section_gap`), or "" when the section applies.
     """
-    gap = section_gap(tables, section)
-    if not gap:
-        return ""
-    rest = ("The rest of this section is not run." if skipped else
-            "The cells below run on empty tables.")
-    return f"{NOT_APPLICABLE}: {gap}. {rest}"
+    return _statement(NOT_APPLICABLE, section_gap(tables, section), skipped,
+                      "The rest of this section is not run.")
 
 
 def rest_not_applicable(tables: Tables, need: str, skipped: bool = True) -> str:
@@ -235,11 +231,15 @@ def rest_not_applicable(tables: Tables, need: str, skipped: bool = True) -> str:
         ``"The rest of this section does not apply to this dataset: it needs ..., and ..."``
         (see :func:`eda_lib.analysis.summary.need_gap`), or "" when the data holds ``need``.
     """
-    gap = need_gap(tables, need)
+    return _statement(REST_NOT_APPLICABLE, need_gap(tables, need), skipped, "It is not run.")
+
+
+def _statement(lead: str, gap: str, skipped: bool, not_run: str) -> str:
+    """``"<lead>: <gap>. <what happens to the cells below>"``, or "" without a gap."""
     if not gap:
         return ""
-    rest = "It is not run." if skipped else "The cells below run on empty tables."
-    return f"{REST_NOT_APPLICABLE}: {gap}. {rest}"
+    rest = not_run if skipped else "The cells below run on empty tables."
+    return f"{lead}: {gap}. {rest}"
 
 
 def _blank(lines: list[str]) -> list[str]:

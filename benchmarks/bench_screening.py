@@ -44,15 +44,16 @@ defaults: its dense field at the image's own size on images of at most 384 px, e
 256 px, seeded by 5 random projections, verified regions grown by 2 working px, a
 region holding a label needing a rest NCC of 0.8, chart elements rejected, a weak match
 with a location margin of 0.3 a copy, a strip kept 48 px across, a dim image stretched
-for SIFT): forged flagged 66.2 % (target 90 %, MISSED), clean flagged 0 % (target 5 %,
-met), copies found 56.3 % (target 85 %, MISSED), baseline oF1 0.766 (target 0.75, met;
-0.769 without the stretch, 0.762 without the chart rule as well, 0.747 with a rest NCC
+for SIFT, pieces of one duplication merged into one pair): forged flagged 66.2 % (target
+90 %, MISSED), clean flagged 0 % (target 5 %, met), copies found 56.3 % (target 85 %,
+MISSED), baseline oF1 0.768 (target 0.75, met; 0.766 without the merging, 0.769 without
+the stretch as well, 0.762 without the chart rule as well, 0.747 with a rest NCC
 of 0.5 too, 0.728 before the regions were grown), screen 7.7x a decode (target 1x,
 MISSED; load average 1.5-2 on a shared 2-core machine; 0.16 s/MP against 0.022 s/MP,
 7.4x, before the stretch at load 1.5; 13.7x at load 3.9 beside other runs). With the
 field at 256 px everywhere and 3 projections: 65 %, 2.5 %, 49.5 %, 0.712; without the
-dense field: 51 %, 1.3 %, 39 %, 0.679. Seeds 0 1 and 4 5 (oF1 0.759, met, and 0.702, MISSED) are in the module
-docstring of :mod:`eda_lib.measure.screening`.
+dense field: 51 %, 1.3 %, 39 %, 0.679. Seeds 0 1 and 4 5 (oF1 0.760, met, and 0.715,
+MISSED) are in the module docstring of :mod:`eda_lib.measure.screening`.
 
 Usage::
 

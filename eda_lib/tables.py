@@ -39,7 +39,8 @@ from .files import atomic_write, write_csv_atomic
 #: 14: 16-bit images keep the top 8 of the bits they use (12-bit data was nearly black),
 #: float TIFFs in 0..1 are scaled by 255, and the screen shrinks a strip less and
 #: stretches a dim image for its keypoints.
-ANALYSIS_VERSION = "14"
+#: 15: screen copies that are pieces of one duplication are merged into one pair.
+ANALYSIS_VERSION = "15"
 @functools.lru_cache(maxsize=1)
 def code_digest() -> str:
     """SHA-256 of the package's source (every module's path and bytes): two processes

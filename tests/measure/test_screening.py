@@ -28,6 +28,7 @@ from eda_lib.measure.screening import (
     _local_std,
     _Matches,
     _merge_tuning,
+    _merged_parts,
     _patch_match,
     _pct_features,
     screen_image,
@@ -331,6 +332,51 @@ def test_a_part_made_a_copy_by_its_location_alone_is_dropped():
     assert _drop_parts([whole, weak]) == [whole]
     strong = replace(weak, margin=0.4)
     assert _drop_parts([whole, strong]) == [whole, strong]
+
+
+def _full_pair(transform: str, source_box, target_box, inliers: int = 10) -> ScreenPair:
+    """A ``copy`` pair whose regions fill its boxes."""
+    def filled(b):
+        return np.ones((b[3] - b[1] + 1, b[2] - b[0] + 1), bool)
+
+    return replace(_copy_pair("sift", source_box, target_box), transform=transform,
+                   inliers=inliers, source_crop=filled(source_box),
+                   target_crop=filled(target_box))
+
+
+def test_pieces_of_one_duplication_are_merged_into_one_pair():
+    # an 80 x 60 region moved by (200, 100): the keypoints found its left part, the
+    # dense field its right part, the wrong way round; one duplication is one instance
+    left = _full_pair("identity", (0, 0, 49, 59), (200, 100, 249, 159), inliers=12)
+    right = _full_pair("identity", (240, 100, 279, 159), (40, 0, 79, 59), inliers=5)
+    other = replace(left, verdict="unsure", reason="weak_match")
+    out = _merged_parts([left, other, right])
+    assert len(out) == 2 and out[1] is other
+    (merged,) = [p for p in out if p.verdict == "copy"]
+    assert merged.source_box == (0, 0, 79, 59) and merged.target_box == (200, 100, 279, 159)
+    assert merged.inliers == 17
+    assert merged.source_mask((200, 300)).sum() == 80 * 60
+    assert merged.target_mask((200, 300)).sum() == 80 * 60
+
+
+def test_a_piece_under_a_flip_is_merged_on_the_right_ends():
+    # a mirror copy about x = 124.5, its two ends 10 px apart: a flip is its own
+    # inverse, so a piece near the axis fits either way round; read as given, it would
+    # join the whole's target side to its source side
+    whole = _full_pair("flip_h", (40, 20, 119, 79), (130, 20, 209, 79))
+    piece = _full_pair("flip_h", (130, 30, 139, 59), (110, 30, 119, 59))
+    (merged,) = _merged_parts([whole, piece])
+    assert merged.source_box == (40, 20, 119, 79) and merged.target_box == (130, 20, 209, 79)
+
+
+def test_separate_duplications_are_not_merged():
+    whole = _full_pair("identity", (0, 0, 79, 59), (200, 100, 279, 159))
+    # the same move far away: another duplication that happens to share the move
+    far = _full_pair("identity", (0, 300, 79, 359), (200, 400, 279, 459))
+    # beside the whole, under another transform or another move
+    flipped = _full_pair("flip_h", (60, 0, 99, 59), (260, 100, 299, 159))
+    moved = _full_pair("identity", (60, 0, 99, 59), (300, 100, 339, 159))
+    assert _merged_parts([whole, far, flipped, moved]) == [whole, far, flipped, moved]
 
 
 def test_vote_keeps_apart_flips_moved_past_the_image_size():

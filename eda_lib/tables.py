@@ -224,7 +224,9 @@ SCHEMAS: dict[str, list[Column]] = {
            "(reported, not used: recompression destroys identity)"),
         _c("texture", "Int64", "texture-bearing pixels of the target"),
         _c("margin", "float64", "score of the found transform minus the best other one"),
-        _c("inliers", "Int64", "keypoint or block matches that support the pair"),
+        _c("inliers", "Int64", "keypoint or block matches that support the pair (a copy "
+           "merged from pieces of one duplication: their sum; its scores are the largest "
+           "piece's)"),
         _c("method", "str", "sift (keypoints), blocks (fallback for smooth images) or dense "
            "(the dense field)"),
         _c("verdict", "str", "copy, unsure or rejected"),

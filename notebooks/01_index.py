@@ -82,7 +82,7 @@ stats.sanity_checks(t.images, t.masks, t.problems)
 # forgery is common), which matters when differencing the pair.
 
 # %%
-stats.twin_mode_pairs(t.images)
+s.table(stats.twin_mode_pairs(t.images), empty="None: no authentic image has a forged twin.")
 
 # %% [markdown]
 # ## Files that could not be used as they are

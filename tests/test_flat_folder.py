@@ -190,6 +190,13 @@ def test_the_facts_leave_out_masks_and_twins(flat_tables):
     assert labels == ["images", "problems"]
 
 
+def test_the_sanity_checks_count_only_what_a_folder_can_hold(flat_tables):
+    checks = stats.sanity_checks(flat_tables.images, flat_tables.masks, flat_tables.problems)
+    assert checks["check"].tolist() == ["images", "unreadable images", "stray files"]
+    assert checks["count"].iloc[0] == len(flat_tables.images)
+    assert stats.twin_mode_pairs(flat_tables.images).empty
+
+
 def test_figures_show_an_empty_label_and_save_a_nested_case_id(tmp_path):
     df = _frame(split=["unlabelled"] * 2, label=["", ""], mode=["RGB", "L"])
     fig = plots.bar_counts(df, "mode", hue="label", title="modes", xlabel="mode")
@@ -233,6 +240,9 @@ def test_the_whole_report_runs_on_a_flat_folder(tmp_path):
             assert said == [], record.name
     shown = {p.name.split("_", 1)[0] for p in (cfg.out_dir / "figures").glob("*.png")}
     assert {"01", "02", "07"} <= shown and not shown & set(gaps)
+    index_page = (cfg.out_dir / "html" / "01_index.html").read_text(encoding="utf-8")
+    assert "no authentic image has a forged twin" in index_page
+    assert "forged without a mask" not in index_page
     health = (cfg.out_dir / "html" / "07_health.html").read_text(encoding="utf-8")
     assert "Twins are" not in health and "section 8" not in health
     assert "This is a flat folder of 6 unlabelled images, with no twins" in health

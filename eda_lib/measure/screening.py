@@ -1765,11 +1765,8 @@ def _drop_parts(pairs: list[ScreenPair],
         h = min(a[3], b[3]) - max(a[1], b[1]) + 1
         return max(w, 0) * max(h, 0) >= 0.5 * (a[2] - a[0] + 1) * (a[3] - a[1] + 1)
 
-    def area(p: ScreenPair) -> int:
-        return sum((b[2] - b[0] + 1) * (b[3] - b[1] + 1) for b in (p.source_box, p.target_box))
-
     def part_of(p: ScreenPair, k: ScreenPair) -> bool:
-        return k is not p and area(k) > area(p) and (
+        return k is not p and _area(k) > _area(p) and (
             (inside(p.source_box, k.source_box) and inside(p.target_box, k.target_box))
             or (inside(p.source_box, k.target_box) and inside(p.target_box, k.source_box)))
 
@@ -1779,6 +1776,11 @@ def _drop_parts(pairs: list[ScreenPair],
 
     copies = [p for p in pairs if p.verdict == "copy"]
     return [p for p in pairs if not (droppable(p) and any(part_of(p, k) for k in copies))]
+
+
+def _area(p: ScreenPair) -> int:
+    """The pair's two boxes' areas, summed: which of two pairs is the larger."""
+    return sum((b[2] - b[0] + 1) * (b[3] - b[1] + 1) for b in (p.source_box, p.target_box))
 
 
 def _centre(box: Box) -> tuple[float, float]:
@@ -1862,14 +1864,11 @@ def _merged_parts(pairs: list[ScreenPair]) -> list[ScreenPair]:
     become the union of both pairs' (the piece turned round when it runs the other
     way), its inliers the sum. Pairs that are not copies are left as they are.
     """
-    def area(p: ScreenPair) -> int:
-        return sum((b[2] - b[0] + 1) * (b[3] - b[1] + 1) for b in (p.source_box, p.target_box))
-
     out = list(pairs)
     gone: set[int] = set()
     kept: list[int] = []
     for i in sorted((i for i, p in enumerate(pairs) if p.verdict == "copy"),
-                    key=lambda i: -area(pairs[i])):
+                    key=lambda i: -_area(pairs[i])):
         for k in kept:
             part = _part_of(out[k], pairs[i])
             if part is None:

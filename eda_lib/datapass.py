@@ -19,7 +19,6 @@ they are missing.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import multiprocessing
 import os
@@ -38,7 +37,7 @@ from .analysis.derive import derive
 from .config import Config
 from .dataset.index import SPLITS, Index, check_layout, fingerprint, scan
 from .errors import ConfigError, TablesError
-from .files import atomic_write, check_paths
+from .files import check_paths, write_text_atomic
 from .measure import cache
 from .measure.case import Case, Rows, group_cases, measure_case
 from .tables import (
@@ -49,10 +48,10 @@ from .tables import (
     SCHEMAS,
     Tables,
     copies_intact,
-    copy_digests,
     frame,
     read_tables,
     tables_dir,
+    tables_intact,
     write_copies,
     write_tables,
 )
@@ -353,18 +352,6 @@ def _inputs(stored: dict, with_data: bool = True) -> dict:
     return {k: v for k, v in stored.items() if k not in drop}
 
 
-def _intact(folder: Path, digests: dict) -> bool:
-    """Whether every table file is the one the pass wrote (its SHA-256 in the manifest)."""
-    for name in SCHEMAS:
-        try:
-            data = (folder / f"{name}.parquet").read_bytes()
-        except OSError:
-            return False
-        if hashlib.sha256(data).hexdigest() != digests.get(name):
-            return False
-    return True
-
-
 def ensure_tables(cfg: Config, progress: bool | None = None, use_cache: bool = True) -> bool:
     """Run the data pass unless the stored tables match the data and the parameters.
 
@@ -386,14 +373,13 @@ def ensure_tables(cfg: Config, progress: bool | None = None, use_cache: bool = T
     wanted = _manifest(cfg)
     stored = _stored_manifest(folder)
     if use_cache and stored is not None and _inputs(stored) == wanted \
-            and _intact(folder, stored["digests"]):
+            and tables_intact(folder, stored["digests"]):
         copies = stored.get("copies")
         if not isinstance(copies, dict) or not copies_intact(folder, copies):
             # a CSV copy or SCHEMA.md deleted or changed: written again from the tables
             stored["copies"] = write_copies(vars(read_tables(folder, stored["digests"])),
                                             folder)
-            atomic_write(folder / MANIFEST, lambda p: p.write_text(
-                json.dumps(stored, indent=2, sort_keys=True), encoding="utf-8"))
+            _write_manifest(folder, stored)
         return False
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -407,14 +393,16 @@ def ensure_tables(cfg: Config, progress: bool | None = None, use_cache: bool = T
     tables = measure_dataset(cfg, progress=cfg.progress if progress is None else progress,
                              use_cache=use_cache, report=report)
     tables.update(derive(tables, cfg))
-    manifest = {**wanted, "digests": write_tables(tables, folder)}
-    manifest["copies"] = copy_digests(folder)
+    digests, copies = write_tables(tables, folder)
     # what ran the pass is said (on the report's index), never compared: not in the manifest
-    atomic_write(folder / PASS_INFO, lambda p: p.write_text(
-        json.dumps({"executor": report.get("executor", "")}), encoding="utf-8"))
-    atomic_write(folder / MANIFEST, lambda p: p.write_text(
-        json.dumps(manifest, indent=2, sort_keys=True), encoding="utf-8"))
+    write_text_atomic(folder / PASS_INFO, json.dumps({"executor": report.get("executor", "")}))
+    _write_manifest(folder, {**wanted, "digests": digests, "copies": copies})
     return True
+
+
+def _write_manifest(folder: Path, manifest: dict) -> None:
+    """Write the tables' manifest (:data:`MANIFEST`), atomically."""
+    write_text_atomic(folder / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True))
 
 
 def pass_summary(cfg: Config, ran: bool) -> str:

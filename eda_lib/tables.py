@@ -22,7 +22,7 @@ import pandas as pd
 
 from .config import Config
 from .errors import TablesError
-from .files import atomic_write, write_csv_atomic
+from .files import write_bytes_atomic, write_csv_atomic, write_text_atomic
 
 #: Bump when a measurement changes, so stored tables are recomputed.
 #: 9: the pass also stores each case's display views in the cache (the report draws from
@@ -41,6 +41,8 @@ from .files import atomic_write, write_csv_atomic
 #: stretches a dim image for its keypoints.
 #: 15: screen copies that are pieces of one duplication are merged into one pair.
 ANALYSIS_VERSION = "15"
+
+
 @functools.lru_cache(maxsize=1)
 def code_digest() -> str:
     """SHA-256 of the package's source (every module's path and bytes): two processes
@@ -370,24 +372,32 @@ def tables_dir(cfg: Config) -> Path:
     return cfg.out_dir / "tables"
 
 
-def write_tables(tables: Mapping[str, pd.DataFrame], folder: Path) -> dict[str, str]:
+def write_tables(tables: Mapping[str, pd.DataFrame], folder: Path
+                 ) -> tuple[dict[str, str], dict[str, str]]:
     """Write each table as ``NAME.parquet`` and ``NAME.csv`` (text cells that a spreadsheet
     would run as formulas neutralised, see :func:`csv_safe`), and the schema as SCHEMA.md.
 
     Returns
     -------
-    dict
-        The SHA-256 of each Parquet file written, by table name: :func:`read_tables`
-        checks them, so a damaged or changed file is never read as the run's table.
+    tuple of dict
+        The SHA-256 of each Parquet file written, by table name (:func:`read_tables`
+        checks them, so a damaged or changed file is never read as the run's table), and
+        those of the readable copies (:func:`copy_digests`).
     """
     folder.mkdir(parents=True, exist_ok=True)
-    digests = {}
-    for name, df in tables.items():
-        data = _parquet_bytes(df)
-        atomic_write(folder / f"{name}.parquet", lambda p, data=data: p.write_bytes(data))
-        digests[name] = hashlib.sha256(data).hexdigest()
-    write_copies(tables, folder)
-    return digests
+    digests = {name: write_parquet(folder / f"{name}.parquet", df) for name, df in tables.items()}
+    return digests, write_copies(tables, folder)
+
+
+def write_parquet(path: Path, df: pd.DataFrame) -> str:
+    """Write ``df`` (no index) as Parquet to ``path``, atomically, and return the file's
+    SHA-256: what the tables' manifest and the cache's stamp keep of each file, so that a
+    changed or damaged one is never read as the one written."""
+    buffer = io.BytesIO()
+    df.to_parquet(buffer, index=False)
+    data = buffer.getvalue()
+    write_bytes_atomic(path, data)
+    return hashlib.sha256(data).hexdigest()
 
 
 def write_copies(tables: Mapping[str, pd.DataFrame], folder: Path) -> dict[str, str]:
@@ -395,7 +405,7 @@ def write_copies(tables: Mapping[str, pd.DataFrame], folder: Path) -> dict[str, 
     :func:`csv_safe`) and SCHEMA.md; returns their :func:`copy_digests`."""
     for name, df in tables.items():
         write_csv_atomic(folder / f"{name}.csv", csv_safe(df))
-    atomic_write(folder / "SCHEMA.md", lambda p: p.write_text(schema_markdown(), encoding="utf-8"))
+    write_text_atomic(folder / "SCHEMA.md", schema_markdown())
     return copy_digests(folder)
 
 
@@ -409,7 +419,22 @@ def copy_digests(folder: Path) -> dict[str, str]:
         A copy is missing or cannot be read.
     """
     names = [*(f"{t}.csv" for t in SCHEMAS), "SCHEMA.md"]
-    return {name: hashlib.sha256((folder / name).read_bytes()).hexdigest() for name in names}
+    return {name: _digest(folder / name) for name in names}
+
+
+def _digest(path: Path) -> str:
+    """The SHA-256 of the file at ``path`` (OSError when it cannot be read)."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def tables_intact(folder: Path, digests: Mapping[str, str]) -> bool:
+    """Whether every table's Parquet file in ``folder`` is the one written, by its SHA-256
+    in ``digests`` (the first that :func:`write_tables` returned); False when one is missing,
+    unreadable or changed."""
+    try:
+        return all(_digest(folder / f"{name}.parquet") == digests.get(name) for name in SCHEMAS)
+    except OSError:
+        return False
 
 
 def copies_intact(folder: Path, digests: Mapping[str, str]) -> bool:
@@ -419,12 +444,6 @@ def copies_intact(folder: Path, digests: Mapping[str, str]) -> bool:
         return copy_digests(folder) == dict(digests)
     except OSError:
         return False
-
-
-def _parquet_bytes(df: pd.DataFrame) -> bytes:
-    buffer = io.BytesIO()
-    df.to_parquet(buffer, index=False)
-    return buffer.getvalue()
 
 
 def csv_safe(df: pd.DataFrame) -> pd.DataFrame:
@@ -468,7 +487,7 @@ class Tables:
 def read_tables(folder: Path, digests: Mapping[str, str] | None = None) -> Tables:
     """The tables stored in ``folder`` by :func:`write_tables`.
 
-    With ``digests`` (as :func:`write_tables` returned them), each Parquet file is read
+    With ``digests`` (the first that :func:`write_tables` returned), each Parquet file is read
     once and checked against its digest before it is parsed.
 
     Raises
@@ -476,20 +495,30 @@ def read_tables(folder: Path, digests: Mapping[str, str] | None = None) -> Table
     TablesError
         When a file is missing, cannot be parsed, or differs from its digest.
     """
-    frames = {}
-    for name in SCHEMAS:
-        path = folder / f"{name}.parquet"
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise TablesError(f"{path}: cannot be read ({exc.strerror or exc})",
-                              folder=folder) from exc
-        if digests is not None and hashlib.sha256(data).hexdigest() != digests.get(name):
-            raise TablesError(f"{path} is not the file the data pass wrote (damaged or "
-                              "changed since); the tables are rebuilt", folder=folder)
-        try:
-            frames[name] = pd.read_parquet(io.BytesIO(data))
-        except Exception as exc:  # pyarrow raises many types for a damaged file
-            raise TablesError(f"{path}: not a readable Parquet file ({type(exc).__name__}: "
-                              f"{exc})", folder=folder) from exc
-    return Tables(**frames)
+    return Tables(**{name: read_parquet(folder / f"{name}.parquet",
+                                        None if digests is None else digests.get(name))
+                     for name in SCHEMAS})
+
+
+def read_parquet(path: Path, digest: str | None = None) -> pd.DataFrame:
+    """The Parquet file at ``path``, read once and, with ``digest`` (its SHA-256 as
+    :func:`write_parquet` returned it), checked before it is parsed.
+
+    Raises
+    ------
+    TablesError
+        When the file is missing, cannot be parsed, or differs from ``digest``.
+    """
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise TablesError(f"{path}: cannot be read ({exc.strerror or exc})",
+                          folder=path.parent) from exc
+    if digest is not None and hashlib.sha256(data).hexdigest() != digest:
+        raise TablesError(f"{path} is not the file written last (damaged or changed since)",
+                          folder=path.parent)
+    try:
+        return pd.read_parquet(io.BytesIO(data))
+    except Exception as exc:  # pyarrow raises many types for a damaged file
+        raise TablesError(f"{path}: not a readable Parquet file ({type(exc).__name__}: "
+                          f"{exc})", folder=path.parent) from exc

@@ -26,7 +26,6 @@ no longer in the data are removed.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import math
 import os
@@ -38,8 +37,16 @@ import numpy as np
 import pandas as pd
 
 from ..config import Config
-from ..files import atomic_write
-from ..tables import ANALYSIS_VERSION, MEASURED_TABLES, PASS_PARAMS, SCHEMAS
+from ..errors import TablesError
+from ..files import atomic_write, write_text_atomic
+from ..tables import (
+    ANALYSIS_VERSION,
+    MEASURED_TABLES,
+    PASS_PARAMS,
+    SCHEMAS,
+    read_parquet,
+    write_parquet,
+)
 from . import copymove, screening
 
 #: Digest of the tuning defaults of the copy-move analysis and the blind screen: part
@@ -101,17 +108,14 @@ def load(folder: Path) -> dict[str, pd.DataFrame] | None:
     if not all(p.exists() for p in paths.values()):
         warnings.warn(f"cache in {folder} is incomplete; rebuilding it", stacklevel=2)
         return None
+    digests = stamp.get("digests")
+    if not isinstance(digests, dict):
+        digests = {}
     try:
-        data = {name: p.read_bytes() for name, p in paths.items()}
-        if any(hashlib.sha256(b).hexdigest() != stamp.get("digests", {}).get(name)
-               for name, b in data.items()):
-            warnings.warn(f"cache in {folder} is not the one its last pass wrote (changed, or "
-                          "written by two passes at once); rebuilding it", stacklevel=2)
-            return None
-        frames = {name: pd.read_parquet(io.BytesIO(b)) for name, b in data.items()}
-    except Exception as exc:  # any unreadable file means the cache is not to be trusted
-        warnings.warn(f"cache in {folder} is unreadable ({type(exc).__name__}: {exc}); "
-                      "rebuilding it", stacklevel=2)
+        # a file changed, damaged, or written by another pass sharing the folder
+        frames = {name: read_parquet(p, digests.get(name, "")) for name, p in paths.items()}
+    except TablesError as exc:
+        warnings.warn(f"cache in {folder} cannot be used ({exc}); rebuilding it", stacklevel=2)
         return None
     for name, df in frames.items():
         if list(df.columns) != _expected_columns(name):
@@ -142,16 +146,9 @@ def save(folder: Path, frames: dict[str, pd.DataFrame]) -> None:
     :func:`load` checks: files of two passes mixed, or one changed since, are not read."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / VERSION_FILE).unlink(missing_ok=True)
-    digests = {}
-    for name, df in frames.items():
-        buffer = io.BytesIO()
-        df.to_parquet(buffer, index=False)
-        data = buffer.getvalue()
-        atomic_write(folder / f"{name}.parquet", lambda p, data=data: p.write_bytes(data))
-        digests[name] = hashlib.sha256(data).hexdigest()
-    stamp = json.dumps({"analysis_version": ANALYSIS_VERSION, "digests": digests},
-                       indent=2, sort_keys=True)
-    atomic_write(folder / VERSION_FILE, lambda p: p.write_text(stamp, encoding="utf-8"))
+    digests = {name: write_parquet(folder / f"{name}.parquet", df) for name, df in frames.items()}
+    write_text_atomic(folder / VERSION_FILE, json.dumps(
+        {"analysis_version": ANALYSIS_VERSION, "digests": digests}, indent=2, sort_keys=True))
 
 
 # ----------------------------------------------------------------------------- views

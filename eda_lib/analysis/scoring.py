@@ -139,10 +139,16 @@ def fold_ids(data_dir: Path, fold: int, folds_csv: Path | None = None, k: int = 
     folds table of a run for those), and ``k`` may not exceed the number of groups
     (:func:`~eda_lib.analysis.folds.check_fold_count`).
     """
+    return _fold_ids(scan(data_dir) if folds_csv is None else None, fold, folds_csv, k, seed)
+
+
+def _fold_ids(index: Index | None, fold: int, folds_csv: Path | None = None, k: int = 5,
+              seed: int = 42) -> list[str]:
+    """:func:`fold_ids` over a scanned data folder (read only without ``folds_csv``)."""
     if folds_csv is not None:
         folds = read_folds(folds_csv)
     else:
-        index = scan(data_dir)
+        assert index is not None
         imgs = pd.DataFrame([e.__dict__ for e in index.images])
         groups = leakage_groups(imgs)
         check_fold_count(k, groups["group"].nunique())
@@ -187,7 +193,7 @@ def score_file(submission: Path, data_dir: Path, fold: int | None = None,
                           key="submission")
     index = scan(data_dir)
     sub = _by_training_id(sub, index, submission)
-    ids = fold_ids(data_dir, fold, folds_csv, k) if fold is not None else list(sub["case_id"])
+    ids = _fold_ids(index, fold, folds_csv, k) if fold is not None else list(sub["case_id"])
     truth = _solution(index, ids)
     try:
         details = metric.score_details(truth, sub)

@@ -30,6 +30,18 @@ def counted(n: int, one: str, many: str) -> str:
     return f"{n} {one if n == 1 else many}"
 
 
+def is_flat_folder(images: pd.DataFrame) -> bool:
+    """Whether the ``images`` table is a flat folder's: some images, every one of the
+    ``"unlabelled"`` split (no label, mask or twin).
+
+    Examples
+    --------
+    >>> is_flat_folder(pd.DataFrame({"split": ["unlabelled"]})), is_flat_folder(pd.DataFrame())
+    (True, False)
+    """
+    return bool(len(images)) and bool(images["split"].eq(FLAT_SPLIT).all())
+
+
 def shown_labels(table: pd.DataFrame) -> pd.Series:
     """The ``label`` column of ``table`` as the tables and figures show it: an image without
     a label shows ``"(unlabelled)"`` when it comes from a flat folder of images (split
@@ -97,7 +109,7 @@ def sanity_checks(images: pd.DataFrame, masks: pd.DataFrame, problems: pd.DataFr
         ("stray files", int(kinds.get("stray_file", 0) + kinds.get("stray_folder", 0)),
          "files that are not part of the layout"),
     ]
-    if len(images) and images["split"].eq(FLAT_SPLIT).all():
+    if is_flat_folder(images):
         rows = [r for r in rows if r[0] in ("images", "unreadable images", "stray files")]
     return pd.DataFrame(rows, columns=["check", "count", "meaning"])
 

@@ -15,7 +15,7 @@ import pandas as pd
 
 from ..dataset.index import FLAT_SPLIT
 from ..tables import MASK_MEASURED
-from .stats import counted, described_images, flag_totals, n_measurable_forged
+from .stats import counted, described_images, flag_totals, is_flat_folder, n_measurable_forged
 
 
 @dataclass(frozen=True)
@@ -89,7 +89,7 @@ def _lacks(t, need: str) -> str:
     }
     if held[need]():
         return ""
-    if len(img) and img["split"].eq(FLAT_SPLIT).all():
+    if is_flat_folder(img):
         return (f"this dataset is a flat folder of {len(img):,} unlabelled "
                 f"{'image' if len(img) == 1 else 'images'}: no label, mask or twin")
     if need in ("labels", "screen_labels"):
@@ -204,7 +204,7 @@ def duplicates_note(t) -> str:
                 f"of the pixels; {counted(twins, 'forged image has its', 'forged images have their')} "
                 "twin here), so near-duplicate sets are expected here; duplicates *across* "
                 "case_ids are the ones that leak between folds (section 8). Here " + found)
-    if len(img) and img["split"].eq(FLAT_SPLIT).all():
+    if is_flat_folder(img):
         return (f"This is a flat folder of {counted(len(img), 'unlabelled image', 'unlabelled images')}, "
                 "with no twins: none of its images is expected to repeat another. An "
                 "exact-duplicate set is one picture stored in several files; a near-duplicate "

@@ -367,7 +367,7 @@ def execute_step(source: Path, cfg: Config, reuse: bool = True,
             render_html(executed, html_path, title, show_code=cfg.show_code, nav=nav)
         elif kept is not None and not _page_has(html_path, pages.nav_bar(title, nav)):
             # kept, but its neighbours changed since its page was written
-            render_html(nbformat.from_dict(kept), html_path, title,
+            render_html(nbformat.read(notebook_path, as_version=4), html_path, title,
                         show_code=cfg.show_code, nav=nav)
         return NotebookRecord(
             name=source.stem,

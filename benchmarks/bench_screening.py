@@ -140,7 +140,10 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         if not sep or key.strip() not in DEFAULT_TUNING:
             ap.error(f"--set {item!r}: expected KEY=VALUE with KEY one of the screen's "
                      f"tuning keys ({', '.join(DEFAULT_TUNING)})")
-        args.tuning[key.strip()] = yaml.safe_load(value)
+        key = key.strip()
+        # a word stays a word: YAML would read dense=off as false
+        args.tuning[key] = (value.strip() if isinstance(DEFAULT_TUNING[key], str)
+                            else yaml.safe_load(value))
     return args
 
 

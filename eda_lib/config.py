@@ -356,7 +356,10 @@ def _check_tuning_value(key: str, value: Any, default: Any, what: str, positive:
     else:
         return
     if not ok:
-        raise ConfigError(f"{what} tuning key {key} must be {kind}, got {value!r}", key=key)
+        hint = (" (YAML reads unquoted off, on, no and yes as false or true: quote the word)"
+                if isinstance(default, str) and isinstance(value, bool) else "")
+        raise ConfigError(f"{what} tuning key {key} must be {kind}, got {value!r}{hint}",
+                          key=key)
 
 
 def describe() -> list[dict[str, Any]]:

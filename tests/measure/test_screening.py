@@ -669,6 +669,9 @@ def test_unknown_tuning_key_is_refused():
     with pytest.raises(ConfigError) as err:
         screen_image(textured(0), dense="sometimes")
     assert err.value.key == "dense"
+    with pytest.raises(ConfigError, match="quote the word") as err:
+        screen_image(textured(0), dense=False)  # what YAML makes of an unquoted off
+    assert err.value.key == "dense"
     assert screen_image(textured(0), dense_native_side=0).status == "screened"  # 0: never
     for bad in (-1, 384.5, True):
         with pytest.raises(ConfigError) as err:

@@ -20,7 +20,7 @@ Algorithm (all of it on the gray image):
    is still missed flagged for another pair (forged flagged 66.2 -> 67.5 %, oF1 the
    same); 64 px also flagged a clean 72 x 938 histology strip on seeds 2 3. On seeds
    0 1, 96 and 128 px found no more copies (55.9 and 54.9 %, oF1 0.762 and 0.756, for
-   8-11 % more time): the strips' missed copies are small at any of these sizes. SIFT
+   8-11 % more time in runs one after another). SIFT
    doubles its input internally, so its finest scale is still that of a 1024 px image.
 2. *Keypoints.* SIFT (``cv2.SIFT_create``, at most ``max_keypoints``, 1000), its
    positions corrected by the quarter pixel OpenCV's doubled first octave leaves (else

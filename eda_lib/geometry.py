@@ -14,8 +14,8 @@ import numpy as np
 
 from .errors import ConfigError
 
-__all__ = ["SWAPS_AXES", "TRANSFORMS", "Box", "apply_transform", "bbox", "box_iou",
-           "inverse_transform", "same_pair"]
+__all__ = ["LINEAR_PARTS", "SWAPS_AXES", "TRANSFORMS", "Box", "apply_transform", "bbox",
+           "box_iou", "inverse_transform", "same_pair"]
 
 Box = tuple[int, int, int, int]
 """Inclusive ``(x1, y1, x2, y2)``."""
@@ -138,3 +138,28 @@ def inverse_transform(name: str) -> str:
     """
     _known(name)
     return _INVERSE.get(name, name)
+
+
+def _linear_parts() -> dict[str, np.ndarray]:
+    """The 2x2 matrix L of every transform: target point = L @ source point + t.
+
+    Derived from :data:`TRANSFORMS` itself, in (x, y) image coordinates.
+    """
+    hh, ww = 3, 5
+    ys, xs = np.mgrid[:hh, :ww]
+    coords = np.stack([xs, ys], axis=-1).astype(float)
+    out = {}
+    for name, fn in TRANSFORMS.items():
+        moved = fn(coords)  # moved[i, j] = source (x, y) landing at target (j, i)
+        ti, tj = np.mgrid[: moved.shape[0], : moved.shape[1]]
+        src = moved.reshape(-1, 2)
+        dst = np.stack([tj, ti], axis=-1).reshape(-1, 2).astype(float)
+        design = np.hstack([src, np.ones((len(src), 1))])
+        sol, *_ = np.linalg.lstsq(design, dst, rcond=None)
+        out[name] = np.round(sol[:2].T)
+    return out
+
+
+LINEAR_PARTS = _linear_parts()
+"""The 2x2 matrix of every transform in (x, y) image coordinates: a point (x, y) of the
+source lands at ``LINEAR_PARTS[name] @ (x, y)`` plus a translation."""

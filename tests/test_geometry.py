@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from eda_lib.errors import ConfigError
-from eda_lib.geometry import SWAPS_AXES, TRANSFORMS, apply_transform, bbox, inverse_transform
+from eda_lib.geometry import LINEAR_PARTS, SWAPS_AXES, TRANSFORMS, apply_transform, bbox, inverse_transform
 
 #: b = f(a) as index formulas: b[i, j] = a[ORACLE[name](i, j, H, W)], with (H, W) of a.
 ORACLE = {
@@ -39,6 +39,23 @@ def test_each_transform_follows_its_index_formula(name):
     for i in range(b.shape[0]):
         for j in range(b.shape[1]):
             assert (b[i, j] == a[ORACLE[name](i, j, h, w)]).all(), (name, i, j)
+
+
+@pytest.mark.parametrize("name", list(ORACLE))
+def test_each_linear_part_moves_points_as_the_index_formula(name):
+    """A source pixel (x, y) lands at ``LINEAR_PARTS[name] @ (x, y)`` plus one translation
+    for the whole array, read here from the index formulas, not from TRANSFORMS."""
+    h, w = 3, 5
+    out_h, out_w = (w, h) if name in SWAPS_AXES else (h, w)
+    lin = LINEAR_PARTS[name]
+    moves = set()
+    for i in range(out_h):
+        for j in range(out_w):
+            si, sj = ORACLE[name](i, j, h, w)  # target (row i, column j) shows source (si, sj)
+            x, y = lin @ np.array([sj, si])
+            moves.add((j - int(x), i - int(y)))
+    assert len(moves) == 1, (name, moves)
+    assert abs(round(np.linalg.det(lin))) == 1 and set(np.unique(lin)) <= {-1, 0, 1}
 
 
 @pytest.mark.parametrize("name", list(ORACLE))

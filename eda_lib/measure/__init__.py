@@ -8,8 +8,10 @@ twin and its mask) at a time, every file opened once.
 - :mod:`~eda_lib.measure.instances`: area, box, components and shape of each instance;
 - :mod:`~eda_lib.measure.copymove`: where each pasted copy came from, and how it moved;
 - :mod:`~eda_lib.measure.cache`: the rows of each case, kept for the next pass;
-- :mod:`~eda_lib.measure.screening`: a blind screen for duplicated regions in an image
-  without mask or twin (not yet part of the pass).
+- :mod:`~eda_lib.measure.screening`: the blind screen for duplicated regions, run on
+  every image without its mask or twin;
+- :mod:`~eda_lib.measure.selfmatch`: the screen's self-matching (keypoints, the dense
+  field, the vote), from a working image to clusters of matches.
 
 The pass that runs cases on workers is :mod:`eda_lib.datapass`, one stage above.
 """

@@ -10,28 +10,29 @@ import pytest
 
 from eda_lib.dataset.demo import PAINTERS
 from eda_lib.errors import ConfigError, ImageError
-from eda_lib.geometry import SWAPS_AXES, TRANSFORMS, box_iou
-from eda_lib.measure import screening
+from eda_lib.geometry import LINEAR_PARTS, SWAPS_AXES, TRANSFORMS, box_iou
+from eda_lib.measure import screening, selfmatch
 from eda_lib.measure.screening import (
-    _FEATURE_SCALE,
-    _LINEAR,
     DEFAULT_TUNING,
     ScreenPair,
-    _clusters,
-    _dense_matches,
-    _distinct_points,
     _drawn,
     _drop_parts,
     _glyph_kind,
-    _groups,
-    _linear_of,
     _local_std,
-    _Matches,
     _merge_tuning,
     _merged_parts,
+    screen_image,
+)
+from eda_lib.measure.selfmatch import (
+    _FEATURE_SCALE,
+    Matches,
+    _groups,
+    _linear_of,
     _patch_match,
     _pct_features,
-    screen_image,
+    dense_matches,
+    distinct_points,
+    vote,
 )
 
 SOURCE = (20, 10, 99, 69)  # x1, y1, x2, y2: 80 wide, 60 high
@@ -196,7 +197,7 @@ def _inside(points: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
 @pytest.mark.parametrize("transform", TRANSFORMS)
 def test_dense_field_matches_a_copy_under_its_transform(transform):
     image, target = paste(textured(2), transform, gain=1.1, offset=-8)
-    m = _dense_matches(jpeg(image, 85), _merge_tuning({}))
+    m = dense_matches(jpeg(image, 85), _merge_tuning({}))
     forward = _inside(m.p, SOURCE) & _inside(m.q, target)
     backward = _inside(m.p, target) & _inside(m.q, SOURCE)
     # the image (300 px wide) is below dense_native_side, so the field runs at its own
@@ -205,7 +206,7 @@ def test_dense_field_matches_a_copy_under_its_transform(transform):
     # 256 px, half-pixel offsets left identity and anti_transpose copies of this texture
     # to one or two seeds of the six.
     assert forward.sum() + backward.sum() >= 10
-    lin = _LINEAR[transform]
+    lin = LINEAR_PARTS[transform]
     for k in np.flatnonzero(forward | backward):  # every match found names the transform
         quarter = round(m.angle[k] / (np.pi / 2)) % 4
         expected = lin if forward[k] else lin.T  # the inverse of an orthogonal L is L^T
@@ -213,7 +214,7 @@ def test_dense_field_matches_a_copy_under_its_transform(transform):
 
 
 def _field_inputs(work: np.ndarray, params: dict):
-    """What :func:`_patch_match` takes for ``work`` as :func:`_dense_matches` makes it:
+    """What :func:`_patch_match` takes for ``work`` as :func:`dense_matches` makes it:
     the (H * W, D) features, phases, the textured points on a grid of 2 px and the
     pool of every textured pixel (flat indices)."""
     feats, std, angle, inv = _pct_features(work, params["dense_radius"])
@@ -271,7 +272,7 @@ def test_distinct_points_count_pixels_either_way(n):
     rng = np.random.default_rng(n)
     points = rng.integers(0, 30, (n, 2)) + rng.uniform(-0.49, 0.49, (n, 2))
     expected = len(np.unique(np.round(points), axis=0))
-    assert _distinct_points(points) == expected
+    assert distinct_points(points) == expected
     assert n < 257 or expected < n  # the large cases do repeat pixels
 
 
@@ -286,9 +287,9 @@ def test_groups_match_connected_components(monkeypatch, link):
     points = np.concatenate([rng.uniform(0, 40, (30, 2)), rng.uniform(60, 200, (50, 2)),
                              np.repeat(rng.uniform(0, 200, (5, 2)), 2, axis=0), chain])
     points = points[rng.permutation(len(points))]
-    monkeypatch.setattr(screening, "_GROUPS_DENSE_MAX", len(points))
+    monkeypatch.setattr(selfmatch, "_GROUPS_DENSE_MAX", len(points))
     direct = _groups(points, link)
-    monkeypatch.setattr(screening, "_GROUPS_DENSE_MAX", 0)
+    monkeypatch.setattr(selfmatch, "_GROUPS_DENSE_MAX", 0)
     through_tree = _groups(points, link)
     np.testing.assert_array_equal(direct, through_tree)
     assert 1 < len(np.unique(direct)) < len(points)
@@ -390,9 +391,9 @@ def test_vote_keeps_apart_flips_moved_past_the_image_size():
         parts.append((p, np.column_stack([tx - p[:, 0], p[:, 1] + ty])))
     p, q = (np.concatenate(ends) for ends in zip(*parts))
     n = len(p)
-    m = _Matches(p=p, q=q, mirror=np.ones(n, bool), pair_id=np.arange(n),
+    m = Matches(p=p, q=q, mirror=np.ones(n, bool), pair_id=np.arange(n),
                  angle=np.zeros(n), scale=np.ones(n))
-    found = [np.round(c.affine[:, 2]).tolist() for c in _clusters(m, (200, 200),
+    found = [np.round(c.affine[:, 2]).tolist() for c in vote(m, (200, 200),
                                                                   _merge_tuning({}))]
     assert [290.0, 0.0] in found and [330.0, 10.0] in found
 
@@ -750,13 +751,13 @@ def test_swapping_transforms_give_transposed_boxes():
 def test_a_dim_image_keeps_its_keypoints_and_a_bright_one_is_left_as_it_is():
     """SIFT's contrast threshold is absolute: a texture of +-6 gray levels keeps about
     half its keypoints unless it is stretched first."""
-    from eda_lib.measure.screening import MAX_STRETCH, _merge_tuning, _sift_matches, _stretched
+    from eda_lib.measure.selfmatch import MAX_STRETCH, _stretched, sift_matches
 
     rng = np.random.default_rng(0)
     dim = cv2.GaussianBlur(rng.normal(0, 1, (240, 320)), (0, 0), 1.6)
     dim = np.clip(dim / dim.std() * 6 + 100 + rng.normal(0, 1, dim.shape), 0, 255).astype(np.uint8)
-    stretched = _sift_matches(dim, _merge_tuning({}))[1]
-    plain = _sift_matches(dim, _merge_tuning({"sift_span": 0}))[1]
+    stretched = sift_matches(dim, _merge_tuning({}))[1]
+    plain = sift_matches(dim, _merge_tuning({"sift_span": 0}))[1]
     assert stretched >= 1.5 * plain
     spread = np.percentile(_stretched(dim, 128), [0.5, 99.5])
     assert spread[1] - spread[0] >= 100  # raised towards 128 levels ...

@@ -299,9 +299,9 @@ side has a median of 20 working px, and 58 are at most 25 px across; 18 of the 8
 are in strips and 23 in images of at most 400 px (screened at their own size).
 Of the other 25 misses, 9 are flagged with boxes below IoU 0.5, 8 are held at
 ``weak_match`` and 8 are rejected by a control (5 ``flat``, 3 ``text``). Resolution
-is not what the small copies lack. On seeds 0 1 the defaults found 55.9 % of the copies (oF1 0.760)
-in 21.4 CPU-s. With the working size at 1024 (``--max-side 1024``: twice the
-pixels along each side), 52.9 % were found, oF1 0.746, in 32.9 s. With the field at
+is not what the small copies lack. On seeds 0 1 the defaults found 55.9 % of the
+copies (oF1 0.760) in 21.4 CPU-s. With the working size at 1024 (``--max-side
+1024``: twice the pixels along each side), 52.9 % were found, oF1 0.746, in 32.9 s. With the field at
 the working size on every image up to 512 px (``dense_max_side`` and
 ``dense_native_side`` 512), 55.9 % were found, 2.5 % of clean figures were flagged,
 oF1 0.748, in 37.9 s. (Three runs one after another, load average 0.5-1.6.)

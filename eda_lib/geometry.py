@@ -3,7 +3,8 @@
 A box is ``(x1, y1, x2, y2)``, inclusive, 0-based: columns ``x1..x2`` and rows
 ``y1..y2`` (the tables' ``x1, y1, x2, y2`` columns). :data:`TRANSFORMS` is the one
 table of the eight symmetries of a rectangle: the copy-move analysis searches them,
-the demo generator applies them, the plots draw them.
+the demo generator applies them, the plots draw them. :data:`LINEAR_PARTS` holds each
+one's 2x2 matrix in (x, y) coordinates, for the blind screen's geometric fits.
 """
 
 from __future__ import annotations

@@ -36,8 +36,8 @@ from . import trace
 from .analysis.derive import derive
 from .config import Config
 from .dataset.index import SPLITS, Index, check_layout, fingerprint, scan
-from .errors import ConfigError, TablesError
-from .files import check_paths, write_text_atomic
+from .errors import TablesError
+from .files import check_paths, unwritable_out_dir, write_text_atomic
 from .measure import cache
 from .measure.case import Case, Rows, group_cases, measure_case
 from .tables import (
@@ -384,9 +384,8 @@ def ensure_tables(cfg: Config, progress: bool | None = None, use_cache: bool = T
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise ConfigError(f"cannot write to out_dir {cfg.out_dir}: {exc.strerror or exc}; "
-                          "choose a folder you can write to (-p out_dir PATH, or out_dir in "
-                          "a notebook's parameters cell)", key="out_dir") from exc
+        raise unwritable_out_dir(cfg.out_dir, exc, "-p out_dir PATH, or out_dir in a "
+                                 "notebook's parameters cell") from exc
     (folder / MANIFEST).unlink(missing_ok=True)
     (folder / PASS_INFO).unlink(missing_ok=True)
     report: dict = {}

@@ -30,8 +30,8 @@ if TYPE_CHECKING:  # pandas is imported by the callers; the command line starts 
     import pandas as pd
 
 __all__ = ["LOCK_NAME", "OUT_FOLDERS", "atomic_write", "check_paths", "free_bytes",
-           "is_disk_full", "out_dir_lock", "write_bytes_atomic", "write_csv_atomic",
-           "write_text_atomic"]
+           "is_disk_full", "out_dir_lock", "unwritable_out_dir", "write_bytes_atomic",
+           "write_csv_atomic", "write_text_atomic"]
 
 
 def atomic_write(path: Path, write: Callable[[Path], object]) -> Path:
@@ -99,6 +99,14 @@ OUT_FOLDERS = ("notebooks", "html", "figures", "tables")
 RUN_OPTIONS = MappingProxyType({"out_dir": "-p out_dir PATH", "cache_dir": "-p cache_dir PATH"})
 
 
+def unwritable_out_dir(out_dir: Path, exc: OSError, option: str = "-p out_dir PATH"
+                       ) -> ConfigError:
+    """The error for an ``out_dir`` that cannot be written (``exc`` says why); ``option``
+    says how the command at hand sets ``out_dir``."""
+    return ConfigError(f"cannot write to out_dir {out_dir}: {exc.strerror or exc}; choose a "
+                       f"folder you can write to ({option})", key="out_dir")
+
+
 #: File in ``out_dir`` that a run holds locked while it writes there (see :func:`out_dir_lock`).
 LOCK_NAME = ".eda_lib.lock"
 
@@ -127,8 +135,7 @@ def out_dir_lock(out_dir: Path, option: str = "-p out_dir PATH") -> Iterator[Non
         out_dir.mkdir(parents=True, exist_ok=True)
         fd = os.open(out_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o666)
     except OSError as exc:
-        raise ConfigError(f"cannot write to out_dir {out_dir}: {exc.strerror or exc}; choose a "
-                          f"folder you can write to ({option})", key="out_dir") from exc
+        raise unwritable_out_dir(out_dir, exc, option) from exc
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

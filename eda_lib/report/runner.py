@@ -51,6 +51,7 @@ from ..files import (
     free_bytes,
     is_disk_full,
     out_dir_lock,
+    unwritable_out_dir,
     write_bytes_atomic,
     write_text_atomic,
 )
@@ -213,11 +214,7 @@ def prepare_out_dir(cfg: Config) -> None:
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as exc:
-        raise ConfigError(
-            f"cannot write to out_dir {cfg.out_dir}: {exc.strerror or exc}; "
-            "choose a folder you can write to (-p out_dir PATH)",
-            key="out_dir",
-        ) from exc
+        raise unwritable_out_dir(cfg.out_dir, exc) from exc
     (cfg.out_dir / INDEX_NAME).unlink(missing_ok=True)
 
 

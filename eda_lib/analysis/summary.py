@@ -274,6 +274,9 @@ def _facts(t) -> dict:
     described = described_images(img)  # the labelled images, else a flat folder's
     ok = described[described["status"] == "ok"]
     mp = ok["width"] * ok["height"] / 1e6
+    # the 5th percentile of the union areas as a mask's own size (nan without masks)
+    union_p5 = (float(usable["union_px"].quantile(0.05, interpolation="higher"))
+                if len(usable) else float("nan"))
     return {
         "n_images": len(img),
         "n_authentic": int((labelled["label"] == "authentic").sum()),
@@ -298,11 +301,9 @@ def _facts(t) -> dict:
         "multi_instance_share": float((usable["n_instances"] > 1).mean()) if len(usable) else 0.0,
         "union_frac_median": float(usable["union_frac"].median()) if len(usable) else float("nan"),
         "union_frac_p95": float(usable["union_frac"].quantile(0.95)) if len(usable) else float("nan"),
-        # the 5th percentile as a mask's own size, and the share of masks below it
-        "union_px_p5": (float(usable["union_px"].quantile(0.05, interpolation="higher"))
-                        if len(usable) else float("nan")),
-        "union_px_below_p5": (float((usable["union_px"] < usable["union_px"].quantile(
-            0.05, interpolation="higher")).mean()) if len(usable) else float("nan")),
+        "union_px_p5": union_p5,  # and the share of masks below it
+        "union_px_below_p5": (float((usable["union_px"] < union_p5).mean())
+                              if len(usable) else float("nan")),
         "n_instances": len(inst),
         "two_component_share": float((inst["n_components"] >= 2).mean()) if len(inst) else 0.0,
         "compactness_median": float(inst["compactness"].median()) if len(inst) else float("nan"),

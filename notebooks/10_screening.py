@@ -193,8 +193,7 @@ s.show_all(drawn, empty="No authentic image was flagged copy.")
 flagged = stats.screen_flagged(t.screening, "forged", ("train",))
 drawn = figures.screening_pairs(cfg, t, flagged, "forged")
 print(f"{stats.counted(len(flagged), 'pair', 'pairs')} flagged copy in forged training images; "
-      f"the {len(drawn)} "
-      "strongest drawn")
+      f"the {len(drawn)} strongest drawn")
 
 # %%
 s.show_all(drawn, empty="No forged training image was flagged copy.")

@@ -4,6 +4,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import cv2
 import numpy as np
 import pandas as pd
 import pytest
@@ -247,10 +248,9 @@ def test_example_panel():
     assert len(visible_axes(fig)) == 3
     assert fig.get_suptitle() == "case 7\n80×60 px, 2 instances"
     shown = visible_axes(fig)[2].get_images()[0].get_array()
-    assert shown.shape == (150, 200, 4)  # aspect kept, longest side display_size ...
-    assert (shown[..., 3] == 255).all()  # ... drawn as opaque RGBA (quicker to draw than RGB)
+    assert shown.shape == (150, 200, 3)  # aspect kept, longest side display_size
     original = visible_axes(fig)[0].get_images()[0].get_array()
-    np.testing.assert_array_equal(original[..., :3], plots.thumbnail(rgb, 200))  # same pixels
+    np.testing.assert_array_equal(original, plots.thumbnail(rgb, 200))  # same pixels
 
 
 def test_example_panel_wide_strip_and_no_instances():
@@ -274,9 +274,8 @@ def test_overlay_grid_draws_cells_in_one_image():
         "a\n80×40 px, 1 instance", "b\n30×90 px", "c\n200×8 px", "d\n5×5 px, 0 instances",
         "e\n50×50 px"]
     sheet = ax.get_images()[0].get_array()
-    assert (sheet[..., 3] == 255).all()  # opaque RGBA
     cell_w = sheet.shape[1] // 4
-    rows = sheet[..., :3].reshape(2, sheet.shape[0] // 2, 4, cell_w, 3)
+    rows = sheet.reshape(2, sheet.shape[0] // 2, 4, cell_w, 3)
     middle = rows[0, -rows.shape[1] // 3, 1, :, 0]  # a row across b (30x90, letterboxed)
     runs = [int(v) for k, v in enumerate(middle) if k == 0 or v != middle[k - 1]]
     assert runs == [255, plots.BACKGROUND, 100, plots.BACKGROUND, 255]  # margin, band, image
@@ -290,6 +289,59 @@ def test_overlay_grid_wider_than_the_page_draws_the_pixels_it_saves():
     fig = plots.overlay_grid(items, tile=400, cols=4, suptitle="wide")
     sheet = fig.get_axes()[0].get_images()[0].get_array()
     assert sheet.shape[1] == pytest.approx(plots.DISPLAY_WIDTH, abs=4)
+
+
+def _drawn(img: np.ndarray, size=(200, 150), **imshow_kw) -> np.ndarray:
+    """The canvas (RGB) of a figure of ``size`` pixels whose one axes fills it and shows ``img``."""
+    fig = Figure(figsize=(size[0] / 100, size[1] / 100), dpi=100)
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.set_axis_off()
+    plots._imshow(ax, img, **imshow_kw)
+    return plots.render(fig, 100)[..., :3]
+
+
+def test_images_are_drawn_as_one_opencv_resize_to_the_pixels_they_cover():
+    rng = np.random.default_rng(0)
+    photo = rng.integers(0, 256, (300, 400, 3), dtype=np.uint8)  # shrunk: area averaging
+    np.testing.assert_array_equal(_drawn(photo),
+                                  cv2.resize(photo, (200, 150), interpolation=cv2.INTER_AREA))
+    tiny = rng.integers(0, 256, (3, 4, 3), dtype=np.uint8)  # enlarged: nearest, upright
+    np.testing.assert_array_equal(_drawn(tiny),
+                                  cv2.resize(tiny, (200, 150), interpolation=cv2.INTER_NEAREST_EXACT))
+    np.testing.assert_array_equal(  # asked for nearest: nearest when shrinking too
+        _drawn(photo, interpolation="nearest"),
+        cv2.resize(photo, (200, 150), interpolation=cv2.INTER_NEAREST_EXACT))
+    gray = rng.integers(0, 256, (150, 200), dtype=np.uint8)  # a grey level is its own colour,
+    drawn = _drawn(gray, cmap="gray", vmin=0, vmax=255).astype(int)  # to the colour map's step
+    assert np.abs(drawn - gray[..., None]).max() <= 1
+
+
+def test_imshow_sets_the_limits_and_aspect_of_axes_imshow():
+    img = np.zeros((30, 50, 3), np.uint8)
+    for kw in ({}, {"extent": (-0.5, 99.5, 59.5, -0.5)}, {"aspect": "auto"}):
+        mine, theirs = Figure().subplots(), Figure().subplots()
+        plots._imshow(mine, img, **kw)
+        theirs.imshow(img, **kw)
+        assert (mine.get_xlim(), mine.get_ylim(), mine.get_aspect()) == (
+            theirs.get_xlim(), theirs.get_ylim(), theirs.get_aspect())
+
+
+def test_images_outside_the_quick_path_are_left_to_matplotlib():
+    img = np.zeros((150, 200, 3), np.uint8)
+    fig = Figure(figsize=(2, 1.5), dpi=100)
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.set_axis_off()
+    image = plots._imshow(ax, img)
+    image.set_alpha(0.5)  # transparency: blended by matplotlib, half way to the white
+    assert np.abs(plots.render(fig, 100)[..., :3].astype(int) - 128).max() <= 1
+    image.set_alpha(None)
+    img[:, 75:] = 255
+    image.set_data(img)
+    ax.set_xlim(50, 150)  # partly outside its axes: clipped by matplotlib, not squeezed in
+    ax.set_ylim(112, 37)
+    assert image._resized() is None
+    drawn = plots.render(fig, 100)[..., 0]
+    assert (drawn[:, :45] == 0).all() and (drawn[:, 55:] == 255).all()  # the edge at x = 75
 
 
 def test_overlay_grid_empty():

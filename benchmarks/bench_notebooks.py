@@ -25,8 +25,10 @@ Without a recorded time, notebooks start in the order their figures suggest
 (:func:`eda_lib.report.runner.expected_seconds`). Wall seconds, and CPU seconds of the
 round's process and of every process it waited for (the kernel server, its imports
 included, and the kernels it forked), with the load average. Each kind keeps its fastest
-round. Target: the fastest ``in a run`` within :data:`TARGET_S` seconds (the notebook
-phase of the ``make report`` demo, issue 17); exit status 1 when missed.
+round. A round in which a notebook failed prints the notebook and its error and is left
+out of the times (it stopped early). Target: the fastest ``in a run`` within
+:data:`TARGET_S` seconds (the notebook phase of the ``make report`` demo, issue 17); exit
+status 1 when missed, or when a notebook failed.
 
 Last measured (``--keep /tmp/bnb --rounds 2``, run twice, load average 0.7 to 3.8 on a
 shared 2-core machine): in a run 7.28 / 7.70 s and 6.95 / 7.28 s (target 8 s: met; CPU
@@ -71,19 +73,24 @@ def main(argv: list[str] | None = None) -> int:
     try:
         _prepare(base, args.workers)
         best: dict[str, dict] = {}
+        failures = 0
         for r in range(args.rounds):
             for kind, fresh, ahead in (("in a run", True, True), ("first run", True, False),
                                        ("rerun", False, False)):
                 result = _round(base, args.workers, fresh, ahead)
-                if kind not in best or result["wall"] < best[kind]["wall"]:
+                failures += not result["ok"]
+                # a round whose notebook failed stopped early: its time measures nothing
+                if result["ok"] and (kind not in best or result["wall"] < best[kind]["wall"]):
                     best[kind] = result
                 print(f"  round {r + 1} {kind:<9} {result['wall']:6.2f} s  cpu "
                       f"{result['cpu']:6.2f} s (runner {result['runner']:.2f}, kernels and "
                       f"server {result['children']:.2f}); {result['status']}; "
                       f"load {result['load']}")
-        met = best["in a run"]["wall"] <= TARGET_S
+        met = "in a run" in best and best["in a run"]["wall"] <= TARGET_S and not failures
         for kind, result in best.items():
             print(f"fastest {kind}: {result['wall']:.2f} s (cpu {result['cpu']:.2f} s)")
+        if failures:
+            print(f"{failures} round(s) with a failed notebook (error above), left out of the times")
         print(f"in a run <= {TARGET_S:g} s: {'met' if met else 'MISSED'}")
         print(f"load average at end: {_load()}")
     finally:
@@ -162,10 +169,11 @@ def _child(base: Path, workers: int, fresh: bool, ahead: bool) -> int:
         records = run_notebooks(sources, cfg, show=False, reuse=False, kernels=pool)
         wall = time.perf_counter() - t0
     runner, children = _cpu(resource.RUSAGE_SELF) - own, _cpu(resource.RUSAGE_CHILDREN) - waited
-    failed = [r.name for r in records if r.status != "ok"]
-    status = f"FAILED: {', '.join(failed)}" if failed else f"{len(records)} notebooks ok"
+    failed = [f"{r.name} ({r.error})" for r in records if r.status != "ok"]
+    status = f"FAILED: {'; '.join(failed)}" if failed else f"{len(records)} notebooks ok"
     print(json.dumps({"wall": wall, "cpu": runner + children, "runner": runner,
-                      "children": children, "status": status, "load": _load()}))
+                      "children": children, "ok": not failed, "status": status,
+                      "load": _load()}))
     return 0
 
 

@@ -189,8 +189,13 @@ class Measured:
         return max(r.tree_mb for r in self.runs)
 
     @property
+    def failed(self) -> list[str]:
+        """Details of the rounds in which a notebook failed (each names its error)."""
+        return [r.detail for r in self.runs if "FAILED" in r.detail]
+
+    @property
     def detail(self) -> str:
-        return self.runs[0].detail
+        return (self.failed or [self.runs[0].detail])[0]
 
 
 @dataclass(frozen=True)
@@ -232,6 +237,11 @@ def main(argv: list[str] | None = None) -> int:
             _print_size(data, results)
             measured.append((data, results))
     ok = _print_targets(measured)
+    failed = [f"forged {data.forged}, {STEPS[key].label}" for data, results in measured
+              for key, step in results.items() if step.failed]
+    if failed:  # a failed notebook stops its run early: such a time measures nothing
+        print(f"\nA NOTEBOOK FAILED in: {'; '.join(failed)} (the error is in the detail column)")
+        ok = False
     launcher_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\nlauncher peak RSS {launcher_mb:.0f} MB (no 'self' figure can be below it)")
     print("all targets met" if ok else "SOME TARGETS MISSED")
@@ -513,11 +523,11 @@ def _full_run(data: Path, work: Path, workers: int) -> Call:
 
     def call() -> str:
         result = run(cfg, progress=False)
-        failed = [r.name for r in result.records if r.status != "ok"]
+        failed = [f"{r.name} ({r.error})" for r in result.records if r.status != "ok"]
         reused = sum(r.reused for r in result.records)
         slowest = max(result.records, key=lambda r: r.seconds)
         return (f"{len(result.records)} notebooks, {reused} reused, "
-                + (f"FAILED: {', '.join(failed)}" if failed else "all ok")
+                + (f"FAILED: {'; '.join(failed)}" if failed else "all ok")
                 + f"; slowest {slowest.name} {slowest.seconds:.1f} s")
 
     return call
@@ -536,10 +546,10 @@ def _notebook_phase(data: Path, work: Path, workers: int) -> Call:
 
     def call() -> str:
         records = run_notebooks(sources, cfg, show=False, reuse=False)
-        failed = [r.name for r in records if r.status != "ok"]
+        failed = [f"{r.name} ({r.error})" for r in records if r.status != "ok"]
         slowest = max(records, key=lambda r: r.seconds)
         return (f"{len(records)} notebooks, "
-                + (f"FAILED: {', '.join(failed)}" if failed else "all ok")
+                + (f"FAILED: {'; '.join(failed)}" if failed else "all ok")
                 + f"; slowest {slowest.name} {slowest.seconds:.1f} s")
 
     return call

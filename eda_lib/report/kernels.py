@@ -28,6 +28,14 @@ shutdown are jupyter_client's own, so papermill's parameter injection and error
 handling work as with any kernel. A kernel whose command is not this interpreter's
 ipykernel is started the ordinary way.
 
+Transport: a pooled kernel talks to the runner over Unix sockets (ZeroMQ's ``ipc``) in
+a folder of the pool's own, one name per kernel (:meth:`KernelPool.socket_prefix`), not
+over TCP. With TCP the client picks five free ports, closes them, and the kernel binds
+them a moment later; in between, any socket of the machine may be given one of them,
+the runner's own connections to the kernels started just before included. Four kernels
+starting together made that happen here: a kernel failed to start with "Address already
+in use", and its notebook failed. A socket file in a private folder cannot be taken.
+
 Processes: the server is a child of the runner and leaves when the pool closes, or when
 the runner goes away (it reads requests from a pipe, and stops at its end); forked
 kernels watch the server (ipykernel's parent poller), so they stop if it goes away, and
@@ -54,9 +62,11 @@ import importlib
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import traceback
@@ -320,7 +330,8 @@ class KernelPool:
     Use it as a context manager; :meth:`start` starts the server early (its imports
     then overlap whatever the caller does next), otherwise the first kernel launched
     by a manager of :attr:`kernel_manager_class` starts it. :meth:`close` stops the
-    server and kills any kernel it forked that is still alive.
+    server, kills any kernel it forked that is still alive and removes the folder of
+    the kernels' sockets.
 
     Parameters
     ----------
@@ -342,6 +353,7 @@ class KernelPool:
         self._forked: list[ForkedProcess] = []
         self._closed = False
         self._manager_class: type[PooledKernelManager] | None = None
+        self._sockets: Path | None = None
 
     def __enter__(self) -> KernelPool:
         return self
@@ -369,6 +381,17 @@ class KernelPool:
             [sys.executable, "-m", __name__, *self.preload],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=package_root,
             env={**os.environ, RUNNER_ENV: "1"}, text=True, bufsize=1)
+
+    def socket_prefix(self, kernel_id: str) -> str:
+        """Where a kernel's sockets go: ``<folder>/<kernel_id>-<n>`` for its five
+        channels, in a folder made for this pool (readable by its user only, short
+        enough for a socket's path) and removed when the pool closes."""
+        with self._lock:
+            if self._closed:
+                raise KernelPoolError("the kernel pool is closed: no kernel can be started")
+            if self._sockets is None:
+                self._sockets = Path(tempfile.mkdtemp(prefix="eda-kernels-"))
+            return str(self._sockets / kernel_id)
 
     @property
     def kernel_manager_class(self) -> type[PooledKernelManager]:
@@ -428,6 +451,9 @@ class KernelPool:
             for process in self._forked:
                 process.kill()
             server, self._server = self._server, None
+            sockets, self._sockets = self._sockets, None
+        if sockets is not None:
+            shutil.rmtree(sockets, ignore_errors=True)
         if server is None:
             return
         with contextlib.suppress(OSError):
@@ -463,10 +489,11 @@ class ForkingProvisioner(LocalProvisioner):
 
 
 class PooledKernelManager(InterpreterKernelManager):
-    """An :class:`InterpreterKernelManager` whose kernel is forked from :attr:`pool`.
+    """An :class:`InterpreterKernelManager` whose kernel is forked from :attr:`pool`,
+    and reached over Unix sockets in the pool's folder (:meth:`KernelPool.socket_prefix`).
 
     Subclasses made by :attr:`KernelPool.kernel_manager_class` set :attr:`pool`; with
-    none set, kernels are launched the ordinary way.
+    none set, kernels are launched the ordinary way, over TCP.
     """
 
     pool: KernelPool | None = None
@@ -474,6 +501,9 @@ class PooledKernelManager(InterpreterKernelManager):
     async def _async_pre_start_kernel(self, **kw: Any):
         if self.provisioner is None:
             self.kernel_id = self.kernel_id or kw.pop("kernel_id", None) or _new_id()
+            if self.pool is not None:
+                self.transport = "ipc"
+                self.ip = self.pool.socket_prefix(self.kernel_id)
             provisioner = ForkingProvisioner(kernel_id=self.kernel_id,
                                              kernel_spec=self.kernel_spec, parent=self)
             provisioner.pool = self.pool

@@ -53,6 +53,11 @@ FIRST = notebook("Defines things", f"""\
     print(f"parent={{os.getppid()}}")
     print(f"env={{os.environ.get({RUNNER_ENV!r})}}")
     print(f"seed={{seed}}")
+    from ipykernel.kernelapp import IPKernelApp
+
+    app = IPKernelApp.instance()
+    print(f"transport={{app.transport}}")
+    print(f"sockets={{app.ip}}")
 """)
 
 SECOND = notebook("Looks for them", f"""\
@@ -146,6 +151,18 @@ def test_failed_notebook_keeps_its_banner_and_the_others_run(pooled):
     assert any("papermill-error-cell-tag" in c.metadata.get("tags", []) for c in nb.cells)
     page = records[1].html.read_text(encoding="utf-8")
     assert "An Exception was encountered" in page and "broken on purpose" in page
+
+
+def test_pooled_kernels_use_unix_sockets_in_a_folder_removed_with_the_pool(pooled):
+    """No TCP port to be taken between the client choosing it and the kernel binding it
+    ("Address already in use" when several kernels start at once)."""
+    records, _, _ = pooled
+    seen = printed(records[0])
+    assert seen["transport"] == "ipc"
+    folder = Path(seen["sockets"]).parent
+    assert folder.name.startswith("eda-kernels-")
+    assert len(seen["sockets"]) + 2 < 100  # a socket's path is limited to about 107 bytes
+    assert not folder.exists()  # the pool has closed
 
 
 def test_no_kernel_or_server_is_left_running(pooled):

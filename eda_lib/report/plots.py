@@ -347,14 +347,14 @@ class _ShownImage(AxesImage):
     """An image resized by OpenCV to the pixels it covers on the canvas, once per draw.
 
     matplotlib resamples an image to the canvas with its own filters, in floating point,
-    the colour channels and the alpha channel apart, through masked arrays: a tenth of a
-    second per figure of images, most of the drawing of a figure of thumbnails. The
-    images here are already thumbnails of about the size shown, opaque, upright, and fill
-    their axes, so one resize of the RGBA pixels does: by area averaging when shrinking,
-    nearest neighbour when enlarging (as :func:`thumbnail`) or when the image asks for
-    ``interpolation="nearest"``. The pixel box is the one matplotlib would draw into.
-    Anything else (a rotated, mirrored or partly clipped image, transparency, a
-    magnifying renderer) is left to matplotlib.
+    the colour channels and the alpha channel apart, through masked arrays: about 12 ms
+    per image, 1.4 of the 9 CPU seconds the eleven sections' own code took on a dataset
+    of 544 images. The images here are already thumbnails of about the size shown,
+    opaque, upright, and fill their axes, so one resize of the RGBA pixels does: by area
+    averaging when shrinking, nearest neighbour when enlarging (as :func:`thumbnail`) or
+    when the image asks for ``interpolation="nearest"``. The pixel box is the one
+    matplotlib would draw into. Anything else (a rotated, mirrored or partly clipped
+    image, transparency, a magnifying renderer) is left to matplotlib.
     """
 
     def make_image(self, renderer, magnification=1.0, unsampled=False):
@@ -363,8 +363,8 @@ class _ShownImage(AxesImage):
         return drawn if drawn is not None else super().make_image(renderer, magnification, unsampled)
 
     def _resized(self) -> tuple[np.ndarray, float, float, Affine2D] | None:
-        trans = self.get_transform()
-        if self._A is None or self.origin != "upper" or self.get_alpha() is not None \
+        trans, data = self.get_transform(), self.get_array()
+        if data is None or self.origin != "upper" or self.get_alpha() is not None \
                 or not trans.is_affine:
             return None
         matrix = trans.get_matrix()
@@ -381,7 +381,7 @@ class _ShownImage(AxesImage):
         w, h = math.floor(x1 + 0.5 + 1e-8) - left_px, math.ceil(y1 - 0.5) - bottom_px
         if w <= 0 or h <= 0:
             return None
-        rgba = self.to_rgba(self._A, bytes=True, norm=self._A.ndim == 2)
+        rgba = self.to_rgba(data, bytes=True, norm=data.ndim == 2)
         if (h, w) != rgba.shape[:2]:
             shrinking = h * w < rgba.shape[0] * rgba.shape[1]
             nearest = not shrinking or self.get_interpolation() in ("nearest", "none")

@@ -30,13 +30,16 @@ out of the times (it stopped early). Target: the fastest ``in a run`` within
 :data:`TARGET_S` seconds (the notebook phase of the ``make report`` demo, issue 17); exit
 status 1 when missed, or when a notebook failed.
 
-Last measured (``--keep /tmp/bnb --rounds 2``, run twice, load average 0.7 to 3.8 on a
-shared 2-core machine): in a run 7.28 / 7.70 s and 6.95 / 7.28 s (target 8 s: met; CPU
-15.1-16.8 s: runner 2.1, kernel server and kernels 13.0-14.6), first run 8.52-9.06 s,
-rerun 8.25-8.79 s. Side by side with the code before figures of images were laid out
-by hand (same sitting): in a run 7.95 / 8.25 s, CPU 16.8-18.0 s. Drawing and encoding
-the figures is about half of the kernels' CPU time; each kernel adds about 0.2 s of
-IPython's own to its notebook.
+Last measured (``--keep /tmp/bnb``, two rounds, load average 1.5 to 3.5 on a shared
+2-core machine), side by side with the code before images were drawn by one OpenCV
+resize (``eda_lib.report.plots._ShownImage``): in a run 5.79 / 6.27 s against 6.50 /
+6.60 s (target 8 s: met; CPU 12.8-13.7 s against 14.0-14.3: runner 1.8-1.9, kernel
+server and kernels 11.0-11.8), first run 6.96-7.36 s against 7.44-7.49, rerun 6.97-7.24 s
+against 7.54 (in the before's other rerun 04_instances failed, its error not printed
+then; the failure found since, a kernel's TCP port taken between its choice and its
+binding, is fixed: see ``eda_lib.report.kernels``). Drawing and encoding the figures is
+about half of the kernels' CPU time; each kernel adds about 0.2 s of IPython's own to its
+notebook.
 
 Usage::
 

@@ -32,9 +32,12 @@ Transport: a pooled kernel talks to the runner over Unix sockets (ZeroMQ's ``ipc
 a folder of the pool's own, one name per kernel (:meth:`KernelPool.socket_prefix`), not
 over TCP. With TCP the client picks five free ports, closes them, and the kernel binds
 them a moment later; in between, any socket of the machine may be given one of them,
-the runner's own connections to the kernels started just before included. Four kernels
-starting together made that happen here: a kernel failed to start with "Address already
-in use", and its notebook failed. A socket file in a private folder cannot be taken.
+the runner's own connections to the kernels started just before included. With four
+kernels starting together, one kernel in about four hundred here could not bind its
+heartbeat port ("Address already in use"); on its shell or IOPub port that kills the
+kernel, and its notebook fails. A socket file in a private folder cannot be taken.
+Where the temporary folder's path is too long for a socket's (about 100 bytes), kernels
+keep TCP.
 
 Processes: the server is a child of the runner and leaves when the pool closes, or when
 the runner goes away (it reads requests from a pipe, and stops at its end); forked
@@ -108,6 +111,9 @@ _LAUNCHER = "ipykernel_launcher"
 
 #: Seconds the pool waits for the server to stop when it closes, before killing it.
 _STOP_SECONDS = 5.0
+
+#: Longest path of a Unix socket (bytes) used here: Linux allows 107.
+_SOCKET_PATH_MAX = 100
 
 
 class KernelPoolError(EdaError):
@@ -354,6 +360,7 @@ class KernelPool:
         self._closed = False
         self._manager_class: type[PooledKernelManager] | None = None
         self._sockets: Path | None = None
+        self._named = 0
 
     def __enter__(self) -> KernelPool:
         return self
@@ -382,16 +389,21 @@ class KernelPool:
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=package_root,
             env={**os.environ, RUNNER_ENV: "1"}, text=True, bufsize=1)
 
-    def socket_prefix(self, kernel_id: str) -> str:
-        """Where a kernel's sockets go: ``<folder>/<kernel_id>-<n>`` for its five
-        channels, in a folder made for this pool (readable by its user only, short
-        enough for a socket's path) and removed when the pool closes."""
+    def socket_prefix(self) -> str | None:
+        """Where the next kernel's sockets go: ``<folder>/k<i>-<n>`` for its five
+        channels, ``i`` counting the kernels, in a folder made for this pool (readable by
+        its user only) in the temporary folder and removed when the pool closes. None
+        when that path would be too long for a Unix socket's (:data:`_SOCKET_PATH_MAX`):
+        the kernel then uses TCP."""
         with self._lock:
             if self._closed:
                 raise KernelPoolError("the kernel pool is closed: no kernel can be started")
             if self._sockets is None:
                 self._sockets = Path(tempfile.mkdtemp(prefix="eda-kernels-"))
-            return str(self._sockets / kernel_id)
+            self._named += 1
+            prefix = str(self._sockets / f"k{self._named}")
+            # the channels' sockets are named prefix-1 to prefix-5
+            return prefix if len(os.fsencode(prefix)) + 2 <= _SOCKET_PATH_MAX else None
 
     @property
     def kernel_manager_class(self) -> type[PooledKernelManager]:
@@ -501,9 +513,9 @@ class PooledKernelManager(InterpreterKernelManager):
     async def _async_pre_start_kernel(self, **kw: Any):
         if self.provisioner is None:
             self.kernel_id = self.kernel_id or kw.pop("kernel_id", None) or _new_id()
-            if self.pool is not None:
-                self.transport = "ipc"
-                self.ip = self.pool.socket_prefix(self.kernel_id)
+            prefix = self.pool.socket_prefix() if self.pool is not None else None
+            if prefix is not None:
+                self.transport, self.ip = "ipc", prefix
             provisioner = ForkingProvisioner(kernel_id=self.kernel_id,
                                              kernel_spec=self.kernel_spec, parent=self)
             provisioner.pool = self.pool

@@ -10,6 +10,7 @@ import asyncio
 import os
 import queue
 import signal
+import tempfile
 import textwrap
 from pathlib import Path
 
@@ -161,8 +162,28 @@ def test_pooled_kernels_use_unix_sockets_in_a_folder_removed_with_the_pool(poole
     assert seen["transport"] == "ipc"
     folder = Path(seen["sockets"]).parent
     assert folder.name.startswith("eda-kernels-")
-    assert len(seen["sockets"]) + 2 < 100  # a socket's path is limited to about 107 bytes
     assert not folder.exists()  # the pool has closed
+
+
+def test_kernels_keep_tcp_where_a_socket_path_would_be_too_long(tmp_path, monkeypatch):
+    short = kernels.KernelPool()
+    with short:
+        prefix = short.socket_prefix()
+        assert prefix is not None and len(prefix) + 2 <= kernels._SOCKET_PATH_MAX
+        assert short.socket_prefix() != prefix  # one name per kernel
+    deep = tmp_path / ("d" * 60) / ("e" * 60)
+    deep.mkdir(parents=True)
+    monkeypatch.setattr(tempfile, "tempdir", str(deep))
+    with kernels.KernelPool() as pool:
+        assert pool.socket_prefix() is None
+        manager = pool.kernel_manager_class()
+
+        async def prepare_only():  # up to the launch: nothing starts
+            await manager._async_pre_start_kernel()
+            await manager._async_cleanup_resources()
+
+        asyncio.run(prepare_only())
+        assert manager.transport == "tcp"
 
 
 def test_no_kernel_or_server_is_left_running(pooled):

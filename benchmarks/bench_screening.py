@@ -65,12 +65,20 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+
+# One BLAS thread, as the data pass's workers have (eda_lib.datapass): a BLAS library
+# reads its variable when numpy loads, and OpenBLAS threads, which wait by spinning,
+# would count in the CPU time measured here (they nearly doubled the screen's).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 import cv2
 import numpy as np

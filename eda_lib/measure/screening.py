@@ -340,7 +340,11 @@ CPU-s. The keypoints alone (``dense`` ``"off"``) took 13.6 s (0.64 of it) for
 49.0 %, 62.5 % and 0.731. The field only where the keypoints found no copy
 (``"fallback"``) took 18.9 s (0.88) for 52.0 %, 67.5 % and 0.748. The field alone
 (no keypoints, a scratch variant) took 9.3 s (0.43) for 34.3 %, 43.8 % and 0.659.
-Each stage finds copies the other misses, so neither is dropped.
+Each stage finds copies the other misses, so neither is dropped. (These CPU seconds were
+read before ``bench_screening.py`` ran one BLAS thread, as the pass's workers do: the
+spinning of idle OpenBLAS threads counted in them, 1.7x at the defaults on seeds 2 3,
+54.7-55.8 CPU-s for 32.5-34.1 s of wall time against 32.5 for 32.5 since. Compare them
+with each other only, as rough ratios.)
 """
 
 from __future__ import annotations

@@ -112,7 +112,7 @@ TARGETS = {
     "pass_cm_floor": 3.0,      # pass with copy-move / decode floor
     "pass_screen_cm": 2.0,     # pass with the blind screen / pass without it
     "run_cold_floor": 2.5,     # full run cold (pass with copy-move and screening, notebooks)
-    "run_warm_cold": 0.25,     # warm full run / cold full run
+    "run_warm_cold": 0.1,      # warm full run / cold full run
     "notebooks_floor": 1.0,    # notebook phase (tables built, every notebook and HTML) / floor
     "peak_mb": 1536.0,         # peak memory of the full run (largest single process)
 }

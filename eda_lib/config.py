@@ -50,7 +50,8 @@ class Param:
 PARAMS: tuple[Param, ...] = (
     Param("data_dir", str, None, "competition layout or flat folder of images (read only)"),
     Param("out_dir", str, "reports/demo", "where tables, figures, notebooks and HTML are written"),
-    Param("seed", int, 42, "seed of every random sample shown", minimum=0, maximum=2**32 - 1),
+    Param("seed", int, 42, "seed of the folds and of every random sample shown",
+          minimum=0, maximum=2**32 - 1),
     Param("workers", int, 0, "processes for the data pass; 0 means all cores", minimum=0),
     Param("executor", str, "local", "where the data pass runs: local (processes here) or dask",
           choices=("local", "dask")),

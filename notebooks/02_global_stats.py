@@ -21,7 +21,7 @@
 # %% tags=["parameters"]
 data_dir: str = "../data/demo"  # competition layout or flat folder of images (read only)
 out_dir: str = "../reports/demo"  # where tables, figures, notebooks and HTML are written
-seed: int = 42  # seed of every random sample shown
+seed: int = 42  # seed of the folds and of every random sample shown
 workers: int = 0  # processes for the data pass; 0 means all cores
 executor: str = "local"  # where the data pass runs: local (processes here) or dask
 dask_scheduler: str = ""  # address of a running Dask scheduler; empty starts a local one

@@ -7,7 +7,7 @@
 # %% tags=["parameters"]
 data_dir = None  # competition layout or flat folder of images (read only)
 out_dir = "reports/demo"  # where tables, figures, notebooks and HTML are written
-seed = 42  # seed of every random sample shown
+seed = 42  # seed of the folds and of every random sample shown
 workers = 0  # processes for the data pass; 0 means all cores
 display_size = 768  # longest side in pixels of single-image figures
 grid_size = 320  # longest side in pixels of each grid thumbnail

@@ -351,7 +351,8 @@ class _ShownImage(AxesImage):
     per image, 1.4 of the 9 CPU seconds the eleven sections' own code took on a dataset
     of 544 images. The images here are already thumbnails of about the size shown,
     opaque, upright, and fill their axes, so one resize of the RGBA pixels does: by area
-    averaging when shrinking, nearest neighbour when enlarging (as :func:`thumbnail`) or
+    averaging when either side shrinks, nearest neighbour when enlarging (as
+    :func:`thumbnail`) or
     when the image asks for ``interpolation="nearest"``. The pixel box is the one
     matplotlib would draw into. Anything else (a rotated, mirrored or partly clipped
     image, transparency, a magnifying renderer) is left to matplotlib.
@@ -383,7 +384,9 @@ class _ShownImage(AxesImage):
             return None
         rgba = self.to_rgba(data, bytes=True, norm=data.ndim == 2)
         if (h, w) != rgba.shape[:2]:
-            shrinking = h * w < rgba.shape[0] * rgba.shape[1]
+            # a side that shrinks is averaged, even when the other grows (a stretched
+            # image): area averaging repeats the pixels along a side that grows
+            shrinking = h < rgba.shape[0] or w < rgba.shape[1]
             nearest = not shrinking or self.get_interpolation() in ("nearest", "none")
             rgba = cv2.resize(rgba, (w, h),
                               interpolation=cv2.INTER_NEAREST_EXACT if nearest else cv2.INTER_AREA)

@@ -186,6 +186,36 @@ def test_kernels_keep_tcp_where_a_socket_path_would_be_too_long(tmp_path, monkey
         assert manager.transport == "tcp"
 
 
+@pytest.mark.parametrize("extra, fits", [(0, True), (1, False)])
+def test_socket_names_fit_up_to_the_limit(tmp_path, monkeypatch, extra, fits):
+    """The longest socket, ``<prefix>-5``, is at most ``_SOCKET_PATH_MAX`` bytes."""
+    probe = kernels.KernelPool()
+    with probe:
+        # prefix = <tempdir>/eda-kernels-XXXXXXXX/k1: the temporary folder plus a fixed length
+        overhead = len(probe.socket_prefix()) - len(tempfile.gettempdir())
+    room = kernels._SOCKET_PATH_MAX - 2 - overhead - len(str(tmp_path)) - 1 + extra
+    assert room > 0, "pytest's tmp_path is too long for this test"
+    tempdir = tmp_path / ("t" * room)
+    tempdir.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tempdir))
+    with kernels.KernelPool() as pool:
+        prefix = pool.socket_prefix()
+        if fits:
+            assert len(os.fsencode(prefix)) + 2 == kernels._SOCKET_PATH_MAX
+            assert Path(prefix).parent.stat().st_mode & 0o777 == 0o700  # its user's only
+        else:
+            assert prefix is None
+
+
+def test_a_closed_pool_names_no_socket(tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    pool = kernels.KernelPool()
+    pool.close()
+    with pytest.raises(kernels.KernelPoolError, match="closed"):
+        pool.socket_prefix()
+    assert list(tmp_path.iterdir()) == []  # and made no folder
+
+
 def test_no_kernel_or_server_is_left_running(pooled):
     records, server, left = pooled
     assert left == []  # every kernel was shut down by its manager, before the pool closed

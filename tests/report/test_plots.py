@@ -316,6 +316,28 @@ def test_images_are_drawn_as_one_opencv_resize_to_the_pixels_they_cover():
     assert np.abs(drawn - gray[..., None]).max() <= 1
 
 
+def test_a_stretched_image_is_averaged_along_the_side_that_shrinks():
+    stripes = np.zeros((20, 400, 3), np.uint8)  # one-pixel columns, black and white
+    stripes[:, 1::2] = 255
+    drawn = _drawn(stripes, aspect="auto")  # 400 -> 200 px wide, 20 -> 150 px tall
+    np.testing.assert_array_equal(drawn, cv2.resize(stripes, (200, 150), interpolation=cv2.INTER_AREA))
+    assert (drawn == 128).all()  # grey, as matplotlib draws it; nearest would pick one colour
+
+
+def test_images_keep_the_colour_scale_they_are_given():
+    dark = np.tile(np.arange(0, 50, dtype=np.uint8), (150, 4))  # 150 x 200, values 0..49
+    drawn = _drawn(dark, cmap="gray", vmin=0, vmax=255).astype(int)
+    assert np.abs(drawn - dark[..., None]).max() <= 1  # not stretched to its own range
+    diff = np.zeros((150, 200), np.uint8)
+    diff[:, 100:] = 40
+    diff[:, 150:] = 20
+    drawn = _drawn(diff, cmap=plots.DIFF_CMAP, vmin=0, vmax=40).astype(int)
+    cmap = matplotlib.colormaps[plots.DIFF_CMAP]
+    for column, fraction in ((120, 1.0), (170, 0.5), (20, 0.0)):
+        expected = np.round(np.array(cmap(fraction)[:3]) * 255)
+        assert np.abs(drawn[75, column] - expected).max() <= 2
+
+
 def test_imshow_sets_the_limits_and_aspect_of_axes_imshow():
     img = np.zeros((30, 50, 3), np.uint8)
     for kw in ({}, {"extent": (-0.5, 99.5, 59.5, -0.5)}, {"aspect": "auto"}):
@@ -342,6 +364,14 @@ def test_images_outside_the_quick_path_are_left_to_matplotlib():
     assert image._resized() is None
     drawn = plots.render(fig, 100)[..., 0]
     assert (drawn[:, :45] == 0).all() and (drawn[:, 55:] == 255).all()  # the edge at x = 75
+    for xlim, ylim in (((-0.5, 150), (149.5, -0.5)), ((50, 199.5), (149.5, -0.5)),
+                       ((-0.5, 199.5), (149.5, 37)), ((-0.5, 199.5), (112, -0.5))):
+        ax.set_xlim(*xlim)  # cut on one side only: still matplotlib's
+        ax.set_ylim(*ylim)
+        assert image._resized() is None, (xlim, ylim)
+    ax.set_xlim(-0.5, 199.5)
+    ax.set_ylim(149.5, -0.5)
+    assert image._resized() is not None  # whole again: the quick path
 
 
 def test_overlay_grid_empty():

@@ -352,9 +352,8 @@ class _ShownImage(AxesImage):
     of 544 images. The images here are already thumbnails of about the size shown,
     opaque, upright, and fill their axes, so one resize of the RGBA pixels does: by area
     averaging when either side shrinks, nearest neighbour when enlarging (as
-    :func:`thumbnail`) or
-    when the image asks for ``interpolation="nearest"``. The pixel box is the one
-    matplotlib would draw into. Anything else (a rotated, mirrored or partly clipped
+    :func:`thumbnail`) or when the image asks for ``interpolation="nearest"``. The pixel
+    box is the one matplotlib would draw into. Anything else (a rotated, mirrored or partly clipped
     image, transparency, a magnifying renderer) is left to matplotlib.
     """
 

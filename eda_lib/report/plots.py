@@ -353,8 +353,8 @@ class _ShownImage(AxesImage):
     opaque, upright, and fill their axes, so one resize of the RGBA pixels does: by area
     averaging when either side shrinks, nearest neighbour when enlarging (as
     :func:`thumbnail`) or when the image asks for ``interpolation="nearest"``. The pixel
-    box is the one matplotlib would draw into. Anything else (a rotated, mirrored or partly clipped
-    image, transparency, a magnifying renderer) is left to matplotlib.
+    box is the one matplotlib would draw into. Anything else (a rotated, mirrored or
+    partly clipped image, transparency, a magnifying renderer) is left to matplotlib.
     """
 
     def make_image(self, renderer, magnification=1.0, unsampled=False):

@@ -111,7 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-p", "--param", nargs=2, action="append", default=[],
                      metavar=("KEY", "VALUE"), help="override one parameter; repeatable")
     run.add_argument("--only", action="append", metavar="NAME",
-                     help="run only this notebook (01_index or index); repeatable")
+                     help="run only this notebook (01_index or index); repeatable; the index "
+                          "still lists the other sections whose pages are current")
     run.add_argument("--notebooks", type=Path, metavar="DIR",
                      help="folder of NN_name.py notebooks (default: the suite's)")
     run.add_argument("--no-cache", action="store_true",

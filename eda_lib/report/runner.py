@@ -103,8 +103,11 @@ def run(
     Returns
     -------
     RunResult
-        One record per notebook. A notebook that raised is ``failed`` in it; the
-        run itself does not raise for that.
+        One record per notebook run. A notebook that raised is ``failed`` in it; the
+        run itself does not raise for that. With ``only``, the index lists the other
+        notebooks of the folder too where their outputs are current (made from the
+        same inputs, :func:`inputs_key`): a run of one section does not hide the rest
+        of the report.
 
     Raises
     ------
@@ -115,14 +118,15 @@ def run(
         From the data pass, for a data folder that is missing or not in the layout.
     """
     show = progress and cfg.progress
-    sources = select_notebooks(Path(notebooks_dir or NOTEBOOKS_DIR).resolve(), only)
+    folder = Path(notebooks_dir or NOTEBOOKS_DIR).resolve()
+    sources = select_notebooks(folder, only)
     check_paths(cfg)
     with out_dir_lock(cfg.out_dir):
-        return _run_locked(cfg, sources, show, use_cache)
+        return _run_locked(cfg, sources, select_notebooks(folder), show, use_cache)
 
 
-def _run_locked(cfg: Config, sources: Sequence[Path], show: bool, use_cache: bool
-                ) -> RunResult:
+def _run_locked(cfg: Config, sources: Sequence[Path], every: Sequence[Path], show: bool,
+                use_cache: bool) -> RunResult:
     prepare_out_dir(cfg)
     try:
         with kernel_pool(sources) as kernels:
@@ -131,7 +135,8 @@ def _run_locked(cfg: Config, sources: Sequence[Path], show: bool, use_cache: boo
             ran = ensure_tables(cfg, progress=show, use_cache=use_cache)
             records = run_notebooks(sources, cfg, show, reuse=use_cache, kernels=kernels)
         result = RunResult(cfg.out_dir, records, pass_summary(cfg, ran))
-        pages.write_index(cfg.out_dir, result, cfg, fingerprint(cfg.data_dir),
+        listed = RunResult(cfg.out_dir, current_records(every, records, cfg), result.data_pass)
+        pages.write_index(cfg.out_dir, listed, cfg, fingerprint(cfg.data_dir),
                           pages.package_versions(), load_tables(cfg, build=False))
     except OSError as exc:
         if not is_disk_full(exc):
@@ -224,6 +229,39 @@ def kernel_pool(sources: Sequence[Path]) -> contextlib.AbstractContextManager[Ke
     if not FORK_AVAILABLE:
         return contextlib.nullcontext()
     return KernelPool(preload_modules(sources))
+
+
+def current_records(every: Sequence[Path], records: Sequence[NotebookRecord], cfg: Config
+                    ) -> tuple[NotebookRecord, ...]:
+    """``records``, with a kept record for each notebook of ``every`` that did not run
+    but whose saved outputs are current (as a run would keep them: same inputs, ran
+    without error, page on disk), in the order of ``every``. A notebook whose outputs
+    are out of date or failed is left out: its old page shows other inputs."""
+    ran = {record.name: record for record in records}
+    listed = []
+    for source in every:
+        if source.stem in ran:
+            listed.append(ran.pop(source.stem))
+            continue
+        saved = _saved_notebook(_notebook_path(source, cfg))
+        if not _kept(saved, source, cfg):
+            continue
+        duration = _metadata(saved).get("papermill", {}).get("duration")
+        listed.append(NotebookRecord(
+            name=source.stem, title=notebook_title(_parsed(source), default=source.stem),
+            status="ok", seconds=float(duration) if isinstance(duration, (int, float)) else 0.0,
+            error=None, notebook=_notebook_path(source, cfg), html=_html_path(source, cfg),
+            reused=True))
+    return (*listed, *ran.values())
+
+
+def _kept(saved: Mapping | None, source: Path, cfg: Config) -> bool:
+    """Whether a notebook's saved outputs can stand for a run of it now: they were made
+    from its current inputs (:func:`inputs_key`) without error, its page exists, and
+    every figure it shows is in ``figures/`` (written back from the notebook if not)."""
+    return (saved is not None and _saved_key(saved) == inputs_key(source, cfg)
+            and _html_path(source, cfg).exists()
+            and restore_figures(saved, cfg.out_dir / "figures"))
 
 
 def _all_reusable(sources: Sequence[Path], cfg: Config, reuse: bool) -> bool:
@@ -345,15 +383,13 @@ def execute_step(source: Path, cfg: Config, reuse: bool = True,
     notebook_path = _notebook_path(source, cfg)
     html_path = _html_path(source, cfg)
     figures = cfg.out_dir / "figures"
-    key = inputs_key(source, cfg)
     saved = _saved_notebook(notebook_path)  # read once: it can be megabytes of figures
-    reused = (reuse and saved is not None and _saved_key(saved) == key and html_path.exists()
-              and restore_figures(saved, figures))
+    reused = reuse and _kept(saved, source, cfg)
     kept = saved if reused else None
     executed, error = None, None
     if not reused:
         shown_before = figure_files(saved or {})
-        nb.metadata["eda_lib"] = {"inputs": key}
+        nb.metadata["eda_lib"] = {"inputs": inputs_key(source, cfg)}
         executed, error = execute(nb, source, cfg, notebook_path, kernels)
         for name in shown_before - figure_files(executed):  # no longer shown: not kept
             (figures / name).unlink(missing_ok=True)

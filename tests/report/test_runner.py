@@ -285,6 +285,26 @@ def test_unchanged_notebooks_are_kept_and_changed_inputs_rerun(tmp_path, no_data
     assert not any(r.reused for r in forced.records)
 
 
+def test_a_run_of_one_section_keeps_the_current_rest_of_the_report_in_the_index(
+        tmp_path, no_data_pass):
+    cfg = make_config({"data_dir": tmp_path / "data", "out_dir": tmp_path / "out",
+                       "progress": False})
+    runner.run(cfg, notebooks_dir=FIXTURES, progress=False)
+
+    def listed() -> list[str]:
+        page = (cfg.out_dir / "index.html").read_text(encoding="utf-8")
+        return re.findall(r'href="html/([^"]+)\.html"', page)
+
+    one = runner.run(cfg, only=["broken"], notebooks_dir=FIXTURES, progress=False)
+    assert [r.name for r in one.records] == ["01_broken"]  # what ran
+    assert listed() == ["01_broken", "02_ok"]  # 02_ok's page is current: still listed
+    ok_row = next(row for row in (cfg.out_dir / "index.html").read_text(
+        encoding="utf-8").split("<tr>") if "02_ok" in row)
+    assert "unchanged, kept" in ok_row
+    runner.run(cfg.replace(seed=7), only=["broken"], notebooks_dir=FIXTURES, progress=False)
+    assert listed() == ["01_broken"]  # 02_ok's page shows seed 42: not listed for seed 7
+
+
 def test_kernel_shutdown_sends_no_interrupt_but_interrupts_still_work():
     """jupyter_client interrupts before shutting down; an idle kernel then logs
     "KeyboardInterrupt caught in kernel" as an error on the console."""

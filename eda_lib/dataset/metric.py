@@ -838,7 +838,8 @@ def _raise_first(path: Path | str, problems: list[dict]) -> None:
         first = problems[0]
         raise SubmissionError(
             f"{path}, line {first['line']}: {first['detail']} ({len(problems)} such problem(s);"
-            " validate_submission lists them all)", path, first["kind"], line=first["line"])
+            " `python -m eda_lib validate` lists them all)", path, first["kind"],
+            line=first["line"])
 
 
 def _problem(line: int | None, case_id: str, kind: str, detail: str) -> dict:
@@ -847,7 +848,8 @@ def _problem(line: int | None, case_id: str, kind: str, detail: str) -> dict:
 
 def _header_problems(header: list[str], line: int) -> list[dict]:
     found = f"the header is {','.join(header)!r}" if header else "the file is empty"
-    missing = [_problem(line, "", "missing_column", f"no column {name!r}; {found}")
+    missing = [_problem(line, "", "missing_column",
+                        f"no column {name!r}; {found}, and must be {','.join(COLUMNS)}")
                for name in COLUMNS if name not in header]
     extra = [_problem(line, "", "extra_column",
                       f"column {name!r} is not case_id or annotation, or is repeated")

@@ -499,6 +499,16 @@ def test_header_problems(tmp_path, text, expected):
     assert list(zip(problems["line"].tolist(), problems["kind"])) == expected
 
 
+def test_a_wrong_header_names_the_right_one_and_the_command_that_lists_every_problem(tmp_path):
+    path = tmp_path / "submission.csv"
+    path.write_text("id,rle\n10,authentic\n")
+    with pytest.raises(SubmissionError) as info:
+        metric.read_submission(path)
+    message = str(info.value)
+    assert "the header is 'id,rle', and must be case_id,annotation" in message
+    assert "`python -m eda_lib validate` lists them all" in message
+
+
 def test_unreadable_file_raises(tmp_path):
     path = tmp_path / "submission.csv"
     path.write_bytes(b"case_id,annotation\n10,\xff\xfe\n")

@@ -288,10 +288,18 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
 def load_config(
     path: str | Path | None = None, overrides: Mapping[str, Any] | None = None
 ) -> Config:
-    """Read a YAML parameter file, apply overrides and validate the result."""
-    values = read_yaml(path) if path is not None else {}
-    values.update(overrides or {})
-    return make_config(values)
+    """Read a YAML parameter file, apply overrides and validate the result.
+
+    An error about a key the file set (and no override replaced) names the file.
+    """
+    in_file = read_yaml(path) if path is not None else {}
+    overrides = dict(overrides or {})
+    try:
+        return make_config({**in_file, **overrides})
+    except ConfigError as exc:
+        if exc.key not in in_file or exc.key in overrides:
+            raise
+        raise ConfigError(f"{path}: {exc}", key=exc.key) from exc
 
 
 def from_namespace(namespace: Mapping[str, Any]) -> Config:

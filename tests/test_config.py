@@ -50,6 +50,24 @@ def test_yaml_and_overrides(tmp_path):
     assert parse_override("progress", "false") is False
 
 
+def test_an_error_in_the_file_names_the_file_and_one_in_an_override_does_not(tmp_path):
+    f = tmp_path / "p.yaml"
+    f.write_text("data_dir: d\ndispaly_size: 500\nseed: -1\n")
+    with pytest.raises(ConfigError, match=r"p\.yaml: unknown parameter 'dispaly_size'; "
+                                          r"did you mean 'display_size'\?") as info:
+        load_config(f)
+    assert info.value.key == "dispaly_size"
+    f.write_text("data_dir: d\nseed: -1\n")
+    with pytest.raises(ConfigError, match=r"p\.yaml: .*seed") as info:
+        load_config(f)
+    with pytest.raises(ConfigError) as info:  # the value at fault came from -p, not the file
+        load_config(f, {"seed": 2, "workers": -1})
+    assert info.value.key == "workers" and "p.yaml" not in str(info.value)
+    with pytest.raises(ConfigError) as info:
+        load_config(f, {"seed": -2})
+    assert info.value.key == "seed" and "p.yaml" not in str(info.value)
+
+
 def test_yaml_not_a_mapping(tmp_path):
     f = tmp_path / "p.yaml"
     f.write_text("- a\n- b\n")

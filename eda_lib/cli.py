@@ -348,6 +348,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
         line = "" if pd.isna(p.line) else f"line {p.line}: "
         _say(f"{line}{p.case_id or '-'}: {p.kind}: {p.detail}")
     _say(f"{len(problems)} problem(s) in {args.submission}")
+    unknown = problems[problems["kind"] == "unknown_case_id"]["case_id"]
+    if args.split != "train" and len(unknown) and \
+            unknown.str.startswith(("forged/", "authentic/")).all():
+        _say(f"every unknown case_id names a training image (forged/... or authentic/...), "
+             f"and these are checked against the {args.split} images: for a submission on "
+             "training images add --split train")
     return EXIT_OK if problems.empty else EXIT_FAILED
 
 

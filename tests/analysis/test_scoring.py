@@ -152,6 +152,19 @@ def test_cli_exit_codes(data, tmp_path, capsys):
     assert cli.main(["score", str(bad), "--data-dir", str(data)]) == 2
 
 
+def test_validate_says_when_a_training_submission_is_checked_against_the_test_images(
+        data, tmp_path, capsys):
+    train = _submission(tmp_path / "train.csv", _perfect_rows(data))
+    hint = "for a submission on training images add --split train"
+    assert cli.main(["validate", str(train), "--data-dir", str(data)]) == 1
+    assert hint in capsys.readouterr().out
+    assert cli.main(["validate", str(train), "--data-dir", str(data), "--split", "train"]) == 0
+    assert hint not in capsys.readouterr().out
+    mixed = _submission(tmp_path / "mixed.csv", [*_perfect_rows(data)[:2], ("x", "authentic")])
+    assert cli.main(["validate", str(mixed), "--data-dir", str(data)]) == 1
+    assert hint not in capsys.readouterr().out  # "x" is no training name: no such guess
+
+
 def test_score_warns_of_the_training_images_a_submission_leaves_out(data, tmp_path, capsys):
     rows = _perfect_rows(data)
     full = _submission(tmp_path / "full.csv", rows)

@@ -179,9 +179,12 @@ def build_parser() -> argparse.ArgumentParser:
                           help="the images the submission is for (default: %(default)s)")
     validate.set_defaults(command=cmd_validate)
 
-    diff = commands.add_parser("diff", help="summarise what changed between two runs")
-    diff.add_argument("old", type=Path, metavar="OLD_OUT")
-    diff.add_argument("new", type=Path, metavar="NEW_OUT")
+    diff = commands.add_parser("diff", help="summarise what changed between two runs",
+                               description="Compare two runs' out_dir folders (manifest, "
+                               "tables, figures, executed notebooks); exit status 1 when "
+                               "they differ, 0 when they are the same.")
+    diff.add_argument("old", type=Path, metavar="OLD_OUT", help="out_dir of the earlier run")
+    diff.add_argument("new", type=Path, metavar="NEW_OUT", help="out_dir of the later run")
     diff.set_defaults(command=cmd_diff)
     return parser
 

@@ -100,6 +100,7 @@ def test_a_run_into_a_folder_in_use_is_refused_before_it_writes(tmp_path):
     from eda_lib.report import runner
 
     cfg = make_config({"data_dir": str(tmp_path / "data"), "out_dir": str(tmp_path / "out")})
+    (cfg.data_dir / "train_images").mkdir(parents=True)
     with out_dir_lock(cfg.out_dir):
         with pytest.raises(ConfigError, match="in use by another run"):
             runner.run(cfg, progress=False)

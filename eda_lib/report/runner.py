@@ -43,7 +43,7 @@ from tqdm import tqdm
 
 from ..config import HOW_PARAMS, Config
 from ..datapass import MANIFEST, ensure_tables, load_tables, pass_summary
-from ..dataset.index import fingerprint
+from ..dataset.index import check_layout, fingerprint
 from ..errors import ConfigError, DiskFullError
 from ..files import (
     OUT_FOLDERS,
@@ -115,12 +115,14 @@ def run(
         For an unknown name in ``only``, a folder without notebooks, or an ``out_dir``
         another run is writing to (:func:`eda_lib.files.out_dir_lock`).
     DataError
-        From the data pass, for a data folder that is missing or not in the layout.
+        For a data folder that is missing or not in the layout, before anything is
+        written (:func:`eda_lib.dataset.index.check_layout`), and from the data pass.
     """
     show = progress and cfg.progress
     folder = Path(notebooks_dir or NOTEBOOKS_DIR).resolve()
     sources = select_notebooks(folder, only)
     check_paths(cfg)
+    check_layout(cfg.data_dir)  # a wrong data folder stops the run before out_dir is made
     with out_dir_lock(cfg.out_dir):
         return _run_locked(cfg, sources, select_notebooks(folder), show, use_cache)
 

@@ -235,6 +235,7 @@ def test_a_cold_kernel_has_not_imported_what_the_notebooks_import(tmp_path):
 
 
 def test_run_leaves_no_process_behind(tmp_path, monkeypatch):
+    monkeypatch.setattr(runner, "check_layout", lambda data_dir: None)
     monkeypatch.setattr(runner, "ensure_tables", lambda cfg, progress, use_cache=True: None)
     monkeypatch.setattr(runner, "fingerprint", lambda data_dir: {"files": 0})
     monkeypatch.setattr(runner, "load_tables", lambda cfg, build: None)
@@ -387,6 +388,7 @@ def test_a_dead_server_is_a_clear_error_recorded_as_a_failed_notebook(tmp_path):
 
 def test_a_warm_run_starts_no_kernel_server_and_a_cold_one_starts_it_first(tmp_path, monkeypatch):
     events = []
+    monkeypatch.setattr(runner, "check_layout", lambda data_dir: None)
     monkeypatch.setattr(runner, "ensure_tables",
                         lambda cfg, progress, use_cache=True: events.append("tables"))
     monkeypatch.setattr(runner, "fingerprint", lambda data_dir: {"files": 0})

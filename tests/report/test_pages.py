@@ -311,6 +311,7 @@ def test_section_nav_skips_sections_without_a_page():
 
 
 def test_only_into_a_fresh_folder_links_no_missing_page(tmp_path, monkeypatch):
+    monkeypatch.setattr(runner, "check_layout", lambda data_dir: None)
     monkeypatch.setattr(runner, "ensure_tables", lambda cfg, progress, use_cache=True: None)
     monkeypatch.setattr(runner, "fingerprint", lambda data_dir: FINGERPRINT)
     monkeypatch.setattr(runner, "load_tables", lambda cfg, build: None)
@@ -324,6 +325,7 @@ def test_only_into_a_fresh_folder_links_no_missing_page(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("show_code", [False, True])
 def test_show_code_flows_from_the_config_to_the_page(tmp_path, monkeypatch, show_code):
+    monkeypatch.setattr(runner, "check_layout", lambda data_dir: None)
     monkeypatch.setattr(runner, "ensure_tables", lambda cfg, progress, use_cache=True: None)
     monkeypatch.setattr(runner, "fingerprint", lambda data_dir: FINGERPRINT)
     monkeypatch.setattr(runner, "load_tables", lambda cfg, build: None)

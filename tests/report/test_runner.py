@@ -42,8 +42,10 @@ def write_user_kernelspec(jupyter_dir: Path) -> Path:
 
 @pytest.fixture
 def no_data_pass(monkeypatch):
-    """Replace the data pass by a recorder and the fingerprint by a constant."""
+    """Replace the data pass by a recorder and the fingerprint by a constant (the data
+    folder, never made, is taken as it is)."""
     calls = []
+    monkeypatch.setattr(runner, "check_layout", lambda data_dir: None)
     monkeypatch.setattr(runner, "ensure_tables",
                         lambda cfg, progress, use_cache=True: calls.append(progress))
     monkeypatch.setattr(runner, "fingerprint", lambda data_dir: FINGERPRINT)
@@ -62,6 +64,7 @@ def suite(tmp_path_factory):
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("JUPYTER_PATH", str(write_user_kernelspec(tmp / "jupyter")))
+        mp.setattr(runner, "check_layout", lambda data_dir: None)
         mp.setattr(runner, "ensure_tables", ensure_tables)
         mp.setattr(runner, "fingerprint", lambda data_dir: FINGERPRINT)
         mp.setattr(runner, "load_tables", lambda cfg, build: None)
@@ -158,8 +161,17 @@ def test_index_links_resolve_and_mark_the_failure(suite):
 # --------------------------------------------------------------------------- before notebooks
 
 
+def test_a_missing_data_folder_stops_the_run_before_anything_is_written(tmp_path):
+    cfg = make_config({"data_dir": tmp_path / "data", "out_dir": tmp_path / "out" / "report"})
+    with pytest.raises(LayoutError, match="does not exist") as info:
+        runner.run(cfg, notebooks_dir=FIXTURES, progress=False)
+    assert info.value.kind == "missing_data_dir"
+    assert not (tmp_path / "out").exists()  # no folder, no lock
+
+
 def test_data_error_stops_the_run_and_leaves_no_stale_index(tmp_path, monkeypatch):
     cfg = make_config({"data_dir": tmp_path / "data", "out_dir": tmp_path / "out"})
+    (cfg.data_dir / "train_images").mkdir(parents=True)  # in the layout, as far as names go
     cfg.out_dir.mkdir()
     (cfg.out_dir / "index.html").write_text("from an earlier run", encoding="utf-8")
 

@@ -19,7 +19,9 @@ FIXTURES = Path(__file__).parent / "notebooks"
 
 @pytest.fixture
 def no_data_pass(monkeypatch):
-    """Replace the data pass and the fingerprint: these tests are about the command line."""
+    """Replace the data pass, the layout check and the fingerprint: these tests are about
+    the command line."""
+    monkeypatch.setattr(runner, "check_layout", lambda data_dir: None)
     monkeypatch.setattr(runner, "ensure_tables", lambda cfg, progress, use_cache=True: None)
     monkeypatch.setattr(runner, "fingerprint", lambda data_dir: {"files": 0})
     monkeypatch.setattr(runner, "load_tables", lambda cfg, build: None)

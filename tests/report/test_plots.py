@@ -11,6 +11,7 @@ import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.text import Text
+from matplotlib.transforms import Affine2D
 
 from eda_lib.errors import ImageError, MaskError
 from eda_lib.report import plots
@@ -372,6 +373,28 @@ def test_images_outside_the_quick_path_are_left_to_matplotlib():
     ax.set_xlim(-0.5, 199.5)
     ax.set_ylim(149.5, -0.5)
     assert image._resized() is not None  # whole again: the quick path
+
+
+def test_flipped_rotated_and_magnified_images_are_left_to_matplotlib():
+    img = np.zeros((150, 200, 3), np.uint8)
+    fig = Figure(figsize=(2, 1.5), dpi=100)
+    ax = fig.add_axes((0, 0, 1, 1))
+    image = plots._imshow(ax, img)
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    assert image._resized() is not None
+    image.origin = "lower"  # rows from the bottom up
+    assert image._resized() is None
+    image.origin = "upper"
+    shown = image.get_transform()
+    turn = Affine2D().translate(-100, -75).scale(0.5).rotate_deg(10).translate(100, 75)
+    image.set_transform(shown + turn)  # turned about the centre, well inside the axes
+    assert image._resized() is None
+    image.set_transform(shown + Affine2D().translate(-100, -75).scale(0.5).translate(100, 75))
+    assert image._resized() is not None  # the same without the turn: the quick path
+    image.set_transform(shown)
+    drawn, *_ = image.make_image(renderer)
+    magnified, *_ = image.make_image(renderer, magnification=2.0)  # vector output, say
+    assert drawn.shape[:2] == (150, 200) and magnified.shape[:2] == (300, 400)
 
 
 def test_overlay_grid_empty():

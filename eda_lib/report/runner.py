@@ -257,21 +257,25 @@ def current_records(every: Sequence[Path], records: Sequence[NotebookRecord], cf
     return (*listed, *ran.values())
 
 
-def _kept(saved: Mapping | None, source: Path, cfg: Config) -> bool:
-    """Whether a notebook's saved outputs can stand for a run of it now: they were made
-    from its current inputs (:func:`inputs_key`) without error, its page exists, and
-    every figure it shows is in ``figures/`` (written back from the notebook if not)."""
+def _current(saved: Mapping | None, source: Path, cfg: Config) -> bool:
+    """Whether a notebook's saved outputs were made from its current inputs
+    (:func:`inputs_key`) without error, and its page exists. Nothing is written."""
     return (saved is not None and _saved_key(saved) == inputs_key(source, cfg)
-            and _html_path(source, cfg).exists()
-            and restore_figures(saved, cfg.out_dir / "figures"))
+            and _html_path(source, cfg).exists())
+
+
+def _kept(saved: Mapping | None, source: Path, cfg: Config) -> bool:
+    """Whether a notebook's saved outputs can stand for a run of it now: they are
+    :func:`_current`, and every figure it shows is in ``figures/`` (written back from
+    the notebook if not)."""
+    return _current(saved, source, cfg) and restore_figures(saved, cfg.out_dir / "figures")
 
 
 def _all_reusable(sources: Sequence[Path], cfg: Config, reuse: bool) -> bool:
     """Whether, as the tables stand now, every notebook's saved outputs can be kept
     (then a warm run starts no kernel server ahead of need)."""
-    return reuse and all(
-        _saved_key(_saved_notebook(_notebook_path(source, cfg))) == inputs_key(source, cfg)
-        and _html_path(source, cfg).exists() for source in sources)
+    return reuse and all(_current(_saved_notebook(_notebook_path(source, cfg)), source, cfg)
+                         for source in sources)
 
 
 def run_notebooks(
